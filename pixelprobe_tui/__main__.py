@@ -1,0 +1,3 @@
+from pixelprobe_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,52 @@
+"""The ``pixelprobe`` command. Headless commands never import Textual."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pixelprobe_tui import __version__
+from pixelprobe_tui.errors import PixelProbeError
+
+# Each module in pixelprobe_tui/commands/ defines register(subparsers); its parsers set ``func``.
+COMMAND_MODULES: list[str] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pixelprobe",
+        description="Find corrupted media files (video, audio, images). Without a command, opens the TUI.",
+    )
+    parser.add_argument("--version", action="version", version=f"pixelprobe {__version__}")
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="database URL (default: $PIXELPROBE_DATABASE_URL, else SQLite in the user data dir)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"pixelprobe_tui.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        func = getattr(args, "func", None)
+        if func is None:
+            parser.print_help()
+            return 0
+        return int(func(args) or 0)
+    except PixelProbeError as exc:
+        print(f"pixelprobe: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pixelprobe: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
