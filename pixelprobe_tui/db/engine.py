@@ -12,15 +12,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from pixelprobe_tui.errors import DatabaseError
 
 ENV_DATABASE_URL = "PIXELPROBE_DATABASE_URL"
 
+# SQLite waits this long for another writer before giving up with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+POSTGRES_POOL_SIZE = 10
+POSTGRES_CONNECT_TIMEOUT_S = 10
+
 
 def default_database_path() -> Path:
+    """The SQLite file used when no URL is given: ``pixelprobe.db`` in the platform's user data dir."""
     import platformdirs
 
     return Path(platformdirs.user_data_dir("pixelprobe", appauthor=False)) / "pixelprobe.db"
@@ -33,6 +39,7 @@ class ResolvedURL:
 
 
 def resolve_database_url(cli_value: str | None = None) -> ResolvedURL:
+    """Pick the database URL: the command-line value, else the environment, else the default SQLite file."""
     if cli_value:
         return ResolvedURL(cli_value, "--database-url")
     env = os.environ.get(ENV_DATABASE_URL)
@@ -41,46 +48,105 @@ def resolve_database_url(cli_value: str | None = None) -> ResolvedURL:
     return ResolvedURL(f"sqlite:///{default_database_path()}", "default")
 
 
+def parse_database_url(url: str) -> URL:
+    """Parse and normalise ``url``; raises DatabaseError with one line when it is malformed or unsupported.
+
+    ``postgresql://`` and ``postgres://`` mean the psycopg 3 driver, the only PostgreSQL driver we ship.
+    """
+    try:
+        parsed = make_url(url.strip())
+        # Touch the fields that are parsed lazily (a non-numeric port fails only here).
+        _ = parsed.port, parsed.database
+    except Exception as exc:
+        raise DatabaseError(f"malformed database URL {_redact(url)!r}: {_first_line(exc)}") from None
+    name = parsed.drivername
+    if name in ("postgresql", "postgres", "postgresql+psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if name in ("sqlite", "sqlite+pysqlite"):
+        return parsed
+    raise DatabaseError(
+        f"unsupported database URL {display_url(parsed)!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+    )
+
+
+def display_url(url: str | URL) -> str:
+    """The URL with any password hidden, for messages and logs."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return _redact(url)
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file behind a SQLite URL, or None for an in-memory database."""
+    db = url.database
+    if url.get_backend_name() != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return Path(db).expanduser()
+
+
+def _redact(url: str) -> str:
+    # Best effort for strings make_url could not parse: drop anything between "://" and "@".
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0].strip()
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
+    try:
+        # busy_timeout first: switching to WAL itself needs a lock another process may hold.
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cur.close()
 
 
 def create_engine(url: str) -> Engine:
-    """An engine for ``url`` with the settings each backend needs. Raises DatabaseError on a bad URL."""
+    """An engine for ``url`` with the settings each backend needs. Raises DatabaseError on a bad URL.
+
+    SQLite: WAL, synchronous=NORMAL, busy_timeout, foreign_keys=ON on every connection; the parent directory
+    is created. PostgreSQL: psycopg 3, a pool of 10 with pre-ping.
+    """
+    parsed = parse_database_url(url)
     try:
-        parsed = make_url(url)
-    except Exception as exc:
-        raise DatabaseError(f"malformed database URL {url!r}: {exc}") from None
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        db = parsed.database
-        if db and db != ":memory:" and not db.startswith("file:"):
-            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(
-            parsed,
-            connect_args={"check_same_thread": False, "timeout": 30},
-        )
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    if backend == "postgresql":
-        if parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
+        if parsed.get_backend_name() == "sqlite":
+            path = sqlite_path(parsed)
+            if path is not None:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise DatabaseError(
+                        f"cannot create the database directory {str(path.parent)!r}: {exc.strerror or exc}"
+                    ) from None
+            engine = sa.create_engine(
+                parsed,
+                connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            )
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
         return sa.create_engine(
             parsed,
-            pool_size=10,
+            pool_size=POSTGRES_POOL_SIZE,
             max_overflow=5,
             pool_pre_ping=True,
-            connect_args={"connect_timeout": 10},
+            connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
         )
-    raise DatabaseError(
-        f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
-        "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
-    )
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        # Unknown query arguments, missing driver modules and the like.
+        raise DatabaseError(f"cannot use database URL {display_url(parsed)!r}: {_first_line(exc)}") from None
 
 
 class Database:
@@ -93,7 +159,13 @@ class Database:
 
     @property
     def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
         return self.engine.dialect.name
+
+    @property
+    def display_url(self) -> str:
+        """The URL with the password hidden."""
+        return display_url(self.engine.url)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -102,4 +174,8 @@ class Database:
             yield s
 
     def dispose(self) -> None:
+        """Close every pooled connection."""
         self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.display_url!r})"
