@@ -1,0 +1,606 @@
+"""Generate small, realistic media samples (valid and damaged) for tests, `pixelprobe doctor` and benchmarks.
+
+Every sample is built at runtime with PyAV (video, audio) or Pillow / pillow-heif (images), so no binary
+fixtures live in the repository. Content moves (gradients, shapes, seeded noise; mixed tones with an
+envelope) so encoders produce non-trivial bitstreams that a damaged byte really breaks.
+
+Damage is applied to bytes with a seeded :class:`random.Random`, so a corpus is reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+import struct
+import tempfile
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+from PIL import Image, ImageDraw
+
+__all__ = [
+    "DAMAGES",
+    "KINDS",
+    "CorpusItem",
+    "DoctorSample",
+    "SampleKind",
+    "available_kinds",
+    "damage",
+    "damage_file",
+    "doctor_samples",
+    "generate",
+    "generate_bytes",
+    "heic_available",
+    "make_corpus",
+]
+
+Size = tuple[int, int]
+
+VIDEO_FPS = 25
+AUDIO_RATE = 44100
+OPUS_RATE = 48000  # libopus only accepts 48/24/16/12/8 kHz
+
+
+@dataclass(frozen=True)
+class SampleKind:
+    """One kind of sample: its name, media family and file extension (with the dot)."""
+
+    name: str
+    family: str  # "video" | "audio" | "image"
+    extension: str
+    description: str
+
+
+@dataclass(frozen=True)
+class _AVSpec:
+    """How to encode one PyAV kind: container format plus optional video and audio codecs."""
+
+    container: str
+    video: str | None = None
+    audio: str | None = None
+    video_options: tuple[tuple[str, str], ...] = ()
+    audio_rate: int = AUDIO_RATE
+    pix_fmt: str = "yuv420p"
+
+
+_X264 = (("preset", "veryfast"), ("threads", "1"), ("crf", "28"))
+_X265 = (("preset", "ultrafast"), ("x265-params", "log-level=none:pools=none:frame-threads=1"))
+_VP9 = (("deadline", "realtime"), ("cpu-used", "8"), ("threads", "1"), ("b", "200k"))
+_MPEG4 = (("threads", "1"), ("qscale", "5"))
+
+_AV_SPECS: dict[str, _AVSpec] = {
+    "mp4_h264": _AVSpec("mp4", video="libx264", video_options=_X264),
+    "mp4_h264_aac": _AVSpec("mp4", video="libx264", audio="aac", video_options=_X264),
+    "mkv_h264": _AVSpec("matroska", video="libx264", video_options=_X264),
+    "mov_h264": _AVSpec("mov", video="libx264", video_options=_X264),
+    "ts_h264": _AVSpec("mpegts", video="libx264", video_options=_X264),
+    "mp4_hevc": _AVSpec("mp4", video="libx265", video_options=_X265),
+    "webm_vp9": _AVSpec("webm", video="libvpx-vp9", video_options=_VP9),
+    "avi_mpeg4": _AVSpec("avi", video="mpeg4", video_options=_MPEG4),
+    "mp3": _AVSpec("mp3", audio="libmp3lame"),
+    "flac": _AVSpec("flac", audio="flac"),
+    "ogg_vorbis": _AVSpec("ogg", audio="vorbis"),
+    "opus": _AVSpec("ogg", audio="libopus", audio_rate=OPUS_RATE),
+    "m4a_aac": _AVSpec("ipod", audio="aac"),
+    "mp4_audio_only": _AVSpec("mp4", audio="aac"),
+    "mkv_audio": _AVSpec("matroska", audio="libopus", audio_rate=OPUS_RATE),
+    "wav": _AVSpec("wav", audio="pcm_s16le"),
+    "aiff": _AVSpec("aiff", audio="pcm_s16be"),
+}
+
+KINDS: dict[str, SampleKind] = {
+    k.name: k
+    for k in [
+        SampleKind("mp4_h264", "video", ".mp4", "H.264 in MP4"),
+        SampleKind("mp4_h264_aac", "video", ".mp4", "H.264 + AAC in MP4"),
+        SampleKind("mkv_h264", "video", ".mkv", "H.264 in Matroska"),
+        SampleKind("mov_h264", "video", ".mov", "H.264 in QuickTime"),
+        SampleKind("ts_h264", "video", ".ts", "H.264 in MPEG-TS"),
+        SampleKind("mp4_hevc", "video", ".mp4", "HEVC (x265) in MP4"),
+        SampleKind("webm_vp9", "video", ".webm", "VP9 in WebM"),
+        SampleKind("avi_mpeg4", "video", ".avi", "MPEG-4 Part 2 in AVI"),
+        SampleKind("mp3", "audio", ".mp3", "MP3 (LAME) with Xing header"),
+        SampleKind("flac", "audio", ".flac", "FLAC with STREAMINFO MD5"),
+        SampleKind("ogg_vorbis", "audio", ".ogg", "Vorbis in Ogg (audio-only Ogg)"),
+        SampleKind("opus", "audio", ".opus", "Opus in Ogg"),
+        SampleKind("m4a_aac", "audio", ".m4a", "AAC in M4A"),
+        SampleKind("mp4_audio_only", "audio", ".mp4", "AAC in an MP4 with no video stream"),
+        SampleKind("mkv_audio", "audio", ".mka", "Opus in Matroska audio (.mka)"),
+        SampleKind("wav", "audio", ".wav", "PCM s16le WAV"),
+        SampleKind("aiff", "audio", ".aiff", "PCM s16be AIFF"),
+        SampleKind("jpg_baseline", "image", ".jpg", "baseline JPEG"),
+        SampleKind("jpg_progressive", "image", ".jpg", "progressive JPEG"),
+        SampleKind("png", "image", ".png", "PNG"),
+        SampleKind("gif_animated", "image", ".gif", "animated GIF"),
+        SampleKind("bmp", "image", ".bmp", "BMP"),
+        SampleKind("tiff", "image", ".tiff", "multi-page TIFF (3 pages)"),
+        SampleKind("webp", "image", ".webp", "lossy WebP"),
+        SampleKind("webp_animated", "image", ".webp", "animated WebP"),
+        SampleKind("apng", "image", ".png", "animated PNG"),
+        SampleKind("heic", "image", ".heic", "HEIC (pillow-heif / x265)"),
+    ]
+}
+
+# Frame counts for multi-frame images: enough to be animated, small enough to stay tiny.
+_ANIMATION_FRAMES = 8
+_TIFF_PAGES = 3
+
+
+def heic_available() -> bool:
+    """Whether pillow-heif in this environment can *encode* HEIC (it needs an HEVC encoder)."""
+    try:
+        import pillow_heif
+
+        return bool(pillow_heif.libheif_info().get("HEIF"))
+    except Exception:  # an import or probe failure only means "not available"
+        return False
+
+
+def available_kinds() -> list[str]:
+    """Names of every kind that can be generated here (``heic`` only when encodable)."""
+    return [name for name in KINDS if name != "heic" or heic_available()]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Content: pictures and sound that change over time.
+
+
+class _Painter:
+    """Draws frame *i* of a seeded moving scene: shifting gradient, two moving shapes, light noise."""
+
+    def __init__(self, size: Size, seed: int, frames: int) -> None:
+        w, h = size
+        self.size = size
+        self.frames = max(frames, 1)
+        rng = random.Random(seed)
+        # A gradient twice as wide as the frame; each frame crops a shifted window so the background pans.
+        ramp = Image.linear_gradient("L").resize((2 * w, h))
+        vramp = Image.linear_gradient("L").rotate(90).resize((2 * w, h))
+        inv = ramp.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        self.background = Image.merge("RGB", (ramp, vramp, inv))
+        self.noise = [
+            Image.frombytes("L", size, rng.randbytes(w * h)).convert("RGB") for _ in range(min(4, frames))
+        ]
+        self.colors = [tuple(rng.randrange(256) for _ in range(3)) for _ in range(2)]
+        self.phase = rng.random() * math.tau
+
+    def frame(self, i: int) -> Image.Image:
+        w, h = self.size
+        t = i / self.frames
+        x0 = int(w * t) % w
+        img = self.background.crop((x0, 0, x0 + w, h))
+        draw = ImageDraw.Draw(img)
+        r = max(4, min(w, h) // 5)
+        cx = int((w - 2 * r) * (0.5 + 0.5 * math.sin(math.tau * t + self.phase))) + r
+        cy = int((h - 2 * r) * (0.5 + 0.5 * math.cos(math.tau * t))) + r
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=self.colors[0])
+        bx = int((w - r) * t)
+        by = int((h - r) * (1 - t))
+        draw.rectangle((bx, by, bx + r, by + r), fill=self.colors[1], outline=(0, 0, 0))
+        draw.text((2, 2), f"{i:03d}", fill=(255, 255, 255))
+        return Image.blend(img, self.noise[i % len(self.noise)], 0.08)
+
+
+def _tone_pcm(seconds: float, rate: int, seed: int, channels: int = 2) -> bytes:
+    """Interleaved signed 16-bit PCM: three mixed sine tones under an attack/release envelope."""
+    rng = random.Random(seed)
+    freqs = [rng.uniform(180, 400), rng.uniform(500, 900), rng.uniform(1200, 3000)]
+    gains = [0.35, 0.2, 0.08]
+    n = max(1, int(seconds * rate))
+    attack, release = int(0.05 * rate), int(0.2 * rate)
+    pcm = array("h")
+    step = [math.tau * f / rate for f in freqs]
+    for i in range(n):
+        env = min(1.0, i / attack if attack else 1.0, (n - i) / release if release else 1.0)
+        # A slow tremolo keeps the spectrum moving so the codec has something to code.
+        trem = 0.8 + 0.2 * math.sin(math.tau * 3 * i / rate)
+        s = sum(g * math.sin(st * i) for g, st in zip(gains, step, strict=True)) * env * trem
+        left = int(s * 32767)
+        right = int(s * 0.8 * 32767)
+        pcm.append(left)
+        if channels == 2:
+            pcm.append(right)
+    if struct.pack("=h", 1) != struct.pack("<h", 1):
+        pcm.byteswap()
+    return pcm.tobytes()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Encoders.
+
+
+def _encode_av(spec: _AVSpec, path: Path, seconds: float, size: Size, seed: int) -> None:
+    """Encode a PyAV kind to *path*. Bit-exact muxing keeps output identical for the same seed."""
+    frames = max(1, round(seconds * VIDEO_FPS))
+    with av.open(str(path), "w", format=spec.container, options={"fflags": "+bitexact"}) as out:
+        vstream = astream = None
+        if spec.video:
+            vstream = out.add_stream(spec.video, rate=VIDEO_FPS, options=dict(spec.video_options))
+            vstream.width, vstream.height = size
+            vstream.pix_fmt = spec.pix_fmt
+            vstream.codec_context.flags |= av.codec.context.Flags.bitexact
+            # One encoder thread: x264 and libvpx are only reproducible byte for byte without threads.
+            vstream.codec_context.thread_count = 1
+        if spec.audio:
+            # FFmpeg's native Vorbis encoder is flagged experimental, hence strict=-2 for it.
+            aopts = {"strict": "-2"} if spec.audio == "vorbis" else {}
+            astream = out.add_stream(spec.audio, rate=spec.audio_rate, layout="stereo", options=aopts)
+            astream.codec_context.flags |= av.codec.context.Flags.bitexact
+            astream.codec_context.thread_count = 1
+
+        if vstream is not None:
+            painter = _Painter(size, seed, frames)
+            for i in range(frames):
+                # Convert here rather than letting encode() do it: the implicit conversion left
+                # encoder output differing from run to run.
+                vf = av.VideoFrame.from_image(painter.frame(i)).reformat(format=spec.pix_fmt)
+                vf.pts = i
+                vf.time_base = Fraction(1, VIDEO_FPS)
+                out.mux(vstream.encode(vf))
+            out.mux(vstream.encode(None))
+        if astream is not None:
+            rate = spec.audio_rate
+            pcm = _tone_pcm(seconds, rate, seed)
+            chunk = 1024
+            total = len(pcm) // 4
+            for start in range(0, total, chunk):
+                n = min(chunk, total - start)
+                af = av.AudioFrame(format="s16", layout="stereo", samples=n)
+                af.planes[0].update(pcm[start * 4 : (start + n) * 4])
+                af.sample_rate = rate
+                af.pts = start
+                af.time_base = Fraction(1, rate)
+                out.mux(astream.encode(af))
+            out.mux(astream.encode(None))
+
+
+def _encode_image(kind: str, path: Path, size: Size, seed: int) -> None:
+    """Write an image kind with Pillow (or pillow-heif for HEIC)."""
+    multi = {"gif_animated": _ANIMATION_FRAMES, "webp_animated": _ANIMATION_FRAMES, "apng": _ANIMATION_FRAMES}
+    count = multi.get(kind, _TIFF_PAGES if kind == "tiff" else 1)
+    painter = _Painter(size, seed, count)
+    frames = [painter.frame(i) for i in range(count)]
+    first = frames[0]
+    if kind == "jpg_baseline":
+        first.save(path, "JPEG", quality=85)
+    elif kind == "jpg_progressive":
+        first.save(path, "JPEG", quality=85, progressive=True, optimize=True)
+    elif kind == "png":
+        first.save(path, "PNG")
+    elif kind == "bmp":
+        first.save(path, "BMP")
+    elif kind == "webp":
+        first.save(path, "WEBP", quality=80, method=0)
+    elif kind == "gif_animated":
+        pal = [f.convert("P", palette=Image.Palette.ADAPTIVE, colors=64) for f in frames]
+        pal[0].save(path, "GIF", save_all=True, append_images=pal[1:], duration=80, loop=0)
+    elif kind == "webp_animated":
+        first.save(path, "WEBP", save_all=True, append_images=frames[1:], duration=80, loop=0, quality=70)
+    elif kind == "apng":
+        first.save(path, "PNG", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    elif kind == "tiff":
+        first.save(path, "TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate")
+    elif kind == "heic":
+        if not heic_available():
+            raise RuntimeError("pillow-heif cannot encode HEIC here (no HEVC encoder)")
+        import pillow_heif
+
+        pillow_heif.from_pillow(first).save(str(path), quality=70)
+    else:  # pragma: no cover - guarded by generate()
+        raise ValueError(kind)
+
+
+def generate(
+    kind: str, path: str | os.PathLike[str], *, seconds: float = 2.0, size: Size = (160, 120), seed: int = 0
+) -> Path:
+    """Write a valid sample of *kind* to *path* and return the path.
+
+    *seconds* applies to video and audio; *size* to video and images (even sizes are safest for
+    4:2:0 codecs). The same seed gives the same content; encoders and muxers run single-threaded and
+    bit-exact, so the bytes are identical across runs on the same FFmpeg build.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown sample kind {kind!r}; known: {', '.join(KINDS)}")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spec = _AV_SPECS.get(kind)
+    if spec is not None:
+        _encode_av(spec, out, seconds, size, seed)
+    else:
+        _encode_image(kind, out, size, seed)
+    return out
+
+
+def generate_bytes(kind: str, *, seconds: float = 2.0, size: Size = (160, 120), seed: int = 0) -> bytes:
+    """Like :func:`generate`, but return the file's bytes (a temp file is used and removed)."""
+    with tempfile.TemporaryDirectory(prefix="pixelprobe-sample-") as tmp:
+        p = generate(
+            kind, Path(tmp) / f"sample{KINDS[kind].extension}", seconds=seconds, size=size, seed=seed
+        )
+        return p.read_bytes()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Damage.
+
+
+def _truncated(data: bytes, rng: random.Random) -> bytes:
+    if len(data) < 2:
+        return b""
+    cut = int(len(data) * rng.uniform(0.30, 0.95))
+    return data[: max(1, min(cut, len(data) - 1))]
+
+
+def _overwritten_block(data: bytes, rng: random.Random) -> bytes:
+    n = len(data)
+    if n == 0:
+        return data
+    block = min(rng.randint(512, 4096), max(1, n * 6 // 10))
+    lo, hi = int(n * 0.2), max(int(n * 0.8) - block, int(n * 0.2))
+    start = rng.randint(lo, hi)
+    buf = bytearray(data)
+    new = bytearray(rng.randbytes(block))
+    # Guarantee the block really differs (random bytes could match by chance in a tiny block).
+    if new == buf[start : start + block]:
+        new[0] ^= 0xFF
+    buf[start : start + block] = new
+    return bytes(buf[:n])
+
+
+def _clobbered_header(data: bytes, rng: random.Random) -> bytes:
+    n = min(len(data), rng.randint(16, 64))
+    buf = bytearray(data)
+    head = bytearray(rng.randbytes(n))
+    if n and head == buf[:n]:
+        head[0] ^= 0xFF
+    buf[:n] = head
+    return bytes(buf)
+
+
+def _bit_flips(data: bytes, rng: random.Random) -> bytes:
+    n = len(data)
+    if n == 0:
+        return data
+    start = n // 20
+    flips = rng.randint(8, 32)
+    # Distinct bit positions, so no flip undoes another.
+    span = (n - start) * 8
+    positions = rng.sample(range(start * 8, n * 8), min(flips, span))
+    buf = bytearray(data)
+    for bit in positions:
+        buf[bit // 8] ^= 1 << (bit % 8)
+    return bytes(buf)
+
+
+def _junk(data: bytes, rng: random.Random) -> bytes:
+    out = rng.randbytes(len(data))
+    return out if out != data or not data else bytes(b ^ 0xFF for b in out)
+
+
+def _empty(data: bytes, rng: random.Random) -> bytes:
+    return b""
+
+
+_DAMAGE_FUNCS: dict[str, Callable[[bytes, random.Random], bytes]] = {
+    "truncated": _truncated,
+    "overwritten_block": _overwritten_block,
+    "clobbered_header": _clobbered_header,
+    "bit_flips": _bit_flips,
+    "junk": _junk,
+    "empty": _empty,
+}
+DAMAGES: tuple[str, ...] = tuple(_DAMAGE_FUNCS)
+
+
+def damage(data: bytes, how: str, rng: random.Random) -> bytes:
+    """Return a damaged copy of *data*; *how* is one of :data:`DAMAGES`.
+
+    - ``truncated``: cut at a random point between 30% and 95% of the length;
+    - ``overwritten_block``: 512..4096 random bytes written inside the 20%..80% region;
+    - ``clobbered_header``: the first 16..64 bytes randomized;
+    - ``bit_flips``: 8..32 distinct bits flipped after the first 5% of the file;
+    - ``junk``: random bytes of the same length;
+    - ``empty``: zero bytes.
+    """
+    try:
+        func = _DAMAGE_FUNCS[how]
+    except KeyError:
+        raise ValueError(f"unknown damage {how!r}; known: {', '.join(DAMAGES)}") from None
+    return func(data, rng)
+
+
+def damage_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], how: str, seed: int = 0) -> Path:
+    """Write a damaged copy of *src* to *dst* (seeded by *seed*) and return *dst*."""
+    out = Path(dst)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(damage(Path(src).read_bytes(), how, random.Random(seed)))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------
+# Benchmark corpus.
+
+
+@dataclass(frozen=True)
+class CorpusItem:
+    """One file of a generated corpus. ``damage`` is None for a valid file."""
+
+    path: Path
+    kind: str
+    family: str
+    damage: str | None
+
+
+def make_corpus(
+    directory: str | os.PathLike[str],
+    *,
+    per_kind: int = 4,
+    damaged_fraction: float = 0.25,
+    seed: int = 0,
+    kinds: Sequence[str] | None = None,
+    seconds: float = 2.0,
+    size: Size = (160, 120),
+    damages: Sequence[str] = DAMAGES,
+) -> list[CorpusItem]:
+    """Build a mixed corpus of *per_kind* files for each kind under *directory* (one subdir per family).
+
+    Each kind is encoded once; the other files of that kind are byte copies (valid) or seeded damaged
+    copies, so building a large corpus costs little more than writing its bytes. About
+    ``damaged_fraction`` of each kind's files are damaged, cycling through *damages*.
+    """
+    root = Path(directory)
+    rng = random.Random(seed)
+    names = list(kinds) if kinds is not None else available_kinds()
+    items: list[CorpusItem] = []
+    for kind in names:
+        info = KINDS[kind]
+        original = generate_bytes(kind, seconds=seconds, size=size, seed=seed)
+        n_damaged = round(per_kind * damaged_fraction)
+        folder = root / info.family
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_kind):
+            how = damages[(i + rng.randrange(len(damages))) % len(damages)] if i < n_damaged else None
+            data = original if how is None else damage(original, how, rng)
+            tag = how or "valid"
+            path = folder / f"{kind}_{i:04d}_{tag}{info.extension}"
+            path.write_bytes(data)
+            items.append(CorpusItem(path, kind, info.family, how))
+    return items
+
+
+# --------------------------------------------------------------------------------------------------------
+# Built-in samples for `pixelprobe doctor`.
+
+
+@dataclass(frozen=True)
+class DoctorSample:
+    """A known-answer case: *valid* must be judged ``healthy``, *damaged* must be judged *expected*."""
+
+    name: str
+    kind: str
+    valid: Path
+    damaged: Path
+    expected: str  # verdict value for *damaged*: "corrupted" (or "healthy" for a harmless change)
+
+
+def _boxes(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, int, int]]:
+    """Top-level ISO-BMFF boxes as (type, payload_start, box_end)."""
+    pos, end = start, len(data) if end is None else end
+    while pos + 8 <= end:
+        size, typ = struct.unpack(">I4s", data[pos : pos + 8])
+        header = 8
+        if size == 1:
+            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
+            header = 16
+        elif size == 0:
+            size = end - pos
+        if size < header:
+            return
+        yield typ, pos + header, pos + size
+        pos += size
+
+
+def _flip_in_mdat(data: bytes, rng: random.Random, flips: int = 24) -> bytes:
+    """Flip bits inside the media data (not the index), so only the decoder can notice."""
+    for typ, lo, hi in _boxes(data):
+        if typ == b"mdat":
+            buf = bytearray(data)
+            # Skip the first frames' headers (SPS/PPS live in avcC, but keep off the first slice header).
+            lo2 = lo + (hi - lo) // 10
+            for bit in rng.sample(range(lo2 * 8, hi * 8), flips):
+                buf[bit // 8] ^= 1 << (bit % 8)
+            return bytes(buf)
+    raise ValueError("no mdat box")
+
+
+def _flac_audio_byte(data: bytes) -> bytes:
+    """Flip one byte in the middle of the FLAC audio frames (after the metadata blocks)."""
+    pos = 4  # "fLaC"
+    while True:
+        last = data[pos] & 0x80
+        length = int.from_bytes(data[pos + 1 : pos + 4], "big")
+        pos += 4 + length
+        if last:
+            break
+    buf = bytearray(data)
+    buf[pos + (len(data) - pos) // 2] ^= 0x5A
+    return bytes(buf)
+
+
+def _png_bad_crc(data: bytes) -> bytes:
+    """Corrupt the stored CRC of the first IDAT chunk; the pixels themselves are untouched."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length, typ = struct.unpack(">I4s", data[pos : pos + 8])
+        if typ == b"IDAT":
+            crc_at = pos + 8 + length
+            buf = bytearray(data)
+            buf[crc_at] ^= 0xFF
+            return bytes(buf)
+        pos += 12 + length
+    raise ValueError("no IDAT chunk")
+
+
+def _cut(fraction: float) -> Callable[[bytes], bytes]:
+    return lambda data: data[: int(len(data) * fraction)]
+
+
+def doctor_samples(directory: str | os.PathLike[str] | None = None, *, seed: int = 0) -> list[DoctorSample]:
+    """Generate the built-in known-answer samples for ``pixelprobe doctor`` into *directory*.
+
+    With no directory a fresh temp dir is created (the caller removes it: it is ``samples[0].valid.parent``).
+    Each file is well under 100 KB. The damage here is targeted rather than random so every case is a
+    certain corruption: a checker that calls any of these healthy is wrong.
+    """
+    root = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="pixelprobe-doctor-"))
+    root.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    small: Size = (96, 64)
+    cases: list[tuple[str, str, Callable[[bytes], bytes], str, str]] = [
+        ("truncated mp4 (h264)", "mp4_h264", _cut(0.6), ".mp4", "corrupted"),
+        (
+            "bit-flipped h264 in mp4 (concealed damage)",
+            "mp4_h264",
+            lambda d: _flip_in_mdat(d, rng),
+            ".mp4",
+            "corrupted",
+        ),
+        ("truncated flac", "flac", _cut(0.6), ".flac", "corrupted"),
+        ("flac with a flipped audio byte (MD5 mismatch)", "flac", _flac_audio_byte, ".flac", "corrupted"),
+        ("truncated jpeg", "jpg_baseline", _cut(0.6), ".jpg", "corrupted"),
+        ("png with a bad CRC", "png", _png_bad_crc, ".png", "corrupted"),
+        ("truncated wav (declared size > actual)", "wav", _cut(0.6), ".wav", "corrupted"),
+        ("truncated mp3", "mp3", _cut(0.6), ".mp3", "corrupted"),
+        ("empty file", "mp4_h264", lambda d: b"", ".mp4", "corrupted"),
+        ("junk named .mp4", "mp4_h264", lambda d: random.Random(seed).randbytes(len(d)), ".mp4", "corrupted"),
+    ]
+    originals: dict[str, Path] = {}
+    out: list[DoctorSample] = []
+    for i, (name, kind, hurt, ext, expected) in enumerate(cases):
+        if kind not in originals:
+            # Short and small: the doctor runs them all in a second or two.
+            seconds = 1.0 if KINDS[kind].family != "audio" else 0.5
+            originals[kind] = generate(
+                kind, root / f"valid_{kind}{ext}", seconds=seconds, size=small, seed=seed
+            )
+        valid = originals[kind]
+        damaged = root / f"damaged_{i:02d}_{kind}{ext}"
+        damaged.write_bytes(hurt(valid.read_bytes()))
+        out.append(DoctorSample(name, kind, valid, damaged, expected))
+    return out
+
+
+def remove_tree(path: str | os.PathLike[str]) -> None:
+    """Remove a directory made by :func:`doctor_samples` or :func:`make_corpus` (missing is fine)."""
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def iter_kinds(family: str | None = None) -> Iterable[SampleKind]:
+    """Available kinds, optionally of one family ("video", "audio" or "image")."""
+    return (KINDS[k] for k in available_kinds() if family is None or KINDS[k].family == family)
