@@ -1,0 +1,352 @@
+"""The in-process check dispatcher: one file in, one :class:`CheckResult` out.
+
+Order of work, cheapest first:
+
+1. ``stat``: a missing file, a permission problem, a directory, FIFO or device named like media is
+   *unreadable* at once (never opened, so a FIFO cannot block us); a zero-byte file is *corrupted*.
+2. :func:`pixelprobe_tui.core.media.sniff` reads the magic bytes: the content decides the route, the
+   extension only raises a mismatch warning.
+3. ``structure.check`` walks the container (boxes, chunks, frames) in milliseconds. In quick mode, when it
+   already proves corruption, the slow decode is skipped: truncation is found without decoding a frame.
+   Deep mode always decodes, for the full list of findings and where they are.
+4. media info (pymediainfo) gives the duration early, so the isolation layer can extend its timeout.
+5. the decoder for the content: ``av`` (audio/video, plus ``flac`` for FLAC) or ``image``.
+6. findings are merged (identical ones from two passes kept once), the decisive tool named, and the
+   caller's ignore rules applied last.
+
+No exception escapes: a checker that raises gives a finding (unreadable for ``OSError``, corrupt for
+anything else on a file that exists).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import importlib
+import os
+import resource
+import stat as stat_mod
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from types import ModuleType
+from typing import Any
+
+from pixelprobe_tui.core.verdict import (
+    CheckOptions,
+    CheckResult,
+    Finding,
+    IgnoreRules,
+    Severity,
+    Verdict,
+    make_result,
+)
+
+TOOL = "pixelprobe"
+# Families whose content a decoder exists for.
+_AV_FAMILIES = {"video", "audio"}
+# Which finding decides, worst last (the same order as the verdict rules in core.verdict).
+_ORDER = [Severity.INFO, Severity.WARNING, Severity.UNSUPPORTED, Severity.CORRUPT, Severity.UNREADABLE]
+
+
+def _load(name: str) -> ModuleType | None:
+    """A checker module of this package, or None if it is not part of this installation."""
+    full = f"{__name__}.{name}"
+    try:
+        return importlib.import_module(full)
+    except ModuleNotFoundError as exc:
+        if exc.name == full:
+            return None
+        raise
+
+
+def memory_cap_finding() -> Finding:
+    """The finding for a check that ran out of memory (the child's address-space cap, when set).
+
+    Unsupported rather than corrupt: a valid 8K frame or a huge PNG can need more memory than the cap, so
+    the honest statement is that this file could not be checked within the limits.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    cap = f"{soft // 1048576} MB" if soft != resource.RLIM_INFINITY else "available memory"
+    return Finding(Severity.UNSUPPORTED, "memory_cap", TOOL, f"check exceeded memory cap ({cap})")
+
+
+def _os_error_finding(exc: OSError, what: str) -> Finding:
+    name = errno.errorcode.get(exc.errno or 0, "") if exc.errno else ""
+    reason = exc.strerror or str(exc)
+    code = {errno.ENOENT: "missing", errno.EACCES: "permission", errno.EPERM: "permission"}.get(
+        exc.errno or 0, "io_error"
+    )
+    label = f"{reason} ({name})" if name else reason
+    return Finding(Severity.UNREADABLE, code, TOOL, f"{what}: {label}")
+
+
+def _exception_finding(exc: BaseException, tool: str) -> Finding:
+    if isinstance(exc, OSError):
+        return _os_error_finding(exc, f"{tool} could not read the file")
+    text = str(exc).strip() or "no message"
+    return Finding(Severity.CORRUPT, "checker_raised", tool, f"checker raised {type(exc).__name__}: {text}")
+
+
+def _run(module: ModuleType, path: str, options: CheckOptions, tool: str) -> CheckResult:
+    """``module.check`` with exceptions turned into findings."""
+    try:
+        return module.check(path, options)
+    except MemoryError:
+        return make_result(path, [memory_cap_finding()])
+    except Exception as exc:  # a file-level problem must stay a file-level result
+        return make_result(path, [_exception_finding(exc, tool)])
+
+
+def _merge(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Findings in order, identical ones (same severity, code, tool, message, time) kept once."""
+    seen: dict[tuple[Any, ...], int] = {}
+    out: list[Finding] = []
+    for f in findings:
+        key = (f.severity, f.code, f.tool, f.message, f.at_seconds)
+        if key in seen:
+            i = seen[key]
+            out[i] = replace(out[i], count=max(out[i].count, f.count))
+            continue
+        seen[key] = len(out)
+        out.append(f)
+    return tuple(out)
+
+
+def _worst(findings: Iterable[Finding]) -> Finding | None:
+    best: Finding | None = None
+    for f in findings:
+        if f.ignored or f.severity == Severity.INFO:
+            continue
+        if best is None or _ORDER.index(f.severity) > _ORDER.index(best.severity):
+            best = f
+    return best
+
+
+def _versions_by_tool(results: Iterable[CheckResult]) -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for r in results:
+        versions.update(r.tool_versions)
+    return versions
+
+
+def _decisive_tool(
+    findings: tuple[Finding, ...], parts: list[CheckResult], decoder: CheckResult | None
+) -> str | None:
+    """The checker whose finding decided the verdict (with version); for a clean file, the decoder."""
+    worst = _worst(findings)
+    if worst is None:
+        if decoder is not None:
+            return decoder.decisive_tool
+        return next((p.decisive_tool for p in parts if p.decisive_tool), None)
+    for part in parts:
+        if worst in part.findings and part.decisive_tool:
+            return part.decisive_tool
+    versions = _versions_by_tool(parts)
+    base = worst.tool.split(":", 1)[0]
+    version = versions.get(worst.tool) or versions.get(base)
+    return f"{worst.tool} {version}" if version else worst.tool
+
+
+def _stat_result(path: str) -> tuple[os.stat_result | None, CheckResult | None]:
+    """The file's stat, or the final result when the file cannot or must not be opened."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return None, make_result(path, [_os_error_finding(exc, "cannot stat the file")], decisive_tool=TOOL)
+    except ValueError as exc:  # embedded NUL in the name
+        finding = Finding(Severity.UNREADABLE, "bad_name", TOOL, f"invalid file name: {exc}")
+        return None, make_result(path, [finding], decisive_tool=TOOL)
+    if not stat_mod.S_ISREG(st.st_mode):
+        kind = (
+            "a directory"
+            if stat_mod.S_ISDIR(st.st_mode)
+            else "a FIFO"
+            if stat_mod.S_ISFIFO(st.st_mode)
+            else "a device"
+            if stat_mod.S_ISCHR(st.st_mode) or stat_mod.S_ISBLK(st.st_mode)
+            else "a socket"
+            if stat_mod.S_ISSOCK(st.st_mode)
+            else "not a regular file"
+        )
+        finding = Finding(Severity.UNREADABLE, "not_a_file", TOOL, f"not a regular file: {kind}")
+        return st, make_result(path, [finding], decisive_tool=TOOL, file_size=None)
+    if st.st_size == 0:
+        finding = Finding(Severity.CORRUPT, "empty", TOOL, "empty file (0 bytes)")
+        return st, make_result(path, [finding], decisive_tool=TOOL, file_size=0)
+    return st, None
+
+
+def check(
+    path: str,
+    options: CheckOptions | None = None,
+    ignore: IgnoreRules | None = None,
+    *,
+    on_size: Callable[[int], None] | None = None,
+    on_duration: Callable[[float], None] | None = None,
+) -> CheckResult:
+    """Check one file in this process and return its result. Never raises for a file-level problem.
+
+    ``on_size`` and ``on_duration`` are called as soon as the file size and the media duration are known
+    (the isolation layer uses them to scale the check's timeout).
+    """
+    options = options or CheckOptions()
+    started = time.perf_counter()
+    result = _check(path, options, on_size, on_duration)
+    result = replace(result, duration_s=time.perf_counter() - started)
+    return ignore.apply(result) if ignore else result
+
+
+def _check(
+    path: str,
+    options: CheckOptions,
+    on_size: Callable[[int], None] | None,
+    on_duration: Callable[[float], None] | None,
+) -> CheckResult:
+    st, early = _stat_result(path)
+    if st is not None and on_size is not None:
+        on_size(st.st_size)
+    if early is not None:
+        return early
+    assert st is not None
+    size = st.st_size
+
+    media = _load("media")
+    findings: list[Finding] = []
+    family = "unknown"
+    container: str | None = None
+    if media is not None:
+        try:
+            sniffed = media.sniff(path)
+        except OSError as exc:
+            return make_result(
+                path, [_os_error_finding(exc, "cannot read the file")], decisive_tool=TOOL, file_size=size
+            )
+        family = getattr(sniffed, "family", None) or "unknown"
+        container = getattr(sniffed, "container", None)
+        findings.extend(_mismatch_findings(sniffed, findings))
+
+    parts: list[CheckResult] = []
+    structure = _load("structure")
+    if structure is not None:
+        parts.append(_run(structure, path, options, "structure"))
+        family, container = _refine(family, container, parts[-1])
+
+    info: dict[str, Any] | None = None
+    want_duration = on_duration is not None and family in _AV_FAMILIES
+    if options.want_media_info or want_duration:
+        from pixelprobe_tui.core.checkers import mediainfo
+
+        info = mediainfo.media_info(path)
+        media_seconds = mediainfo.duration_of(info)
+        if media_seconds and on_duration is not None:
+            on_duration(media_seconds)
+
+    proven = _worst(f for p in parts for f in p.findings)
+    skip_decode = (
+        not options.deep and proven is not None and proven.severity in (Severity.CORRUPT, Severity.UNREADABLE)
+    )
+    decoder: CheckResult | None = None
+    if not skip_decode:
+        for name in _decoders_for(family, container):
+            module = _load(name)
+            if module is None:
+                continue
+            part = _run(module, path, options, name)
+            parts.append(part)
+            if decoder is None:
+                decoder = part
+            family, container = _refine(family, container, part)
+            if name == "av" and part.verdict == Verdict.UNSUPPORTED:
+                continue  # let the next competent decoder try
+            if part.verdict in (Verdict.UNREADABLE,):
+                break
+
+    all_findings = [*findings, *(f for p in parts for f in p.findings)]
+    if decoder is None and not skip_decode and not any(f.severity == Severity.CORRUPT for f in all_findings):
+        if family == "unknown":
+            all_findings.append(
+                Finding(Severity.UNSUPPORTED, "unsupported", TOOL, "content not recognised as media")
+            )
+        else:
+            all_findings.append(
+                Finding(
+                    Severity.UNSUPPORTED, "unsupported", TOOL, f"no decoder available for {family} content"
+                )
+            )
+    merged = _merge(all_findings)
+    return make_result(
+        path,
+        merged,
+        family=family,
+        container=container,
+        decisive_tool=_decisive_tool(merged, parts, decoder),
+        tool_versions=_versions_by_tool(parts),
+        media_info=info if options.want_media_info else None,
+        file_size=size,
+        content_hash=next((p.content_hash for p in parts if p.content_hash), None),
+    )
+
+
+def _mismatch_findings(sniffed: Any, existing: list[Finding]) -> list[Finding]:
+    mismatch = getattr(sniffed, "mismatch", None)
+    if not mismatch:
+        return []
+    message = mismatch if isinstance(mismatch, str) else "file name extension does not match the content"
+    return [Finding(Severity.WARNING, "extension_mismatch", "sniff", message)]
+
+
+def _refine(family: str, container: str | None, part: CheckResult) -> tuple[str, str | None]:
+    """Prefer what a checker learned from the content over the sniffed guess."""
+    if part.family and part.family != "unknown":
+        family = part.family
+    return family, part.container or container
+
+
+def _decoders_for(family: str, container: str | None) -> list[str]:
+    if family in _AV_FAMILIES:
+        return ["flac", "av"] if container == "flac" else ["av"]
+    if family == "image":
+        return ["image"]
+    return []
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of every library the checkers use, for ``doctor`` and for the child's hello."""
+    versions: dict[str, str] = {}
+    try:
+        import av
+
+        versions["pyav"] = av.__version__
+        versions["ffmpeg"] = getattr(av, "ffmpeg_version_info", "") or ""
+    except ImportError:
+        pass
+    try:
+        import PIL
+
+        versions["pillow"] = PIL.__version__
+    except ImportError:
+        pass
+    try:
+        import pillow_heif
+
+        versions["pillow-heif"] = pillow_heif.__version__
+        versions["libheif"] = str(pillow_heif.libheif_version())
+    except Exception:  # optional plugin: absent or broken means no HEIC support, reported by doctor
+        pass
+    from pixelprobe_tui.core.checkers import mediainfo
+
+    mi = mediainfo.version()
+    if mi:
+        versions["mediainfo"] = mi
+    for name in ("structure", "av", "flac", "image"):
+        module = _load(name)
+        extra = getattr(module, "tool_versions", None) if module is not None else None
+        if callable(extra):
+            # A version probe must not stop the checker from starting.
+            with contextlib.suppress(Exception):
+                versions.update(extra())
+    return {k: v for k, v in versions.items() if v}
+
+
+__all__ = ["check", "memory_cap_finding", "tool_versions"]

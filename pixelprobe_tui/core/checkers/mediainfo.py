@@ -1,0 +1,134 @@
+"""Media info: a compact, JSON-able summary of a file from libmediainfo (via pymediainfo).
+
+This is description, not judgement: it never produces findings. It is stored as JSON text with each
+result so the detail view can say what the file is (container, codecs, size, duration) even when the
+decoders gave up.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# Fields kept per track, as (our key, libmediainfo JSON key). Everything else is dropped: the full
+# libmediainfo dump is several kilobytes per file and nobody triages with it.
+_GENERAL = (
+    ("format", "Format"),
+    ("format_profile", "Format_Profile"),
+    ("duration_s", "Duration"),
+    ("bitrate", "OverallBitRate"),
+    ("file_size", "FileSize"),
+)
+_TRACK = (
+    ("format", "Format"),
+    ("profile", "Format_Profile"),
+    ("codec", "CodecID"),
+    ("duration_s", "Duration"),
+    ("bitrate", "BitRate"),
+    ("width", "Width"),
+    ("height", "Height"),
+    ("frame_rate", "FrameRate"),
+    ("frame_count", "FrameCount"),
+    ("bit_depth", "BitDepth"),
+    ("chroma", "ChromaSubsampling"),
+    ("channels", "Channels"),
+    ("sample_rate", "SamplingRate"),
+    ("language", "Language"),
+)
+_TRACK_TYPES = {"Video", "Audio", "Image", "Text", "Menu"}
+# libmediainfo's ParseSpeed: 0 reads only what it needs for the headers, which keeps junk cheap.
+_PARSE_SPEED = 0.0
+
+
+def _number(value: str) -> int | float | str:
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def _pick(track: dict[str, Any], keys: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for ours, theirs in keys:
+        value = track.get(theirs)
+        if isinstance(value, str) and value.strip():
+            out[ours] = (
+                _number(value.strip()) if ours not in ("format", "profile", "codec", "language") else value
+            )
+    return out
+
+
+def summarize(raw: dict[str, Any]) -> dict[str, Any]:
+    """Compact summary of libmediainfo's JSON output (the ``media`` object)."""
+    tracks = raw.get("track") or []
+    if isinstance(tracks, dict):
+        tracks = [tracks]
+    general: dict[str, Any] = {}
+    kept: list[dict[str, Any]] = []
+    for track in tracks:
+        if not isinstance(track, dict):
+            continue
+        kind = track.get("@type")
+        if kind == "General":
+            general = _pick(track, _GENERAL)
+        elif kind in _TRACK_TYPES:
+            kept.append({"type": kind.lower(), **_pick(track, _TRACK)})
+    return {"general": general, "tracks": kept}
+
+
+def media_info(path: str) -> dict[str, Any] | None:
+    """Summary of *path*, or None when libmediainfo is unavailable or fails.
+
+    The file is opened by Python and handed over as a stream, so names that are not valid UTF-8 work and
+    the caller's open/stat rules apply. Never raises for a bad file.
+    """
+    try:
+        from pymediainfo import MediaInfo
+    except ImportError:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            out = MediaInfo.parse(fh, output="JSON", parse_speed=_PARSE_SPEED, full=False)
+        raw = json.loads(out) if isinstance(out, str) and out.strip() else {}
+    except (OSError, RuntimeError, ValueError):
+        return None
+    media = raw.get("media") if isinstance(raw, dict) else None
+    if not isinstance(media, dict):
+        return None
+    return summarize(media)
+
+
+def duration_of(info: dict[str, Any] | None) -> float | None:
+    """The media duration in seconds from a summary, when known."""
+    if not info:
+        return None
+    candidates = [info.get("general", {}).get("duration_s")]
+    candidates += [t.get("duration_s") for t in info.get("tracks", ())]
+    values = [float(c) for c in candidates if isinstance(c, int | float) and c > 0]
+    return max(values) if values else None
+
+
+def to_json(info: dict[str, Any] | None) -> str | None:
+    """The summary as compact JSON text for the database (None stays None)."""
+    if info is None:
+        return None
+    return json.dumps(info, separators=(",", ":"), sort_keys=True)
+
+
+def version() -> str | None:
+    """pymediainfo and libmediainfo versions, e.g. ``"pymediainfo 7.0.1 (libmediainfo 24.12)"``."""
+    try:
+        import pymediainfo
+        from pymediainfo import MediaInfo
+
+        lib_version = MediaInfo._get_library()[2]
+    except Exception:  # missing or unloadable library: no version to report
+        return None
+    return f"pymediainfo {pymediainfo.__version__} (libmediainfo {lib_version})"
+
+
+__all__ = ["duration_of", "media_info", "summarize", "to_json", "version"]

@@ -1,0 +1,486 @@
+"""Long-lived checker child processes: per-check timeout, memory cap, crash -> result, respawn.
+
+Starting a process per file costs 0.1-0.2 s, more than checking a small file, so each scan worker owns one
+:class:`CheckerChild` and feeds it one path at a time. The child runs the in-process dispatcher
+(:func:`pixelprobe_tui.core.checkers.check`); whatever goes wrong inside it becomes that file's result and
+the child is replaced:
+
+- death by SIGSEGV/SIGBUS/SIGABRT/SIGFPE/SIGILL -> corrupted, "decoder crashed (signal 11, SIGSEGV)":
+  a decoder that crashes on a file has met data it cannot handle.
+- death by another signal (SIGKILL from the OOM killer or a person) or a non-zero exit -> unreadable,
+  because it says nothing about the content.
+- address-space cap hit (MemoryError in the child) -> unsupported, "check exceeded memory cap (N MB)".
+- timeout -> see below.
+
+Timeout formula (all terms in :class:`IsolationConfig`)::
+
+    timeout = max(min_timeout_s, base_timeout_s + s_per_mb * size_MB + s_per_media_s * media_seconds)
+
+The parent never touches the file itself (a stat on a stalled network share could block it), so the child
+reports the size after its stat and the media duration after probing, and each report extends the deadline.
+While the child keeps reading the file (its ``rchar`` counter in /proc grows) the deadline is extended
+further, up to ``hard_limit_factor`` times the computed timeout: a slow decode of a huge valid file reads
+steadily, a hung decoder or a stalled share does not. When the deadline finally passes the child is killed
+(SIGKILL to its process group) and the file gets one of two results:
+
+- the child used the CPU for at least ``busy_cpu_share`` of the wait -> corrupted, "check timed out after
+  N s (decoder hang)": it was spinning on data without reading on.
+- otherwise -> unreadable, "check timed out after N s waiting for the file (storage stalled?)": a NAS that
+  stops answering is not the file's fault, and calling it corrupt would be a false alarm.
+
+Children are recycled after ``recycle_after`` files or when their RSS passes ``recycle_rss_mb`` (FFmpeg
+and image libraries can leak across thousands of files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from queue import SimpleQueue
+from typing import IO, Any
+
+from pixelprobe_tui.core.checker_child import _HEADER, MAX_FRAME, encode_frame
+from pixelprobe_tui.core.verdict import (
+    CheckOptions,
+    CheckResult,
+    Finding,
+    IgnoreRules,
+    Severity,
+    make_result,
+)
+from pixelprobe_tui.errors import PixelProbeError
+
+CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL}
+_TOOL = "pixelprobe"
+
+
+class CheckerStartError(PixelProbeError):
+    """A checker child could not be started (broken installation, memory cap too small for the libraries)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IsolationConfig:
+    """Limits for checker children. See the module docstring for the timeout formula."""
+
+    # Address-space cap (RLIMIT_AS) per child; 0 disables it. A child with PyAV, Pillow and pillow-heif
+    # loaded maps about 0.6 GB; decoding 1080p H.264/HEVC needs a few hundred MB more.
+    memory_mb: int = 2048
+    min_timeout_s: float = 60.0
+    base_timeout_s: float = 20.0
+    s_per_mb: float = 0.5
+    s_per_media_s: float = 1.0
+    # Extension while the child keeps reading, as a multiple of the computed timeout.
+    hard_limit_factor: float = 4.0
+    # Reading counts as progress if rchar grew within this many seconds.
+    progress_grace_s: float = 15.0
+    # CPU share of the wait above which a timed-out child was busy decoding rather than waiting for I/O.
+    busy_cpu_share: float = 0.5
+    recycle_after: int = 500
+    recycle_rss_mb: float = 1024.0
+    start_timeout_s: float = 120.0
+
+    def timeout_for(self, size_bytes: int | None = None, media_seconds: float | None = None) -> float:
+        """Seconds one check may take given what is known so far about the file."""
+        t = self.base_timeout_s
+        if size_bytes:
+            t += self.s_per_mb * size_bytes / 1048576
+        if media_seconds:
+            t += self.s_per_media_s * media_seconds
+        return max(self.min_timeout_s, t)
+
+
+def _proc_cpu_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    # The command name may contain spaces; fields resume after the last ')'.
+    rest = raw[raw.rfind(b")") + 2 :].split()
+    try:
+        return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+    except (IndexError, ValueError):
+        return None
+
+
+def _proc_rchar(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/io", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"rchar:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"SIG{signum}"
+
+
+class CheckerChild:
+    """One long-lived checker process. ``check`` is blocking and thread-safe (one check at a time).
+
+    The process starts lazily on the first check and is replaced after a crash, a timeout, a memory-cap
+    hit, ``recycle_after`` files, or a large RSS.
+    """
+
+    def __init__(self, config: IsolationConfig | None = None, env: dict[str, str] | None = None):
+        self.config = config or IsolationConfig()
+        self._env = env
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+        self._buffer = bytearray()
+        self._files_done = 0
+        self.tool_versions: dict[str, str] = {}
+        self.spawn_count = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        """The current child's pid, or None when no child is running."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    def start(self) -> None:
+        """Start the child now (otherwise the first check does)."""
+        with self._lock:
+            self._ensure_started()
+
+    def _ensure_started(self) -> subprocess.Popen[bytes]:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
+        self._discard()
+        env = dict(os.environ if self._env is None else self._env)
+        # Without this glibc reserves a 64 MB arena per decoding thread, which eats the address-space cap.
+        env.setdefault("MALLOC_ARENA_MAX", "2")
+        # Kept open for the child's lifetime (closed in _discard): its tail explains a failed start.
+        self._stderr = tempfile.TemporaryFile(prefix="pixelprobe-child-")  # noqa: SIM115
+        cmd = [sys.executable, "-m", "pixelprobe_tui.core.checker_child"]
+        if self.config.memory_mb > 0:
+            cmd += ["--memory-mb", str(self.config.memory_mb)]
+        self._proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            start_new_session=True,  # never part of the terminal's process group: no SIGINT, no tty
+            close_fds=True,
+            env=env,
+        )
+        self._buffer.clear()
+        self._files_done = 0
+        self.spawn_count += 1
+        hello = self._read_message(time.monotonic() + self.config.start_timeout_s)
+        if hello is None or hello.get("type") != "hello":
+            tail = self._stderr_tail()
+            self._kill()
+            detail = f": {tail}" if tail else ""
+            raise CheckerStartError(f"the checker process did not start{detail}")
+        self.tool_versions = dict(hello.get("tool_versions") or {})
+        return self._proc
+
+    def _stderr_tail(self, limit: int = 2000) -> str:
+        if self._stderr is None:
+            return ""
+        try:
+            self._stderr.seek(0, os.SEEK_END)
+            size = self._stderr.tell()
+            self._stderr.seek(max(0, size - limit))
+            return self._stderr.read().decode("utf-8", "replace").strip().splitlines()[-1:][0]
+        except (OSError, IndexError):
+            return ""
+
+    def _kill(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the child leads its own session: take any helpers too
+        proc.wait()
+        self._discard()
+
+    def _discard(self) -> None:
+        if self._proc is not None:
+            for stream in (self._proc.stdin, self._proc.stdout):
+                if stream is not None:
+                    with contextlib.suppress(OSError):
+                        stream.close()
+        if self._stderr is not None:
+            self._stderr.close()
+        self._proc = None
+        self._stderr = None
+        self._buffer.clear()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Ask the child to quit; kill it if it does not within ``timeout`` seconds."""
+        with self._lock:
+            proc = self._proc
+            if proc is None:
+                return
+            if proc.poll() is None:
+                try:
+                    assert proc.stdin is not None
+                    proc.stdin.write(encode_frame({"op": "quit"}))
+                    proc.stdin.flush()
+                    proc.wait(timeout)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            self._kill()
+
+    def __enter__(self) -> CheckerChild:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- protocol --------------------------------------------------------------------------------------
+
+    def _read_message(self, deadline: float) -> dict[str, Any] | None:
+        """The next frame, or None if the deadline passes or the child dies first."""
+        import json
+
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        while True:
+            if len(self._buffer) >= _HEADER.size:
+                (length,) = _HEADER.unpack_from(self._buffer)
+                if length > MAX_FRAME:
+                    return None
+                if len(self._buffer) >= _HEADER.size + length:
+                    body = bytes(self._buffer[_HEADER.size : _HEADER.size + length])
+                    del self._buffer[: _HEADER.size + length]
+                    return json.loads(body.decode("ascii"))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], min(remaining, 1.0))
+            if not ready:
+                if deadline - time.monotonic() <= 0:
+                    return None
+                continue
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return None
+            self._buffer += chunk
+
+    # -- checking --------------------------------------------------------------------------------------
+
+    def check(
+        self,
+        path: str,
+        options: CheckOptions | None = None,
+        ignore_patterns: Sequence[str] | IgnoreRules | None = None,
+    ) -> CheckResult:
+        """Check one file in the child and return its result; never raises for a file-level problem.
+
+        ``ignore_patterns`` are IgnoredErrorPattern strings (or compiled rules); they apply to every
+        outcome, including crashes and timeouts.
+        """
+        options = options or CheckOptions()
+        rules = (
+            ignore_patterns
+            if isinstance(ignore_patterns, IgnoreRules)
+            else IgnoreRules(ignore_patterns or ())
+        )
+        with self._lock:
+            result = self._check_locked(path, options, rules)
+        return rules.apply(result)
+
+    def _check_locked(self, path: str, options: CheckOptions, rules: IgnoreRules) -> CheckResult:
+        cfg = self.config
+        proc = self._ensure_started()
+        request = {"op": "check", "path": path, "options": asdict(options), "ignore": list(rules.patterns)}
+        try:
+            assert proc.stdin is not None
+            proc.stdin.write(encode_frame(request))
+            proc.stdin.flush()
+        except OSError:
+            return self._after_death(path, time.monotonic())
+
+        started = time.monotonic()
+        size: int | None = None
+        media_s: float | None = None
+        timeout = cfg.timeout_for()
+        cpu0 = _proc_cpu_seconds(proc.pid) or 0.0
+        rchar = _proc_rchar(proc.pid)
+        last_progress = started
+        while True:
+            now = time.monotonic()
+            deadline = started + timeout
+            if now >= deadline:
+                # Past the computed timeout: keep waiting only while the child reads on, up to the hard limit.
+                new_rchar = _proc_rchar(proc.pid)
+                if new_rchar is not None and rchar is not None and new_rchar > rchar:
+                    last_progress = now
+                rchar = new_rchar
+                hard = started + timeout * cfg.hard_limit_factor
+                if now - last_progress > cfg.progress_grace_s or now >= hard:
+                    return self._after_timeout(path, started, cpu0)
+                deadline = min(now + 1.0, hard)
+            message = self._read_message(deadline)
+            if message is None:
+                if proc.poll() is not None or (self._proc is None):
+                    return self._after_death(path, started)
+                if time.monotonic() < deadline:
+                    return self._after_death(path, started)  # stdout closed: treat as death
+                continue
+            kind = message.get("type")
+            if kind == "size":
+                size = int(message.get("bytes") or 0)
+            elif kind == "duration":
+                media_s = float(message.get("seconds") or 0.0)
+            elif kind == "result":
+                result = CheckResult.from_dict(message["result"])
+                result = _with_path(result, path)
+                self._files_done += 1
+                if (
+                    message.get("memory_hit")
+                    or self._files_done >= cfg.recycle_after
+                    or float(message.get("rss_mb") or 0) > cfg.recycle_rss_mb
+                ):
+                    self._kill()
+                return result
+            else:
+                continue
+            timeout = max(timeout, cfg.timeout_for(size, media_s))
+
+    def _after_timeout(self, path: str, started: float, cpu0: float) -> CheckResult:
+        assert self._proc is not None
+        elapsed = time.monotonic() - started
+        cpu1 = _proc_cpu_seconds(self._proc.pid)
+        self._kill()
+        busy = cpu1 is not None and elapsed > 0 and (cpu1 - cpu0) / elapsed >= self.config.busy_cpu_share
+        if busy:
+            finding = Finding(
+                Severity.CORRUPT, "timeout", _TOOL, f"check timed out after {elapsed:.0f} s (decoder hang)"
+            )
+        else:
+            finding = Finding(
+                Severity.UNREADABLE,
+                "timeout",
+                _TOOL,
+                f"check timed out after {elapsed:.0f} s waiting for the file (storage stalled?)",
+            )
+        return make_result(path, [finding], decisive_tool=_TOOL, duration_s=elapsed)
+
+    def _after_death(self, path: str, started: float) -> CheckResult:
+        proc = self._proc
+        assert proc is not None
+        try:
+            code = proc.wait(5.0)
+        except subprocess.TimeoutExpired:
+            code = None
+        elapsed = time.monotonic() - started
+        self._kill()
+        if code is not None and code < 0 and -code in CRASH_SIGNALS:
+            finding = Finding(
+                Severity.CORRUPT, "crash", _TOOL, f"decoder crashed (signal {-code}, {_signal_name(-code)})"
+            )
+        elif code is not None and code < 0:
+            finding = Finding(
+                Severity.UNREADABLE,
+                "checker_killed",
+                _TOOL,
+                f"checker process was killed (signal {-code}, {_signal_name(-code)})",
+            )
+        else:
+            finding = Finding(
+                Severity.UNREADABLE,
+                "checker_failed",
+                _TOOL,
+                f"checker process exited unexpectedly (status {code})",
+            )
+        return make_result(path, [finding], decisive_tool=_TOOL, duration_s=elapsed)
+
+
+def _with_path(result: CheckResult, path: str) -> CheckResult:
+    from dataclasses import replace
+
+    return result if result.path == path else replace(result, path=path)
+
+
+class CheckerPool:
+    """``n`` checker children behind a thread pool, for the CLI and the benchmark.
+
+    The scan engine gives each worker thread its own :class:`CheckerChild` instead.
+    """
+
+    def __init__(self, n: int = 2, config: IsolationConfig | None = None, env: dict[str, str] | None = None):
+        if n < 1:
+            raise ValueError("a checker pool needs at least one child")
+        self.children = [CheckerChild(config, env) for _ in range(n)]
+        self._idle: SimpleQueue[CheckerChild] = SimpleQueue()
+        for child in self.children:
+            self._idle.put(child)
+        self._executor = ThreadPoolExecutor(max_workers=n, thread_name_prefix="checker")
+
+    def start(self) -> None:
+        """Start every child now, in parallel (otherwise each starts on its first file)."""
+        list(self._executor.map(CheckerChild.start, self.children))
+
+    def check(
+        self,
+        path: str,
+        options: CheckOptions | None = None,
+        ignore: Sequence[str] | IgnoreRules | None = None,
+    ) -> CheckResult:
+        """Check one file on whichever child is idle."""
+        child = self._idle.get()
+        try:
+            return child.check(path, options, ignore)
+        finally:
+            self._idle.put(child)
+
+    def check_many(
+        self,
+        paths: Iterable[str],
+        options: CheckOptions | None = None,
+        ignore: Sequence[str] | IgnoreRules | None = None,
+    ) -> Iterator[CheckResult]:
+        """Results for ``paths`` in the same order, computed on all children in parallel."""
+        rules = ignore if isinstance(ignore, IgnoreRules) else IgnoreRules(ignore or ())
+        return self._executor.map(lambda p: self.check(p, options, rules), paths)
+
+    @property
+    def tool_versions(self) -> dict[str, str]:
+        """Tool versions reported by the first started child."""
+        for child in self.children:
+            if child.tool_versions:
+                return child.tool_versions
+        return {}
+
+    def close(self) -> None:
+        """Stop all children."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        for child in self.children:
+            child.close()
+
+    def __enter__(self) -> CheckerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = [
+    "CheckerChild",
+    "CheckerPool",
+    "CheckerStartError",
+    "IsolationConfig",
+]

@@ -1,0 +1,195 @@
+"""Checker children: real processes, real files, real signals.
+
+Pathologies that real files cause rarely and unpredictably (a decoder spinning forever, a read that never
+returns, a segfault, a runaway allocation) are produced by test hooks in the child, active only with
+PIXELPROBE_TEST_HOOKS=1 and a file name starting with ``__pixelprobe_<hook>``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from pixelprobe_tui.core import checkers, samples
+from pixelprobe_tui.core.checker_child import HOOK_ENV
+from pixelprobe_tui.core.isolation import CheckerChild, CheckerPool, IsolationConfig
+from pixelprobe_tui.core.verdict import CheckOptions, Verdict
+
+FAST = IsolationConfig(min_timeout_s=2.0, base_timeout_s=0.0, progress_grace_s=1.0, busy_cpu_share=0.1)
+
+
+def _comparable(result):
+    d = result.to_dict()
+    d.pop("duration_s")
+    return d
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("isolation")
+    return {
+        "mp4": samples.generate("mp4_h264_aac", root / "ok.mp4", seconds=1.0, size=(96, 64)),
+        "png": samples.generate("png", root / "ok.png", size=(96, 64)),
+    }
+
+
+@pytest.fixture
+def hooked(tmp_path):
+    """A child with the test hooks enabled, and a factory for hook-named files."""
+    child = CheckerChild(FAST, env={**os.environ, HOOK_ENV: "1"})
+
+    def hook_file(hook: str) -> str:
+        path = tmp_path / f"__pixelprobe_{hook}.mp4"
+        path.write_bytes(b"\0" * 64)
+        return str(path)
+
+    yield child, hook_file
+    child.close()
+
+
+def test_child_round_trip_matches_in_process_check(media):
+    with CheckerChild() as child:  # default limits, including the 2 GB address-space cap
+        for path in media.values():
+            isolated = child.check(str(path), CheckOptions())
+            direct = checkers.check(str(path), CheckOptions())
+            assert _comparable(isolated) == _comparable(direct)
+        assert child.tool_versions.get("pyav")
+        assert child.spawn_count == 1  # one process for all files
+
+
+def test_spinning_decoder_times_out_as_corrupted_and_child_is_replaced(hooked, media):
+    child, hook_file = hooked
+    child.start()
+    first_pid = child.pid
+    result = child.check(hook_file("spin"))
+    assert result.verdict == Verdict.CORRUPTED
+    assert "check timed out after" in result.findings[0].message
+    assert "decoder hang" in result.findings[0].message
+    assert child.pid is None  # killed
+    after = child.check(str(media["png"]))
+    assert after.verdict == checkers.check(str(media["png"])).verdict
+    assert child.pid not in (None, first_pid)
+
+
+def test_stalled_read_times_out_as_unreadable(hooked):
+    child, hook_file = hooked
+    result = child.check(hook_file("stall"))
+    assert result.verdict == Verdict.UNREADABLE
+    assert "check timed out after" in result.findings[0].message
+
+
+def test_segfault_becomes_decoder_crash_and_next_file_works(hooked, media):
+    child, hook_file = hooked
+    result = child.check(hook_file("segv"))
+    assert result.verdict == Verdict.CORRUPTED
+    assert result.findings[0].message.startswith("decoder crashed (signal 11")
+    assert child.check(str(media["mp4"])).verdict == checkers.check(str(media["mp4"])).verdict
+    assert child.spawn_count == 2
+
+
+def test_signal_from_outside_is_a_crash_result(tmp_path, media):
+    # Kill a real child mid-check (it is busy on the spin hook) with SIGBUS from here.
+    child = CheckerChild(IsolationConfig(min_timeout_s=120.0), env={**os.environ, HOOK_ENV: "1"})
+    child.start()
+    pid = child.pid
+    spin = tmp_path / "__pixelprobe_spin.mp4"
+    spin.write_bytes(b"x")
+    import threading
+
+    threading.Timer(1.0, os.kill, (pid, signal.SIGBUS)).start()
+    try:
+        result = child.check(str(spin))
+    finally:
+        child.close()
+    assert result.verdict == Verdict.CORRUPTED
+    assert "decoder crashed (signal 7" in result.findings[0].message
+
+
+def test_unexpected_exit_is_unreadable_not_corrupt(hooked):
+    child, hook_file = hooked
+    result = child.check(hook_file("exit"))
+    assert result.verdict == Verdict.UNREADABLE
+    assert "exited unexpectedly (status 3)" in result.findings[0].message
+
+
+def test_memory_cap_hit_is_reported_and_child_recycled(tmp_path, media):
+    cfg = IsolationConfig(memory_mb=1024)
+    with CheckerChild(cfg, env={**os.environ, HOOK_ENV: "1"}) as child:
+        path = tmp_path / "__pixelprobe_alloc.png"
+        path.write_bytes(b"x")
+        result = child.check(str(path))
+        assert result.verdict == Verdict.UNSUPPORTED
+        assert result.findings[0].message == "check exceeded memory cap (1024 MB)"
+        assert child.pid is None  # recycled after a memory hit
+        assert child.check(str(media["png"])).verdict == checkers.check(str(media["png"])).verdict
+
+
+def test_ignore_patterns_apply_on_crash_and_timeout_paths(hooked):
+    child, hook_file = hooked
+    crashed = child.check(hook_file("segv"), CheckOptions(), ["decoder crashed"])
+    assert crashed.findings[0].ignored
+    assert crashed.verdict == Verdict.HEALTHY
+    timed_out = child.check(hook_file("spin"), CheckOptions(), ["re:timed out after \\d+ s"])
+    assert timed_out.findings[0].ignored
+    assert timed_out.verdict == Verdict.HEALTHY
+    # A non-matching pattern changes nothing.
+    assert child.check(hook_file("segv"), CheckOptions(), ["unrelated"]).verdict == Verdict.CORRUPTED
+
+
+def test_ignore_patterns_apply_inside_the_child(tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with CheckerChild(FAST) as child:
+        assert child.check(str(empty)).verdict == Verdict.CORRUPTED
+        ignored = child.check(str(empty), CheckOptions(), ["empty file"])
+        assert ignored.verdict == Verdict.HEALTHY
+        assert all(f.ignored for f in ignored.findings)
+
+
+def test_non_utf8_path_round_trip(tmp_path, media):
+    raw = os.fsencode(tmp_path) + b"/caf\xe9 \xff.png"
+    with open(raw, "wb") as fh:
+        fh.write(media["png"].read_bytes())
+    path = os.fsdecode(raw)  # a str with surrogate escapes
+    with CheckerChild(FAST) as child:
+        result = child.check(path)
+    assert result.path == path
+    assert _comparable(result) == _comparable(checkers.check(path))
+    assert result.verdict != Verdict.UNREADABLE  # the child found and opened the file
+
+
+def test_child_ignores_sigint(media):
+    with CheckerChild(FAST) as child:
+        child.start()
+        pid = child.pid
+        os.kill(pid, signal.SIGINT)
+        assert child.check(str(media["png"])).verdict == checkers.check(str(media["png"])).verdict
+        assert child.pid == pid
+
+
+def test_child_is_recycled_after_n_files(media):
+    cfg = IsolationConfig(recycle_after=2)
+    with CheckerChild(cfg) as child:
+        for _ in range(5):
+            child.check(str(media["png"]))
+        assert child.spawn_count == 3
+
+
+def test_pool_keeps_input_order(media, tmp_path):
+    missing = str(tmp_path / "missing.mp4")
+    paths = [str(media["mp4"]), missing, str(media["png"]), missing]
+    with CheckerPool(2, FAST) as pool:
+        results = list(pool.check_many(paths, CheckOptions(want_media_info=False)))
+    assert [r.path for r in results] == paths
+    assert results[1].verdict == Verdict.UNREADABLE
+    assert results[1].findings[0].code == "missing"
+
+
+def test_timeout_formula_grows_with_size_and_duration():
+    cfg = IsolationConfig(min_timeout_s=60, base_timeout_s=20, s_per_mb=0.5, s_per_media_s=1.0)
+    assert cfg.timeout_for() == 60
+    assert cfg.timeout_for(size_bytes=200 * 1048576) == 120
+    assert cfg.timeout_for(size_bytes=200 * 1048576, media_seconds=3600) == 3720
