@@ -1,0 +1,24 @@
+"""Command modules of the ``pixelprobe`` CLI, one per command group, and what they share."""
+
+from __future__ import annotations
+
+import argparse
+
+from pixelprobe_tui.db.engine import Database
+
+DATABASE_URL_HELP = "database URL (default: $PIXELPROBE_DATABASE_URL, else SQLite in the user data dir)"
+
+
+def add_database_option(parser: argparse.ArgumentParser) -> None:
+    """Accept ``--database-url`` after a subcommand too (``pixelprobe db upgrade --database-url URL``).
+
+    The default is SUPPRESS so a subcommand that doesn't get the option keeps the value given before it.
+    """
+    parser.add_argument("--database-url", metavar="URL", default=argparse.SUPPRESS, help=DATABASE_URL_HELP)
+
+
+def database_from_args(args: argparse.Namespace) -> Database:
+    """Open the database the arguments name (or the default) and upgrade it to head; DatabaseError on failure."""
+    from pixelprobe_tui.db.migrate import open_database
+
+    return open_database(getattr(args, "database_url", None))

@@ -53,12 +53,15 @@ def parse_database_url(url: str) -> URL:
 
     ``postgresql://`` and ``postgres://`` mean the psycopg 3 driver, the only PostgreSQL driver we ship.
     """
+    expected = "expected sqlite:///PATH or postgresql+psycopg://USER@HOST[:PORT]/DB"
     try:
         parsed = make_url(url.strip())
-        # Touch the fields that are parsed lazily (a non-numeric port fails only here).
-        _ = parsed.port, parsed.database
-    except Exception as exc:
-        raise DatabaseError(f"malformed database URL {_redact(url)!r}: {_first_line(exc)}") from None
+    except Exception:
+        raise DatabaseError(f"malformed database URL {_redact(url)!r}: {expected}") from None
+    try:
+        _ = parsed.port  # parsed lazily: a non-numeric port fails only here
+    except ValueError:
+        raise DatabaseError(f"malformed database URL {_redact(url)!r}: the port is not a number") from None
     name = parsed.drivername
     if name in ("postgresql", "postgres", "postgresql+psycopg"):
         return parsed.set(drivername="postgresql+psycopg")

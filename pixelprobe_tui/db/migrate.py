@@ -201,18 +201,43 @@ def open_database(url: str | None = None) -> Database:
     Every failure (malformed or unreachable URL, unwritable directory, schema newer than the code, failed
     migration) raises DatabaseError with one clear line.
     """
+    return open_and_upgrade(url).db
+
+
+@dataclass(frozen=True)
+class OpenedDatabase:
+    """What :func:`open_and_upgrade` did: the ready database, where its URL came from, before and after."""
+
+    db: Database
+    source: str  # "--database-url" | "PIXELPROBE_DATABASE_URL" | "default"
+    before: tuple[str, ...]
+    after: SchemaStatus
+
+    @property
+    def upgraded(self) -> bool:
+        return self.before != self.after.current
+
+
+def open_and_upgrade(url: str | None = None) -> OpenedDatabase:
+    """Like :func:`open_database`, but also report the revision the database had before."""
     resolved = resolve_database_url(url)
-    parsed = parse_database_url(resolved.url)
-    path = sqlite_path(parsed)
-    if path is not None:
-        _check_sqlite_path(path)
-    db = Database(resolved.url)
+    db = open_unmigrated(resolved.url)
     try:
-        upgrade(db)
+        before = schema_status(db)
+        after = upgrade(db) if not before.at_head else before
     except BaseException:
         db.dispose()
         raise
-    return db
+    return OpenedDatabase(db=db, source=resolved.source, before=before.current, after=after)
+
+
+def open_unmigrated(url: str) -> Database:
+    """A Database for ``url`` after the checks that give clear messages, without touching its schema."""
+    parsed = parse_database_url(url)
+    path = sqlite_path(parsed)
+    if path is not None:
+        _check_sqlite_path(path)
+    return Database(url)
 
 
 def _check_sqlite_path(path: Path) -> None:
@@ -274,13 +299,16 @@ def _first_line(exc: BaseException) -> str:
 
 
 __all__ = [
+    "OpenedDatabase",
     "SchemaStatus",
     "alembic_config",
     "display_url",
     "downgrade",
     "head_revision",
     "migrations_dir",
+    "open_and_upgrade",
     "open_database",
+    "open_unmigrated",
     "schema_status",
     "script_directory",
     "upgrade",
