@@ -8,7 +8,7 @@ import os
 import pytest
 import sqlalchemy as sa
 
-from pixelprobe_tui.db.models import AppConfig, Base, ScanConfiguration
+from pixelprobe_tui.db.models import AppConfig, ScanConfiguration
 from pixelprobe_tui.errors import ConfigError
 from pixelprobe_tui.services.config import (
     REGISTRY,
@@ -20,17 +20,6 @@ from pixelprobe_tui.services.config import (
     parse_text,
     setting,
 )
-
-
-@pytest.fixture
-def db(tmp_path):
-    # Temporary until tests/fixtures_db.py provides the shared ``db`` fixture.
-    from pixelprobe_tui.db.engine import Database
-
-    database = Database(f"sqlite:///{tmp_path / 'config.db'}")
-    Base.metadata.create_all(database.engine)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from pixelprobe_tui.db.engine import Database
-from pixelprobe_tui.db.models import Base, LogEntry
+from pixelprobe_tui.db.models import LogEntry
 from pixelprobe_tui.services import logs
 from pixelprobe_tui.services.config import default_settings
 from pixelprobe_tui.services.logs import (
@@ -24,16 +24,6 @@ from pixelprobe_tui.services.logs import (
     purge_old_logs,
     scan_context,
 )
-
-
-@pytest.fixture
-def db(tmp_path):
-    # Temporary until tests/fixtures_db.py provides the shared ``db`` fixture.
-    database = Database(f"sqlite:///{tmp_path / 'logs.db'}")
-    Base.metadata.create_all(database.engine)
-    yield database
-    database.dispose()
-
 
 _counter = iter(range(10**9))
 
