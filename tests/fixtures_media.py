@@ -27,14 +27,14 @@ def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def media_factory(media_root: Path) -> MediaFactory:
     """Return ``make(kind, *, seconds=2.0, size=(160, 120), seed=0) -> Path`` (cached per arguments).
 
-    Skips the calling test when the kind cannot be generated here (HEIC without an HEVC encoder).
+    Skips the calling test when the kind cannot be generated here (e.g. HEIC without an HEVC encoder).
     Treat the returned files as read-only: copy before modifying.
     """
     cache: dict[tuple[str, float, tuple[int, int], int], Path] = {}
 
     def make(kind: str, *, seconds: float = 2.0, size: tuple[int, int] = (160, 120), seed: int = 0) -> Path:
-        if kind == "heic" and not samples.heic_available():
-            pytest.skip("pillow-heif cannot encode HEIC in this environment")
+        if not samples.kind_available(kind):
+            pytest.skip(f"sample kind {kind!r} cannot be encoded in this environment")
         key = (kind, float(seconds), tuple(size), seed)
         if key not in cache:
             name = f"{kind}_s{seed}_{size[0]}x{size[1]}_{seconds:g}s{samples.KINDS[kind].extension}"

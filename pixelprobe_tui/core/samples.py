@@ -9,10 +9,10 @@ Damage is applied to bytes with a seeded :class:`random.Random`, so a corpus is 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import random
-import shutil
 import struct
 import tempfile
 from array import array
@@ -22,6 +22,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.audio.stream import AudioStream
+from av.container import OutputContainer
+from av.video.stream import VideoStream
 from PIL import Image, ImageDraw
 
 __all__ = [
@@ -36,7 +39,10 @@ __all__ = [
     "doctor_samples",
     "generate",
     "generate_bytes",
+    "avif_available",
     "heic_available",
+    "iter_kinds",
+    "kind_available",
     "make_corpus",
 ]
 
@@ -73,6 +79,7 @@ _X264 = (("preset", "veryfast"), ("threads", "1"), ("crf", "28"))
 _X265 = (("preset", "ultrafast"), ("x265-params", "log-level=none:pools=none:frame-threads=1"))
 _VP9 = (("deadline", "realtime"), ("cpu-used", "8"), ("threads", "1"), ("b", "200k"))
 _MPEG4 = (("threads", "1"), ("qscale", "5"))
+_SVTAV1 = (("preset", "12"), ("crf", "40"), ("svtav1-params", "lp=1"))
 
 _AV_SPECS: dict[str, _AVSpec] = {
     "mp4_h264": _AVSpec("mp4", video="libx264", video_options=_X264),
@@ -82,6 +89,10 @@ _AV_SPECS: dict[str, _AVSpec] = {
     "ts_h264": _AVSpec("mpegts", video="libx264", video_options=_X264),
     "mp4_hevc": _AVSpec("mp4", video="libx265", video_options=_X265),
     "webm_vp9": _AVSpec("webm", video="libvpx-vp9", video_options=_VP9),
+    "webm_vp9_opus": _AVSpec(
+        "webm", video="libvpx-vp9", audio="libopus", video_options=_VP9, audio_rate=OPUS_RATE
+    ),
+    "mp4_av1": _AVSpec("mp4", video="libsvtav1", video_options=_SVTAV1),
     "avi_mpeg4": _AVSpec("avi", video="mpeg4", video_options=_MPEG4),
     "mp3": _AVSpec("mp3", audio="libmp3lame"),
     "flac": _AVSpec("flac", audio="flac"),
@@ -104,6 +115,8 @@ KINDS: dict[str, SampleKind] = {
         SampleKind("ts_h264", "video", ".ts", "H.264 in MPEG-TS"),
         SampleKind("mp4_hevc", "video", ".mp4", "HEVC (x265) in MP4"),
         SampleKind("webm_vp9", "video", ".webm", "VP9 in WebM"),
+        SampleKind("webm_vp9_opus", "video", ".webm", "VP9 + Opus in WebM"),
+        SampleKind("mp4_av1", "video", ".mp4", "AV1 (SVT-AV1) in MP4"),
         SampleKind("avi_mpeg4", "video", ".avi", "MPEG-4 Part 2 in AVI"),
         SampleKind("mp3", "audio", ".mp3", "MP3 (LAME) with Xing header"),
         SampleKind("flac", "audio", ".flac", "FLAC with STREAMINFO MD5"),
@@ -124,6 +137,7 @@ KINDS: dict[str, SampleKind] = {
         SampleKind("webp_animated", "image", ".webp", "animated WebP"),
         SampleKind("apng", "image", ".png", "animated PNG"),
         SampleKind("heic", "image", ".heic", "HEIC (pillow-heif / x265)"),
+        SampleKind("avif", "image", ".avif", "AVIF (Pillow)"),
     ]
 }
 
@@ -142,9 +156,32 @@ def heic_available() -> bool:
         return False
 
 
+def avif_available() -> bool:
+    """Whether this Pillow build can encode AVIF."""
+    try:
+        from PIL import features
+
+        return bool(features.check("avif"))
+    except Exception:  # an old Pillow without the feature name
+        return False
+
+
+def kind_available(kind: str) -> bool:
+    """Whether *kind* can be generated here: its encoders exist in this PyAV / Pillow / pillow-heif."""
+    if kind == "heic":
+        return heic_available()
+    if kind == "avif":
+        return avif_available()
+    spec = _AV_SPECS.get(kind)
+    if spec is None:
+        return kind in KINDS
+    needed = {c for c in (spec.video, spec.audio) if c}
+    return needed <= av.codecs_available
+
+
 def available_kinds() -> list[str]:
-    """Names of every kind that can be generated here (``heic`` only when encodable)."""
-    return [name for name in KINDS if name != "heic" or heic_available()]
+    """Names of every kind that can be generated here (``heic``, ``avif``, ``mp4_av1`` need extra encoders)."""
+    return [name for name in KINDS if kind_available(name)]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -187,6 +224,7 @@ class _Painter:
         return Image.blend(img, self.noise[i % len(self.noise)], 0.08)
 
 
+@functools.lru_cache(maxsize=16)
 def _tone_pcm(seconds: float, rate: int, seed: int, channels: int = 2) -> bytes:
     """Interleaved signed 16-bit PCM: three mixed sine tones under an attack/release envelope."""
     rng = random.Random(seed)
@@ -215,48 +253,76 @@ def _tone_pcm(seconds: float, rate: int, seed: int, channels: int = 2) -> bytes:
 # Encoders.
 
 
+def _video_stream(out: OutputContainer, spec: _AVSpec, size: Size) -> VideoStream:
+    assert spec.video is not None
+    if spec.video == "libsvtav1":
+        # SVT-AV1 prints its banner straight to stderr unless told otherwise; keep test output readable.
+        os.environ.setdefault("SVT_LOG", "1")
+    stream = out.add_stream(spec.video, rate=VIDEO_FPS, options=dict(spec.video_options))
+    assert isinstance(stream, VideoStream)
+    stream.width, stream.height = size
+    stream.pix_fmt = spec.pix_fmt
+    stream.codec_context.flags |= av.codec.context.Flags.bitexact
+    # One encoder thread: encoders are only reproducible byte for byte without threads.
+    stream.codec_context.thread_count = 1
+    return stream
+
+
+def _audio_stream(out: OutputContainer, spec: _AVSpec) -> AudioStream:
+    assert spec.audio is not None
+    # FFmpeg's native Vorbis encoder is flagged experimental, hence strict=-2 for it.
+    options = {"strict": "-2"} if spec.audio == "vorbis" else {}
+    stream = out.add_stream(spec.audio, rate=spec.audio_rate, layout="stereo", options=options)
+    assert isinstance(stream, AudioStream)
+    stream.codec_context.flags |= av.codec.context.Flags.bitexact
+    stream.codec_context.thread_count = 1
+    return stream
+
+
+def _audio_frames(seconds: float, rate: int, seed: int, chunk: int = 1024) -> Iterator[av.AudioFrame]:
+    """The tone as stereo s16 frames of *chunk* samples with pts in 1/rate units."""
+    pcm = _tone_pcm(seconds, rate, seed)
+    total = len(pcm) // 4  # 2 channels x 2 bytes
+    for start in range(0, total, chunk):
+        n = min(chunk, total - start)
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=n)
+        frame.planes[0].update(pcm[start * 4 : (start + n) * 4])
+        frame.sample_rate = rate
+        frame.pts = start
+        frame.time_base = Fraction(1, rate)
+        yield frame
+
+
 def _encode_av(spec: _AVSpec, path: Path, seconds: float, size: Size, seed: int) -> None:
-    """Encode a PyAV kind to *path*. Bit-exact muxing keeps output identical for the same seed."""
-    frames = max(1, round(seconds * VIDEO_FPS))
+    """Encode a PyAV kind to *path*, interleaving video and audio in time order like a real recording."""
+    n_video = max(1, round(seconds * VIDEO_FPS))
+    # fflags=+bitexact keeps muxers from writing dates, random UIDs and version strings.
     with av.open(str(path), "w", format=spec.container, options={"fflags": "+bitexact"}) as out:
-        vstream = astream = None
-        if spec.video:
-            vstream = out.add_stream(spec.video, rate=VIDEO_FPS, options=dict(spec.video_options))
-            vstream.width, vstream.height = size
-            vstream.pix_fmt = spec.pix_fmt
-            vstream.codec_context.flags |= av.codec.context.Flags.bitexact
-            # One encoder thread: x264 and libvpx are only reproducible byte for byte without threads.
-            vstream.codec_context.thread_count = 1
-        if spec.audio:
-            # FFmpeg's native Vorbis encoder is flagged experimental, hence strict=-2 for it.
-            aopts = {"strict": "-2"} if spec.audio == "vorbis" else {}
-            astream = out.add_stream(spec.audio, rate=spec.audio_rate, layout="stereo", options=aopts)
-            astream.codec_context.flags |= av.codec.context.Flags.bitexact
-            astream.codec_context.thread_count = 1
+        assert isinstance(out, OutputContainer)
+        vstream = _video_stream(out, spec, size) if spec.video else None
+        astream = _audio_stream(out, spec) if spec.audio else None
+        audio = _audio_frames(seconds, spec.audio_rate, seed) if astream is not None else iter(())
+        pending = next(audio, None)
+
+        def audio_until(t: float) -> None:
+            nonlocal pending
+            while astream is not None and pending is not None and (pending.pts or 0) / spec.audio_rate <= t:
+                out.mux(astream.encode(pending))
+                pending = next(audio, None)
 
         if vstream is not None:
-            painter = _Painter(size, seed, frames)
-            for i in range(frames):
-                # Convert here rather than letting encode() do it: the implicit conversion left
-                # encoder output differing from run to run.
-                vf = av.VideoFrame.from_image(painter.frame(i)).reformat(format=spec.pix_fmt)
-                vf.pts = i
-                vf.time_base = Fraction(1, VIDEO_FPS)
-                out.mux(vstream.encode(vf))
+            painter = _Painter(size, seed, n_video)
+            for i in range(n_video):
+                audio_until(i / VIDEO_FPS)
+                # Convert here rather than letting encode() do it: with the implicit conversion the
+                # encoder output differed from run to run.
+                frame = av.VideoFrame.from_image(painter.frame(i)).reformat(format=spec.pix_fmt)
+                frame.pts = i
+                frame.time_base = Fraction(1, VIDEO_FPS)
+                out.mux(vstream.encode(frame))
             out.mux(vstream.encode(None))
+        audio_until(math.inf)
         if astream is not None:
-            rate = spec.audio_rate
-            pcm = _tone_pcm(seconds, rate, seed)
-            chunk = 1024
-            total = len(pcm) // 4
-            for start in range(0, total, chunk):
-                n = min(chunk, total - start)
-                af = av.AudioFrame(format="s16", layout="stereo", samples=n)
-                af.planes[0].update(pcm[start * 4 : (start + n) * 4])
-                af.sample_rate = rate
-                af.pts = start
-                af.time_base = Fraction(1, rate)
-                out.mux(astream.encode(af))
             out.mux(astream.encode(None))
 
 
@@ -287,11 +353,11 @@ def _encode_image(kind: str, path: Path, size: Size, seed: int) -> None:
     elif kind == "tiff":
         first.save(path, "TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate")
     elif kind == "heic":
-        if not heic_available():
-            raise RuntimeError("pillow-heif cannot encode HEIC here (no HEVC encoder)")
         import pillow_heif
 
         pillow_heif.from_pillow(first).save(str(path), quality=70)
+    elif kind == "avif":
+        first.save(path, "AVIF", quality=60, speed=10)
     else:  # pragma: no cover - guarded by generate()
         raise ValueError(kind)
 
@@ -307,6 +373,8 @@ def generate(
     """
     if kind not in KINDS:
         raise ValueError(f"unknown sample kind {kind!r}; known: {', '.join(KINDS)}")
+    if not kind_available(kind):
+        raise RuntimeError(f"sample kind {kind!r} needs an encoder this environment lacks")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     spec = _AV_SPECS.get(kind)
@@ -594,11 +662,6 @@ def doctor_samples(directory: str | os.PathLike[str] | None = None, *, seed: int
         damaged.write_bytes(hurt(valid.read_bytes()))
         out.append(DoctorSample(name, kind, valid, damaged, expected))
     return out
-
-
-def remove_tree(path: str | os.PathLike[str]) -> None:
-    """Remove a directory made by :func:`doctor_samples` or :func:`make_corpus` (missing is fine)."""
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def iter_kinds(family: str | None = None) -> Iterable[SampleKind]:
