@@ -259,6 +259,46 @@ def test_make_corpus(tmp_path: Path) -> None:
     assert [it.damage for it in again] == [it.damage for it in first_wav]
 
 
+def test_make_corpus_variants_spread_and_labels(tmp_path: Path) -> None:
+    items = samples.make_corpus(
+        tmp_path,
+        per_kind=12,
+        damaged_fraction=0.5,
+        seed=4,
+        kinds=["wav"],
+        seconds=0.3,
+        variants=3,
+    )
+    valid = [it for it in items if it.damage is None]
+    assert len({it.path.read_bytes() for it in valid}) == 3
+    assert all(it.detectable is None for it in valid)
+    damaged = [it for it in items if it.damage]
+    # Cycling: six damaged files cover all six damages once.
+    assert sorted(it.damage for it in damaged) == sorted(samples.DAMAGES)
+    for it in damaged:
+        expected = {"empty": True, "junk": True, "bit_flips": False, "overwritten_block": False}.get(
+            it.damage
+        )
+        assert it.detectable is expected
+    # Damaged files are spread over the list, not all first.
+    assert [it.damage is not None for it in items] != [True] * 6 + [False] * 6
+
+
+def test_make_corpus_rejects_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown sample kinds: nope"):
+        samples.make_corpus(tmp_path, kinds=["nope"])
+    with pytest.raises(ValueError):
+        samples.make_corpus(tmp_path, damaged_fraction=1.5, kinds=["png"])
+    assert samples.make_corpus(tmp_path, per_kind=0, kinds=["png"]) == []
+
+
+def test_damage_detectable_rules() -> None:
+    assert samples.damage_detectable("mp4_h264", "empty") is True
+    assert samples.damage_detectable("bmp", "bit_flips") is False
+    assert samples.damage_detectable("bmp", "truncated") is None
+    assert samples.damage_detectable("flac", "bit_flips") is None
+
+
 # --------------------------------------------------------------------------------------------------- doctor
 
 
@@ -323,3 +363,12 @@ def test_doctor_png_crc_and_truncations(doctor) -> None:
         if s.name.startswith("truncated"):
             assert s.valid.read_bytes().startswith(s.damaged.read_bytes())
             assert s.damaged.stat().st_size < s.valid.stat().st_size
+
+
+def test_doctor_expectations_list_each_original_once(doctor) -> None:
+    rows = samples.doctor_expectations(doctor)
+    healthy = [path for _, path, verdict in rows if verdict == "healthy"]
+    assert len(healthy) == len(set(healthy)) == len({s.valid for s in doctor})
+    assert [(path, verdict) for _, path, verdict in rows[len(healthy) :]] == [
+        (s.damaged, s.expected) for s in doctor
+    ]

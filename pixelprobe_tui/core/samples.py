@@ -35,7 +35,9 @@ __all__ = [
     "SampleKind",
     "available_kinds",
     "damage",
+    "damage_detectable",
     "damage_file",
+    "doctor_expectations",
     "doctor_samples",
     "generate",
     "generate_bytes",
@@ -495,14 +497,35 @@ def damage_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], how: s
 # Benchmark corpus.
 
 
+# Formats whose payload carries no checksum and no structure: damage that only rewrites payload bytes
+# leaves a file that is still perfectly valid, so no checker can be expected to notice it.
+_UNCHECKED_PAYLOAD = frozenset({"wav", "aiff", "bmp"})
+
+
+def damage_detectable(kind: str, how: str) -> bool | None:
+    """Whether damage *how* on a *kind* file can be told from its bytes: True (always: empty, junk),
+    False (never: payload-only damage on uncompressed WAV/AIFF/BMP), None (depends on where it landed).
+    """
+    if how in {"empty", "junk"}:
+        return True
+    if kind in _UNCHECKED_PAYLOAD and how in {"bit_flips", "overwritten_block"}:
+        return False
+    return None
+
+
 @dataclass(frozen=True)
 class CorpusItem:
-    """One file of a generated corpus. ``damage`` is None for a valid file."""
+    """One file of a generated corpus.
+
+    ``damage`` is None for a valid file. ``detectable`` is :func:`damage_detectable` for a damaged file
+    (None for a valid one): benchmarks should not count a miss on a ``False`` item against a checker.
+    """
 
     path: Path
     kind: str
     family: str
     damage: str | None
+    detectable: bool | None = None
 
 
 def make_corpus(
@@ -515,30 +538,48 @@ def make_corpus(
     seconds: float = 2.0,
     size: Size = (160, 120),
     damages: Sequence[str] = DAMAGES,
+    variants: int = 1,
 ) -> list[CorpusItem]:
     """Build a mixed corpus of *per_kind* files for each kind under *directory* (one subdir per family).
 
-    Each kind is encoded once; the other files of that kind are byte copies (valid) or seeded damaged
-    copies, so building a large corpus costs little more than writing its bytes. About
-    ``damaged_fraction`` of each kind's files are damaged, cycling through *damages*.
+    Each kind is encoded *variants* times (seeds ``seed``, ``seed + 1``, ...); every file is a byte copy
+    of a variant (valid) or a seeded damaged copy of one, so a large corpus costs little more than
+    writing its bytes. Valid copies of one variant share their content hash: raise *variants* when that
+    matters (e.g. a benchmark of a cache keyed by content). ``round(per_kind * damaged_fraction)`` files
+    of each kind, at seeded positions, are damaged, cycling through *damages*. Same arguments, same
+    corpus.
     """
+    if per_kind < 0 or not 0.0 <= damaged_fraction <= 1.0 or variants < 1:
+        raise ValueError("need per_kind >= 0, 0 <= damaged_fraction <= 1 and variants >= 1")
+    unknown = [k for k in (kinds or ()) if k not in KINDS]
+    if unknown:
+        raise ValueError(f"unknown sample kinds: {', '.join(unknown)}")
     root = Path(directory)
     rng = random.Random(seed)
     names = list(kinds) if kinds is not None else available_kinds()
     items: list[CorpusItem] = []
     for kind in names:
         info = KINDS[kind]
-        original = generate_bytes(kind, seconds=seconds, size=size, seed=seed)
-        n_damaged = round(per_kind * damaged_fraction)
+        originals = [
+            generate_bytes(kind, seconds=seconds, size=size, seed=seed + v)
+            for v in range(min(variants, max(per_kind, 1)))
+        ]
+        damaged_at = set(rng.sample(range(per_kind), round(per_kind * damaged_fraction)))
+        offset = rng.randrange(len(damages)) if damages else 0
         folder = root / info.family
         folder.mkdir(parents=True, exist_ok=True)
+        n_damaged = 0
         for i in range(per_kind):
-            how = damages[(i + rng.randrange(len(damages))) % len(damages)] if i < n_damaged else None
+            original = originals[i % len(originals)]
+            how: str | None = None
+            if i in damaged_at and damages:
+                how = damages[(offset + n_damaged) % len(damages)]
+                n_damaged += 1
             data = original if how is None else damage(original, how, rng)
-            tag = how or "valid"
-            path = folder / f"{kind}_{i:04d}_{tag}{info.extension}"
+            path = folder / f"{kind}_{i:04d}_{how or 'valid'}{info.extension}"
             path.write_bytes(data)
-            items.append(CorpusItem(path, kind, info.family, how))
+            detectable = None if how is None else damage_detectable(kind, how)
+            items.append(CorpusItem(path, kind, info.family, how, detectable))
     return items
 
 
@@ -667,3 +708,16 @@ def doctor_samples(directory: str | os.PathLike[str] | None = None, *, seed: int
 def iter_kinds(family: str | None = None) -> Iterable[SampleKind]:
     """Available kinds, optionally of one family ("video", "audio" or "image")."""
     return (KINDS[k] for k in available_kinds() if family is None or KINDS[k].family == family)
+
+
+def doctor_expectations(cases: Iterable[DoctorSample]) -> list[tuple[str, Path, str]]:
+    """Flatten doctor samples into (label, path, expected verdict): each original once as ``healthy``,
+    then every damaged file with its expected verdict."""
+    out: list[tuple[str, Path, str]] = []
+    seen: set[Path] = set()
+    for case in cases:
+        if case.valid not in seen:
+            seen.add(case.valid)
+            out.append((f"valid {case.kind}", case.valid, "healthy"))
+    out.extend((case.name, case.damaged, case.expected) for case in cases)
+    return out
