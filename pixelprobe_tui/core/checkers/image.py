@@ -1,0 +1,540 @@
+"""The image decoder check: decode every frame or page, strictly, and report what breaks.
+
+This is the *decode* side of image checking; cheap container walks (PNG chunk CRCs, JPEG markers, BMP
+declared size, GIF trailer, TIFF offsets, RIFF sizes) live in :mod:`.structure`.
+
+Decisions, each made on evidence (see the tests and ``bench/``):
+
+- **JPEG goes to libjpeg-turbo through simplejpeg with ``strict=True``**, not to Pillow. Pillow's
+  libjpeg error manager drops libjpeg's warnings ("Premature end of JPEG file", "Corrupt JPEG data: N
+  extraneous bytes before marker 0xd9", "bad Huffman code"), which are exactly how libjpeg reports a
+  damaged entropy-coded segment: Pillow's ``load()`` passes most of those files. Pillow's own libjpeg is
+  also built without arithmetic decoding and fails valid arithmetic-coded files, which simplejpeg reads.
+- **The strict JPEG decode is scaled to 1/8 and grey.** libjpeg only finds damage while entropy-decoding
+  and reading markers; every coefficient of every component is still Huffman/arithmetic-decoded at 1/8
+  scale, only the IDCT, upsampling and colour conversion shrink. On 680 randomly damaged JPEGs
+  (baseline, progressive, CMYK, grey, 4:4:4, arithmetic, restart intervals) the 1/8 grey decode gave the
+  same message as the full-size RGB decode every time, at a fraction of the time and memory.
+- A benign libjpeg warning (odd SOS parameters in a sequential file, unknown JFIF revision, unknown
+  Adobe transform) is an info note, never corruption; a bad ICC marker is metadata damage.
+- **Every frame and page is decoded** (animated GIF/WebP/PNG/AVIF, multi-page TIFF, HEIF sequences, the
+  extra images of an MPO); damage is reported with the frame index and, where the format has frame
+  durations, the time offset.
+- **Decompression bombs**: Pillow's own guard is switched off and replaced by
+  ``CheckOptions.max_image_pixels``, checked on the header size of each frame before anything is
+  decoded: over the limit is a warning with the pixel count, never a decode.
+- **Metadata damage is a warning**: EXIF that does not parse, an ICC profile LittleCMS rejects, a
+  malformed MPO index.
+- Formats Pillow reads but cannot decode in some variant (12-bit JPEG, exotic TIFF layouts) are
+  *unsupported*, not corrupt: a false alarm costs more than a miss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import os
+import re
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import PIL
+from PIL import ExifTags, Image, UnidentifiedImageError
+
+from pixelprobe_tui.core import media
+from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, Finding, Severity, make_result
+
+try:  # strict JPEG decoding; without it JPEGs fall back to Pillow (lenient) and say so
+    import simplejpeg
+except ImportError:  # pragma: no cover - a declared dependency
+    simplejpeg = None
+
+try:
+    import pillow_heif
+
+    # Only the primary images are checked; thumbnails, depth and auxiliary images are not decoded.
+    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+except ImportError:  # pragma: no cover - a declared dependency
+    pillow_heif = None
+
+TOOL_PILLOW = "pillow"
+TOOL_SIMPLEJPEG = "simplejpeg"
+TOOL_HEIF = "pillow-heif"
+FAMILY = "image"
+
+# Whole-file reads above this size go through Pillow's lazy file reads instead (huge TIFFs).
+_READ_WHOLE_LIMIT = 512 * 1024 * 1024
+
+# libjpeg warnings that say nothing about the pixels: the decode goes on and the image is fine.
+_JPEG_BENIGN = (
+    "invalid sos parameters for sequential jpeg",
+    "unknown jfif revision",
+    "unknown adobe color transform",
+    "application transferred too",
+)
+_JPEG_METADATA = ("bad icc marker",)
+# Decoder messages that mean "this variant is not supported here", not "this file is damaged".
+_UNSUPPORTED_HINTS = (
+    "unsupported",
+    "not supported",
+    "not implemented",
+    "unknown pixel mode",
+    "unknown raw mode",
+    "not available",
+    "no decoder",
+    "cannot handle",
+    "unrecognized image mode",
+)
+# Pillow warnings raised while parsing metadata (EXIF/TIFF tags, MPO index).
+_METADATA_WARNINGS = (
+    "exif",
+    "tag offset",
+    "tag data",
+    "metadata",
+    "malformed mpo",
+    "icc",
+)
+_BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
+
+
+@dataclass
+class _Run:
+    """What one check has learned so far."""
+
+    path: str
+    options: CheckOptions
+    findings: list[Finding] = field(default_factory=list)
+    container: str | None = None
+    decisive: str | None = None
+    width: int | None = None
+    height: int | None = None
+    frames: int = 0
+    mode: str | None = None
+
+    def add(self, severity: Severity, code: str, tool: str, message: str, at: float | None = None) -> None:
+        self.findings.append(Finding(severity, code, tool, message, at_seconds=at))
+
+    def too_large(self, width: int, height: int, frame: int | None = None) -> None:
+        where = f"frame {frame}: " if frame else ""
+        self.add(
+            Severity.WARNING,
+            "too_large",
+            TOOL_PILLOW,
+            f"{where}image too large to decode safely: {width} x {height} = {width * height} pixels "
+            f"(limit {self.options.max_image_pixels}); pixels not checked",
+        )
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    return tool_versions()
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of the libraries this checker decodes with."""
+    from PIL import features
+
+    versions = {"pillow": PIL.__version__}
+    for feature, name in (("jpg", "libjpeg (pillow)"), ("webp", "libwebp"), ("libtiff", "libtiff")):
+        with contextlib.suppress(Exception):
+            if version := features.version(feature):
+                versions[name] = str(version)
+    with contextlib.suppress(Exception):
+        if version := features.version("avif"):
+            versions["libavif"] = str(version)
+    if simplejpeg is not None:
+        versions["simplejpeg"] = simplejpeg.__version__
+    if pillow_heif is not None:
+        versions["pillow-heif"] = pillow_heif.__version__
+        with contextlib.suppress(Exception):
+            versions["libheif"] = str(pillow_heif.libheif_version())
+    return versions
+
+
+def _decisive(tool: str, versions: dict[str, str]) -> str:
+    if tool == TOOL_SIMPLEJPEG:
+        return f"simplejpeg {versions.get('simplejpeg', '?')} (libjpeg-turbo, strict)"
+    if tool == TOOL_HEIF:
+        return f"pillow-heif {versions.get('pillow-heif', '?')} (libheif {versions.get('libheif', '?')})"
+    return f"pillow {versions['pillow']}"
+
+
+def check(path: str, options: CheckOptions) -> CheckResult:
+    """Decode every frame of the image at ``path`` and report damage as findings.
+
+    Never raises for a file-level problem: I/O errors are *unreadable*, decode failures *corrupt*,
+    metadata damage and oversize images *warnings*, variants no decoder here can read *unsupported*.
+    """
+    started = time.perf_counter()
+    run = _Run(path, options)
+    versions = _versions()
+    size: int | None = None
+    try:
+        size = os.stat(path).st_size
+        data = _read(path, size)
+    except OSError as exc:
+        run.add(Severity.UNREADABLE, "io_error", TOOL_PILLOW, f"cannot read the file: {_os_reason(exc)}")
+        return _result(run, versions, started, size)
+    if size == 0:
+        run.add(Severity.CORRUPT, "empty", TOOL_PILLOW, "empty file (0 bytes)")
+        return _result(run, versions, started, size)
+    if media.extension_of(path) in media.RAW_EXTENSIONS:
+        run.add(Severity.INFO, "raw_structure_only", TOOL_PILLOW, "camera raw: pixel data is not decoded")
+        return _result(run, versions, started, size)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _check_image(run, data, versions)
+    _warning_findings(run, caught)
+    return _result(run, versions, started, size)
+
+
+def _read(path: str, size: int) -> bytes | None:
+    """The whole file (one read: an I/O error here is unreadable, not a decoder error), or None if huge."""
+    if size > _READ_WHOLE_LIMIT:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _os_reason(exc: OSError) -> str:
+    return f"{exc.strerror} (errno {exc.errno})" if exc.strerror else str(exc)
+
+
+def _result(run: _Run, versions: dict[str, str], started: float, size: int | None) -> CheckResult:
+    info: dict[str, Any] | None = None
+    if run.width is not None:
+        info = {"width": run.width, "height": run.height, "frames": run.frames, "mode": run.mode}
+    return make_result(
+        run.path,
+        run.findings,
+        family=FAMILY,
+        container=run.container,
+        decisive_tool=run.decisive or _decisive(TOOL_PILLOW, versions),
+        tool_versions=versions,
+        duration_s=time.perf_counter() - started,
+        media_info=info,
+        file_size=size,
+    )
+
+
+def _check_image(run: _Run, data: bytes | None, versions: dict[str, str]) -> None:
+    """Open, check metadata, then decode every frame (JPEG strictly)."""
+    # The bomb guard is ours (options.max_image_pixels, checked per frame before decoding); Pillow's
+    # global one would refuse or warn at a different limit and without the dimensions.
+    Image.MAX_IMAGE_PIXELS = None
+    source: Any = io.BytesIO(data) if data is not None else run.path
+    head = data[: media.HEAD_SIZE] if data is not None else _head(run.path)
+    sniffed, _, _ = media.identify(head)
+    run.container = sniffed
+    try:
+        im = Image.open(source)
+    except Image.DecompressionBombError as exc:
+        match = _BOMB_PIXELS.search(str(exc))
+        pixels = match.group(1) if match else "?"
+        run.add(
+            Severity.WARNING, "too_large", TOOL_PILLOW, f"image too large to decode safely: {pixels} pixels"
+        )
+        return
+    except UnidentifiedImageError:
+        _unidentified(run, data, sniffed, versions)
+        return
+    except MemoryError:
+        raise
+    except Exception as exc:  # a plugin that raises something other than "not mine" while opening
+        _decode_failure(run, exc, TOOL_PILLOW, "cannot open")
+        return
+    with im:
+        fmt = (im.format or "").upper()
+        run.container = fmt.lower() or sniffed
+        run.width, run.height = im.size
+        run.mode = im.mode
+        tool = TOOL_HEIF if fmt == "HEIF" else TOOL_PILLOW
+        run.decisive = _decisive(tool, versions)
+        if im.width * im.height > run.options.max_image_pixels:
+            run.frames = getattr(im, "n_frames", 1)
+            run.too_large(im.width, im.height)
+            return
+        if fmt in ("JPEG", "MPO") and data is not None and simplejpeg is not None:
+            run.decisive = _decisive(TOOL_SIMPLEJPEG, versions)
+            _check_jpeg(run, im, data)
+        else:
+            _decode_frames(run, im, tool)
+        # After the decode: Pillow's PNG getexif() loads the image to find an eXIf chunk after IDAT, and
+        # on a file already proven corrupt, metadata complaints would only repeat the damage.
+        if not any(f.severity == Severity.CORRUPT for f in run.findings):
+            _metadata(run, im)
+
+
+def _head(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(media.HEAD_SIZE)
+
+
+# --------------------------------------------------------------------------------------------- metadata
+
+
+def _metadata(run: _Run, im: Image.Image) -> None:
+    """EXIF and ICC damage: warnings only, the pixels are judged by the decode."""
+    raw = im.info.get("exif")
+    if isinstance(raw, bytes) and raw:
+        tiff = raw[6:] if raw.startswith(b"Exif\x00\x00") else raw
+        if tiff[:4] not in (b"II*\x00", b"MM\x00*"):
+            # Pillow skips such a block silently; the camera's metadata is lost all the same.
+            run.add(Severity.WARNING, "metadata_damaged", TOOL_PILLOW, "EXIF block has no valid TIFF header")
+            raw = None
+    try:
+        exif = im.getexif()
+        for ifd in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo):
+            if ifd in exif:
+                exif.get_ifd(ifd)
+    except Exception as exc:  # any parse failure of the EXIF block is metadata damage
+        run.add(Severity.WARNING, "metadata_damaged", TOOL_PILLOW, f"EXIF data unreadable: {_text(exc)}")
+    icc = im.info.get("icc_profile")
+    if icc:
+        try:
+            from PIL import ImageCms
+
+            ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        except ImportError:
+            pass
+        except Exception as exc:  # LittleCMS refused the profile
+            run.add(
+                Severity.WARNING, "metadata_damaged", TOOL_PILLOW, f"ICC profile unreadable: {_text(exc)}"
+            )
+
+
+def _warning_findings(run: _Run, caught: list[warnings.WarningMessage]) -> None:
+    """Turn Pillow's Python warnings into findings: metadata ones are warnings, the rest notes."""
+    seen: set[str] = set()
+    for w in caught:
+        if issubclass(w.category, Image.DecompressionBombWarning):
+            continue
+        text = str(w.message)
+        if text in seen:
+            continue
+        seen.add(text)
+        lowered = text.lower()
+        if any(k in lowered for k in _METADATA_WARNINGS):
+            run.add(Severity.WARNING, "metadata_damaged", TOOL_PILLOW, f"metadata: {text}")
+        elif "apng" in lowered:
+            run.add(Severity.WARNING, "animation_damaged", TOOL_PILLOW, text)
+        else:
+            run.add(Severity.INFO, "decoder_notice", TOOL_PILLOW, text)
+
+
+# ------------------------------------------------------------------------------------------------- JPEG
+
+
+def _mpo_offsets(im: Image.Image) -> list[int]:
+    """Start offsets of the images of an MPO (first is 0); a plain JPEG has one."""
+    if (im.format or "").upper() != "MPO":
+        return [0]
+    # Pillow keeps the MP index offsets private; without them only the first image is checked.
+    offsets = getattr(im, "_MpoImageFile__mpoffsets", None)
+    return list(offsets) if offsets else [0]
+
+
+def _check_jpeg(run: _Run, im: Image.Image, data: bytes) -> None:
+    """Strict libjpeg decode of the JPEG (and of each extra MPO image)."""
+    offsets = _mpo_offsets(im)
+    run.frames = len(offsets)
+    for index, offset in enumerate(offsets):
+        label = f"image {index} of {len(offsets)}: " if len(offsets) > 1 else ""
+        if index and (offset <= 0 or offset >= len(data) or data[offset : offset + 2] != b"\xff\xd8"):
+            run.add(
+                Severity.WARNING,
+                "metadata_damaged",
+                TOOL_PILLOW,
+                f"MPO index points to no image for {label.rstrip(': ')} (offset {offset}, "
+                f"file {len(data)} bytes)",
+            )
+            continue
+        if not _strict_jpeg(run, data if index == 0 else memoryview(data)[offset:], label):
+            break
+
+
+def _strict_jpeg(run: _Run, buf: bytes | memoryview, label: str) -> bool:
+    """Decode one JPEG image strictly; False when it failed (stop looking further)."""
+    assert simplejpeg is not None
+    try:
+        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(buf)
+    except ValueError as exc:
+        return _jpeg_failure(run, buf, label, _text(exc))
+    if width * height > run.options.max_image_pixels:
+        run.too_large(width, height)
+        return True
+    out = "CMYK" if colorspace in ("CMYK", "YCCK") else "GRAY"
+    try:
+        simplejpeg.decode_jpeg(buf, colorspace=out, min_factor=8, strict=True)
+    except ValueError as exc:
+        message = _text(exc)
+        lowered = message.lower()
+        benign = any(k in lowered for k in _JPEG_BENIGN)
+        if benign or any(k in lowered for k in _JPEG_METADATA):
+            if benign:
+                run.add(Severity.INFO, "decoder_notice", TOOL_SIMPLEJPEG, f"{label}{message}")
+            else:
+                run.add(Severity.WARNING, "metadata_damaged", TOOL_SIMPLEJPEG, f"{label}{message}")
+            # The first warning stopped the strict decode; a lenient one still catches fatal errors.
+            try:
+                simplejpeg.decode_jpeg(buf, colorspace=out, min_factor=8, strict=False)
+            except ValueError as exc2:
+                return _jpeg_failure(run, buf, label, _text(exc2))
+            return True
+        return _jpeg_failure(run, buf, label, message)
+    return True
+
+
+def _jpeg_failure(run: _Run, buf: bytes | memoryview, label: str, message: str) -> bool:
+    lowered = message.lower()
+    if any(k in lowered for k in _UNSUPPORTED_HINTS):
+        # A variant libjpeg-turbo's 8-bit API refuses (12-bit, lossless ...): ask Pillow before giving up.
+        return _pillow_jpeg_fallback(run, buf, label, message)
+    code = "truncated" if "premature end" in lowered else "decode_error"
+    run.add(Severity.CORRUPT, code, TOOL_SIMPLEJPEG, f"{label}{message}")
+    return False
+
+
+def _pillow_jpeg_fallback(run: _Run, buf: bytes | memoryview, label: str, why: str) -> bool:
+    try:
+        with Image.open(io.BytesIO(bytes(buf))) as im:
+            im.load()
+    except MemoryError:
+        raise
+    except Exception as exc:  # neither decoder reads this variant
+        run.add(
+            Severity.UNSUPPORTED,
+            "unsupported_variant",
+            TOOL_SIMPLEJPEG,
+            f"{label}JPEG variant not decodable here: {why} (Pillow: {_text(exc)})",
+        )
+        return False
+    run.add(
+        Severity.INFO, "lenient_decode", TOOL_PILLOW, f"{label}{why}; decoded by Pillow (lenient) instead"
+    )
+    return True
+
+
+# ------------------------------------------------------------------------------------------ other formats
+
+
+def _frames(im: Image.Image) -> Iterator[int]:
+    """Seek through the frames in order, yielding each index; stops at the end (EOFError)."""
+    index = 0
+    while True:
+        yield index
+        index += 1
+        try:
+            im.seek(index)
+        except EOFError:
+            return
+
+
+def _decode_frames(run: _Run, im: Image.Image, tool: str) -> None:
+    """``load()`` every frame/page; the first failure is reported with its frame index and time."""
+    animated = bool(getattr(im, "is_animated", False))
+    elapsed_ms = 0.0
+    timed = animated and "duration" in im.info
+    index = 0
+    try:
+        for index in _frames(im):
+            at = elapsed_ms / 1000.0 if timed else None
+            if im.width * im.height > run.options.max_image_pixels:
+                run.too_large(im.width, im.height, index)
+                return
+            try:
+                im.load()
+            except MemoryError:
+                raise
+            except Exception as exc:
+                where = f"frame {index}" if animated or index else ""
+                _decode_failure(run, exc, tool, where, at)
+                return
+            run.frames = index + 1
+            if timed:
+                elapsed_ms += float(im.info.get("duration") or 0)
+    except MemoryError:
+        raise
+    except Exception as exc:  # seeking to the next frame failed: its header is damaged
+        at = elapsed_ms / 1000.0 if timed else None
+        _decode_failure(run, exc, tool, f"frame {index + 1}", at)
+
+
+def _decode_failure(run: _Run, exc: BaseException, tool: str, where: str, at: float | None = None) -> None:
+    """One decoder exception as a finding: unreadable, too large, unsupported or corrupt."""
+    prefix = f"{where}: " if where else ""
+    if isinstance(exc, Image.DecompressionBombError):
+        run.add(Severity.WARNING, "too_large", tool, f"{prefix}image too large to decode safely: {exc}")
+        return
+    if isinstance(exc, OSError) and exc.errno is not None:
+        run.add(Severity.UNREADABLE, "io_error", tool, f"{prefix}read failed: {_os_reason(exc)}")
+        return
+    message = _text(exc)
+    lowered = message.lower()
+    if isinstance(exc, NotImplementedError) or any(k in lowered for k in _UNSUPPORTED_HINTS):
+        run.add(Severity.UNSUPPORTED, "unsupported_variant", tool, f"{prefix}{message}")
+        return
+    truncated = isinstance(exc, EOFError) or "truncated" in lowered or "not enough data" in lowered
+    run.add(Severity.CORRUPT, "truncated" if truncated else "decode_error", tool, f"{prefix}{message}", at)
+
+
+def _unidentified(run: _Run, data: bytes | None, sniffed: str | None, versions: dict[str, str]) -> None:
+    """Pillow recognised no format: damaged header, junk, or a format no decoder here reads."""
+    if sniffed == "jpeg" and data is not None and simplejpeg is not None:
+        # Pillow's JPEG opener gives no reason; libjpeg's marker reader does.
+        run.decisive = _decisive(TOOL_SIMPLEJPEG, versions)
+        if _strict_jpeg(run, data, ""):
+            run.add(Severity.UNSUPPORTED, "unsupported_variant", TOOL_PILLOW, "JPEG that Pillow cannot open")
+        return
+    plugin = {"png": "PNG", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF", "webp": "WEBP"}.get(sniffed or "")
+    if sniffed in ("heif", "heic", "avif"):
+        plugin = "AVIF" if sniffed == "avif" else "HEIF"
+    if plugin is not None and data is not None:
+        reason = _plugin_reason(plugin, data)
+        lowered = reason.lower()
+        if any(k in lowered for k in _UNSUPPORTED_HINTS):
+            run.add(Severity.UNSUPPORTED, "unsupported_variant", TOOL_PILLOW, f"{sniffed} variant: {reason}")
+        else:
+            run.add(Severity.CORRUPT, "bad_header", TOOL_PILLOW, f"{sniffed} header unreadable: {reason}")
+        return
+    if sniffed is not None:
+        run.add(Severity.UNSUPPORTED, "unsupported", TOOL_PILLOW, f"no image decoder for {sniffed} content")
+        return
+    if media.family_of_extension(run.path) == media.Family.IMAGE:
+        what = "all zero bytes" if data is not None and not data[:65536].strip(b"\x00") else "unrecognised"
+        run.add(
+            Severity.CORRUPT,
+            "not_an_image",
+            TOOL_PILLOW,
+            f"content is not a readable image ({what}) although the name says {media.extension_of(run.path)}",
+        )
+        return
+    run.add(Severity.UNSUPPORTED, "unsupported", TOOL_PILLOW, "content not recognised as an image")
+
+
+def _plugin_reason(fmt: str, data: bytes) -> str:
+    """Why the format's own Pillow plugin refuses the data (Image.open hides it)."""
+    entry = Image.OPEN.get(fmt)
+    if entry is None:
+        return "no decoder registered"
+    factory, _ = entry
+    try:
+        im = factory(io.BytesIO(data), "")
+    except Exception as exc:  # the reason is the point
+        return _text(exc)
+    with contextlib.suppress(Exception):
+        im.close()
+    return "not identified"
+
+
+def _text(exc: BaseException) -> str:
+    # Pillow names the stream it was given ("<_io.BytesIO object at 0x...>"): noise in a message.
+    text = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc)).strip()
+    return text if text else type(exc).__name__
+
+
+__all__ = ["check", "tool_versions"]

@@ -1,0 +1,462 @@
+"""The image decode checker on real images written by Pillow, pillow-heif and the sample generators.
+
+Each damaged case says what a plain Pillow ``load()`` makes of the same bytes where that matters: the
+point of the strict JPEG path is to catch what Pillow passes.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pixelprobe_tui.core import samples
+from pixelprobe_tui.core.checkers import image
+from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, Severity, Verdict
+
+OPTIONS = CheckOptions()
+IMAGE_KINDS = [k.name for k in samples.KINDS.values() if k.family == "image"]
+
+
+def _noise(seed: int = 0, size: tuple[int, int] = (96, 64)) -> Image.Image:
+    """An RGB picture with detail everywhere, so that damage anywhere in the pixel data matters."""
+    grey = Image.effect_noise(size, 40 + seed).convert("L")
+    return Image.merge(
+        "RGB",
+        [
+            grey,
+            grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+            grey.transpose(Image.Transpose.FLIP_TOP_BOTTOM),
+        ],
+    )
+
+
+def _frames(n: int = 6) -> list[Image.Image]:
+    return [_noise(seed=i) for i in range(n)]
+
+
+def _save(path: Path, im: Image.Image, **kwargs: object) -> Path:
+    im.save(path, **kwargs)
+    return path
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _pillow_loads(path: Path) -> bool:
+    """Whether a plain Pillow open + load() accepts the file (the lenient baseline)."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+    except Exception:
+        return False
+    return True
+
+
+def _check(path: Path, **options: object) -> CheckResult:
+    return image.check(str(path), CheckOptions(**options) if options else OPTIONS)
+
+
+def _messages(result: CheckResult) -> str:
+    return " | ".join(f.describe() for f in result.findings)
+
+
+def _assert_healthy(result: CheckResult) -> None:
+    assert result.verdict == Verdict.HEALTHY, _messages(result)
+    assert not [f for f in result.findings if f.severity != Severity.INFO], _messages(result)
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _insert_after_soi(jpeg: bytes, segment: bytes) -> bytes:
+    assert jpeg[:2] == b"\xff\xd8"
+    return jpeg[:2] + segment + jpeg[2:]
+
+
+def _jpeg_bytes(**kwargs: object) -> bytes:
+    buf = io.BytesIO()
+    _noise().save(buf, "JPEG", quality=90, **kwargs)
+    return buf.getvalue()
+
+
+def _scan_middle(jpeg: bytes) -> int:
+    """An offset in the middle of the entropy-coded data of a single-scan JPEG."""
+    sos = jpeg.index(b"\xff\xda")
+    return sos + (len(jpeg) - sos) // 2
+
+
+# --------------------------------------------------------------------------------------------- healthy
+
+
+@pytest.mark.parametrize("kind", IMAGE_KINDS)
+def test_every_sample_kind_is_healthy(kind: str, media_factory) -> None:
+    if not samples.kind_available(kind):
+        pytest.skip(f"{kind} cannot be encoded here")
+    result = _check(media_factory(kind))
+    _assert_healthy(result)
+    assert result.family == "image"
+    assert result.tool_versions["pillow"]
+
+
+VALID_WRITERS = {
+    "jpeg_baseline_444": lambda p: _save(p / "a.jpg", _noise(), quality=95, subsampling=0),
+    "jpeg_progressive": lambda p: _save(p / "a.jpg", _noise(), progressive=True, optimize=True),
+    "jpeg_grey": lambda p: _save(p / "a.jpg", _noise().convert("L")),
+    "jpeg_cmyk": lambda p: _save(p / "a.jpg", _noise().convert("CMYK")),
+    "jpeg_restart_markers": lambda p: _save(p / "a.jpg", _noise(), restart_marker_blocks=2),
+    "jpeg_trailing_bytes": lambda p: _write(p / "a.jpg", _jpeg_bytes() + b"\x00" * 100),
+    "png_rgba": lambda p: _save(p / "a.png", _noise().convert("RGBA")),
+    "png_palette": lambda p: _save(p / "a.png", _noise().convert("P")),
+    "png_16bit": lambda p: _save(p / "a.png", Image.linear_gradient("L").convert("I;16")),
+    "png_grey": lambda p: _save(p / "a.png", _noise().convert("L")),
+    "bmp_palette": lambda p: _save(p / "a.bmp", _noise().convert("P")),
+    "tiff_lzw": lambda p: _save(p / "a.tiff", _noise(), compression="tiff_lzw"),
+    "tiff_jpeg": lambda p: _save(p / "a.tiff", _noise(), compression="jpeg"),
+    "tiff_packbits_pages": lambda p: _save(
+        p / "a.tiff", _noise(), save_all=True, append_images=_frames(3), compression="packbits"
+    ),
+    "webp_lossless": lambda p: _save(p / "a.webp", _noise(), lossless=True),
+    "gif_still": lambda p: _save(p / "a.gif", _noise().convert("P")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VALID_WRITERS))
+def test_valid_variants_are_healthy(name: str, tmp_path: Path) -> None:
+    _assert_healthy(_check(VALID_WRITERS[name](tmp_path)))
+
+
+def test_interlaced_png_is_healthy(tmp_path: Path) -> None:
+    # Pillow cannot write Adam7; write it by hand: 8x8 grey, one filter byte (0) per pass row.
+    passes = [
+        (0, 0, 8, 8),
+        (4, 0, 8, 8),
+        (0, 4, 4, 8),
+        (2, 0, 4, 4),
+        (0, 2, 2, 4),
+        (1, 0, 2, 2),
+        (0, 1, 1, 2),
+    ]
+    raw = b""
+    for x0, y0, dx, dy in passes:
+        cols, rows = len(range(x0, 8, dx)), len(range(y0, 8, dy))
+        raw += (b"\x00" + bytes(range(cols))) * rows
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 1))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+    path = _write(tmp_path / "adam7.png", png)
+    with Image.open(path) as im:
+        assert im.info.get("interlace") == 1
+    _assert_healthy(_check(path))
+
+
+def test_jpeg_with_exif_is_healthy(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "PixelProbe"
+    exif[0x0110] = "Test Camera"
+    _assert_healthy(_check(_save(tmp_path / "exif.jpg", _noise(), exif=exif)))
+
+
+def test_mpo_checks_every_image(tmp_path: Path) -> None:
+    path = _save(tmp_path / "stereo.mpo", _noise(0), format="MPO", save_all=True, append_images=[_noise(1)])
+    result = _check(path)
+    _assert_healthy(result)
+    assert result.container == "mpo"
+    assert result.media_info is not None and result.media_info["frames"] == 2
+
+
+def test_animated_and_multipage_decode_every_frame(tmp_path: Path) -> None:
+    frames = _frames(5)
+    paths = [
+        _save(
+            tmp_path / "a.gif",
+            frames[0].convert("P"),
+            save_all=True,
+            append_images=[f.convert("P") for f in frames[1:]],
+        ),
+        _save(tmp_path / "a.png", frames[0], save_all=True, append_images=frames[1:], duration=50),
+        _save(tmp_path / "a.webp", frames[0], save_all=True, append_images=frames[1:], duration=50),
+        _save(tmp_path / "a.tiff", frames[0], save_all=True, append_images=frames[1:]),
+    ]
+    for path in paths:
+        result = _check(path)
+        _assert_healthy(result)
+        assert result.media_info is not None and result.media_info["frames"] == 5, path.name
+
+
+def test_arithmetic_coded_jpeg_is_healthy(tmp_path: Path) -> None:
+    # 16x16 arithmetic-coded JPEG written for this test by libjpeg-turbo's cjpeg -arithmetic (from a
+    # Pillow gradient). Pillow reads this tiny one but fails larger ones ("broken data stream"): libjpeg's
+    # arithmetic decoder cannot suspend, and Pillow feeds it 64 KB at a time.
+    path = _write(tmp_path / "arith.jpg", bytes.fromhex(ARITHMETIC_JPEG_HEX))
+    assert b"\xff\xc9" in path.read_bytes()  # SOF9: sequential, arithmetic coding
+    _assert_healthy(_check(path))
+
+
+def test_heic_and_avif(tmp_path: Path, media_factory) -> None:
+    kinds = [k for k in ("heic", "avif") if k in samples.KINDS and samples.kind_available(k)]
+    if not kinds:
+        pytest.skip("no HEIC/AVIF encoder here")
+    for kind in kinds:
+        valid = media_factory(kind)
+        result = _check(valid)
+        _assert_healthy(result)
+        data = valid.read_bytes()
+        cut = _write(tmp_path / f"cut{valid.suffix}", data[: len(data) * 2 // 3])
+        assert _check(cut).verdict == Verdict.CORRUPTED, kind
+
+
+# ------------------------------------------------------------------------------------------ JPEG damage
+
+
+def test_jpeg_truncated_then_closed_is_corrupt_though_pillow_passes(tmp_path: Path) -> None:
+    # A cut-short download "repaired" with an EOI marker: Pillow pads the missing rows silently.
+    data = _jpeg_bytes()
+    path = _write(tmp_path / "cut.jpg", data[: _scan_middle(data)] + b"\xff\xd9")
+    assert _pillow_loads(path)
+    result = _check(path)
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+    assert result.decisive_tool.startswith("simplejpeg")
+
+
+def test_jpeg_truncated_is_corrupt(tmp_path: Path) -> None:
+    data = _jpeg_bytes()
+    result = _check(_write(tmp_path / "cut.jpg", data[: _scan_middle(data)]))
+    assert result.verdict == Verdict.CORRUPTED
+    assert any(f.code == "truncated" and "Premature end" in f.message for f in result.findings)
+
+
+def test_jpeg_overwritten_entropy_data_is_corrupt_though_pillow_passes(tmp_path: Path) -> None:
+    data = bytearray(_jpeg_bytes())
+    mid = _scan_middle(bytes(data))
+    data[mid : mid + 64] = bytes(64)
+    path = _write(tmp_path / "zeroed.jpg", bytes(data))
+    assert _pillow_loads(path)
+    result = _check(path)
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+    assert "Corrupt JPEG data" in _messages(result)
+
+
+def test_jpeg_damage_from_sample_generator(damaged_media) -> None:
+    for kind in ("jpg_baseline", "jpg_progressive"):
+        for how in ("truncated", "junk"):
+            result = _check(damaged_media(kind, how, seed=1))
+            assert result.verdict == Verdict.CORRUPTED, (kind, how, _messages(result))
+
+
+def test_mpo_second_image_truncated_is_corrupt(tmp_path: Path) -> None:
+    path = _save(tmp_path / "s.mpo", _noise(0), format="MPO", save_all=True, append_images=[_noise(1)])
+    data = path.read_bytes()
+    result = _check(_write(tmp_path / "cut.mpo", data[:-300]))
+    assert result.verdict == Verdict.CORRUPTED
+    assert "image 1 of 2" in _messages(result)
+
+
+def test_mpo_index_pointing_nowhere_is_a_warning(tmp_path: Path) -> None:
+    path = _save(tmp_path / "s.mpo", _noise(0), format="MPO", save_all=True, append_images=[_noise(1)])
+    data = path.read_bytes()
+    # Drop the second image's SOI: the index now points at bytes that are not a JPEG.
+    second = data.index(b"\xff\xd8", 2)
+    broken = data[:second] + b"\x00\x00" + data[second + 2 :]
+    result = _check(_write(tmp_path / "badindex.mpo", broken))
+    assert result.verdict == Verdict.WARNING, _messages(result)
+    assert any(f.code == "metadata_damaged" for f in result.findings)
+
+
+def test_12_bit_jpeg_is_unsupported_not_corrupt(tmp_path: Path) -> None:
+    data = bytearray(_jpeg_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 4] = 12  # sample precision
+    result = _check(_write(tmp_path / "p12.jpg", bytes(data)))
+    assert result.verdict == Verdict.UNSUPPORTED, _messages(result)
+
+
+# --------------------------------------------------------------------------------------- metadata damage
+
+
+def test_bad_exif_offsets_are_a_warning(tmp_path: Path) -> None:
+    data = _jpeg_bytes()
+    # IFD0 holds one entry, the Exif sub-IFD pointer, aimed far past the end of the block.
+    ifd0 = struct.pack("<H", 1) + struct.pack("<HHII", 0x8769, 4, 1, 9999) + struct.pack("<I", 0)
+    exif = b"Exif\x00\x00II*\x00" + struct.pack("<I", 8) + ifd0
+    result = _check(_write(tmp_path / "badexif.jpg", _insert_after_soi(data, _segment(0xE1, exif))))
+    assert result.verdict == Verdict.WARNING, _messages(result)
+    assert all(f.code == "metadata_damaged" for f in result.findings if f.severity != Severity.INFO)
+
+
+def test_exif_without_tiff_header_is_a_warning(tmp_path: Path) -> None:
+    data = _jpeg_bytes()
+    exif = b"Exif\x00\x00XX*\x00garbage!"
+    result = _check(_write(tmp_path / "badexif.jpg", _insert_after_soi(data, _segment(0xE1, exif))))
+    assert result.verdict == Verdict.WARNING, _messages(result)
+
+
+def test_broken_icc_profile_is_a_warning(tmp_path: Path) -> None:
+    data = _jpeg_bytes()
+    icc = b"ICC_PROFILE\x00\x01\x01" + b"\x00\x00\x01\x00" + b"junk" * 60
+    result = _check(_write(tmp_path / "badicc.jpg", _insert_after_soi(data, _segment(0xE2, icc))))
+    assert result.verdict == Verdict.WARNING, _messages(result)
+    assert "ICC" in _messages(result)
+
+
+# ------------------------------------------------------------------------------------ other format damage
+
+
+def test_png_truncated_and_idat_damage_are_corrupt(tmp_path: Path) -> None:
+    data = _save(tmp_path / "a.png", _noise()).read_bytes()
+    assert _check(_write(tmp_path / "cut.png", data[: len(data) // 2])).verdict == Verdict.CORRUPTED
+    idat = data.index(b"IDAT") + 4
+    flipped = bytearray(data)
+    flipped[idat + 100 : idat + 108] = b"\xff" * 8
+    result = _check(_write(tmp_path / "flip.png", bytes(flipped)))
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+
+
+def test_gif_truncated_frame_names_the_frame_and_time(tmp_path: Path) -> None:
+    frames = [f.convert("P") for f in _frames(6)]
+    data = _save(
+        tmp_path / "a.gif", frames[0], save_all=True, append_images=frames[1:], duration=100
+    ).read_bytes()
+    result = _check(_write(tmp_path / "cut.gif", data[: len(data) * 2 // 3]))
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+    bad = next(f for f in result.findings if f.severity == Severity.CORRUPT)
+    assert bad.message.startswith("frame ")
+    frame = int(bad.message.split()[1].rstrip(":"))
+    assert frame >= 1
+    assert bad.at_seconds == pytest.approx(frame * 0.1)
+
+
+@pytest.mark.parametrize(
+    "suffix", [".webp", "_lossless.webp", "_animated.webp", ".bmp", ".tiff", "_apng.png"]
+)
+def test_truncated_formats_are_corrupt(suffix: str, tmp_path: Path) -> None:
+    frames = _frames(4)
+    path = tmp_path / f"a{suffix}"
+    if suffix == ".webp":
+        _save(path, frames[0], quality=80)
+    elif suffix == "_lossless.webp":
+        _save(path, frames[0], lossless=True)
+    elif suffix == "_animated.webp":
+        _save(path, frames[0], save_all=True, append_images=frames[1:], duration=50)
+    elif suffix == ".tiff":
+        _save(path, frames[0], save_all=True, append_images=frames[1:], compression="tiff_deflate")
+    elif suffix == "_apng.png":
+        _save(path, frames[0], save_all=True, append_images=frames[1:], duration=50)
+    else:
+        _save(path, frames[0])
+    data = path.read_bytes()
+    result = _check(_write(tmp_path / f"cut{suffix}", data[: len(data) * 2 // 3]))
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+
+
+def test_tiff_strip_damage_is_corrupt(tmp_path: Path) -> None:
+    path = _save(tmp_path / "a.tiff", _noise(), compression="tiff_deflate")
+    data = bytearray(path.read_bytes())
+    # Pillow writes the strip right after the 8-byte header; zero part of the deflate stream.
+    data[40:60] = bytes(20)
+    result = _check(_write(tmp_path / "zero.tiff", bytes(data)))
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+
+
+@pytest.mark.parametrize("name", ["empty.jpg", "junk.png", "zeros.jpg"])
+def test_empty_and_junk_are_corrupt(name: str, tmp_path: Path) -> None:
+    content = {"empty.jpg": b"", "junk.png": bytes(range(256)) * 12, "zeros.jpg": bytes(4096)}[name]
+    result = _check(_write(tmp_path / name, content))
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+
+
+def test_damaged_png_header_is_corrupt(tmp_path: Path) -> None:
+    data = bytearray(_save(tmp_path / "a.png", _noise()).read_bytes())
+    data[12:16] = b"XXXX"  # the IHDR chunk type
+    result = _check(_write(tmp_path / "hdr.png", bytes(data)))
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+
+
+# ------------------------------------------------------------------------------------------------- limits
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_bomb_png_header_is_a_warning_with_the_pixel_count(tmp_path: Path) -> None:
+    result = _check(_write(tmp_path / "bomb.png", _png_header_only(100_000, 100_000)))
+    assert result.verdict == Verdict.WARNING, _messages(result)
+    assert "100000 x 100000 = 10000000000 pixels" in _messages(result)
+
+
+def test_bomb_jpeg_header_is_a_warning(tmp_path: Path) -> None:
+    data = bytearray(_jpeg_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", 60000, 60000)
+    result = _check(_write(tmp_path / "bomb.jpg", bytes(data)))
+    assert result.verdict == Verdict.WARNING, _messages(result)
+    assert "60000 x 60000 = 3600000000 pixels" in _messages(result)
+
+
+def test_limit_comes_from_options(tmp_path: Path) -> None:
+    path = _save(tmp_path / "a.png", _noise())
+    result = _check(path, max_image_pixels=1000)
+    assert result.verdict == Verdict.WARNING
+    assert "96 x 64 = 6144 pixels" in _messages(result)
+    frames = _frames(3)
+    tiff = _save(tmp_path / "a.tiff", frames[0].resize((10, 10)), save_all=True, append_images=frames[1:])
+    result = _check(tiff, max_image_pixels=1000)
+    assert result.verdict == Verdict.WARNING
+    assert "frame 1" in _messages(result)
+
+
+# --------------------------------------------------------------------------------------------- the rest
+
+
+def test_missing_file_is_unreadable(tmp_path: Path) -> None:
+    result = _check(tmp_path / "gone.jpg")
+    assert result.verdict == Verdict.UNREADABLE
+
+
+def test_camera_raw_is_left_to_the_structure_check(tmp_path: Path) -> None:
+    path = _save(tmp_path / "a.dng", _noise(), format="TIFF")
+    result = _check(path)
+    assert result.verdict == Verdict.HEALTHY
+    assert [f.code for f in result.findings] == ["raw_structure_only"]
+
+
+def test_result_names_tools_and_versions(tmp_path: Path) -> None:
+    result = _check(_save(tmp_path / "a.jpg", _noise()))
+    assert result.container == "jpeg"
+    assert result.decisive_tool.startswith("simplejpeg ")
+    assert {"pillow", "simplejpeg"} <= set(result.tool_versions)
+    assert result.media_info == {"width": 96, "height": 64, "frames": 1, "mode": "RGB"}
+    png = _check(_save(tmp_path / "a.png", _noise()))
+    assert png.decisive_tool.startswith("pillow ")
+
+
+ARITHMETIC_JPEG_HEX = (
+    "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b0b0c1912130f"
+    "141d1a1f1e1d1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e333432ffdb0043010909090c0b0c"
+    "180d0d1832211c21323232323232323232323232323232323232323232323232323232323232323232323232323232323232"
+    "3232323232323232ffc90011080010001003012200021101031101ffcc000a0010100501101105ffda000c03010002110311"
+    "003f00ff0088b673f61a00ac7297fbc4fe8f3b54ffd9"
+)
