@@ -91,6 +91,7 @@ def test_environment_wins_over_database(db):
     service = ConfigService(db, environ=env)
     change = service.set("workers", "2")
     assert change.overridden_by == "PIXELPROBE_WORKERS"
+    assert change.previous == default_workers()  # what was stored (nothing: the default), not the override
     ev = {e.key: e for e in service.effective()}
     assert (ev["workers"].value, ev["workers"].source) == (7, "environment")
     assert (ev["scan_paths"].value, ev["scan_paths"].source) == (("/srv/a", "/srv/b"), "environment")

@@ -245,7 +245,7 @@ class Change:
 
     key: str
     value: Any
-    previous: Any
+    previous: Any  # the stored value, or the default, before this change
     warnings: tuple[str, ...] = ()
     overridden_by: str | None = None  # the environment variable that still wins over the stored value
 
@@ -476,10 +476,10 @@ class ConfigService:
                 out.update({k: v for k, v in rows})
         return out
 
-    def _resolve(self, s: Setting, stored: Mapping[str, Any]) -> EffectiveValue:
+    def _resolve(self, s: Setting, stored: Mapping[str, Any], use_env: bool = True) -> EffectiveValue:
         default = validate(s, s.default())[0]
         problem: str | None = None
-        env = self.environ.get(s.env_var, "")
+        env = self.environ.get(s.env_var, "") if use_env else ""
         if env.strip():
             try:
                 value = parse_text(s, env)[0]
@@ -533,7 +533,8 @@ class ConfigService:
         """
         s = setting(key)
         value, warnings = parse_text(s, raw) if isinstance(raw, str) else validate(s, raw)
-        previous = self.get(key)
+        # What the stored value (or the default) was: an environment override is reported separately.
+        previous = self._resolve(s, self._stored([key]), use_env=False).value
         try:
             self._write(s, value)
         except sa.exc.IntegrityError:
