@@ -6,6 +6,7 @@ URL resolution order: ``--database-url`` > ``PIXELPROBE_DATABASE_URL`` > the def
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -132,10 +133,13 @@ def create_engine(url: str) -> Engine:
                     raise DatabaseError(
                         f"cannot create the database directory {str(path.parent)!r}: {exc.strerror or exc}"
                     ) from None
-            engine = sa.create_engine(
-                parsed,
-                connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            )
+            with warnings.catch_warnings():
+                # The driver only warns about query arguments it ignores; a typo there must not pass silently.
+                warnings.simplefilter("error", sa.exc.SAWarning)
+                engine = sa.create_engine(
+                    parsed,
+                    connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                )
             sa.event.listen(engine, "connect", _sqlite_pragmas)
             return engine
         return sa.create_engine(

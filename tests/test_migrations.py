@@ -1,0 +1,122 @@
+"""The Alembic history on both backends: up, down, up again; no drift from the models; a safe concurrent start."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from pixelprobe_tui.db.engine import Database
+from pixelprobe_tui.db.migrate import downgrade, head_revision, migrations_dir, schema_status, upgrade
+from pixelprobe_tui.db.models import ALL_TABLES, Base, ScanReport, ScanResult, ScanState
+
+SEED_INDEXES = {
+    "scan_results": {
+        "idx_scan_results_file_path",
+        "idx_scan_results_corrupted",
+        "idx_scan_results_scan_date",
+        "idx_scan_results_marked_good",
+    },
+    "scan_reports": {"idx_scan_reports_scan_id", "idx_scan_reports_created"},
+}
+
+
+def tables(db: Database) -> set[str]:
+    return set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
+
+
+def drift(db: Database) -> list:
+    """What autogenerate would put in a new revision: must be nothing."""
+    with db.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "target_metadata": Base.metadata})
+        return compare_metadata(ctx, Base.metadata)
+
+
+@pytest.fixture
+def empty_db(database_url):
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+def test_upgrade_downgrade_upgrade(empty_db):
+    assert tables(empty_db) == set()
+    assert schema_status(empty_db).current == ()
+
+    status = upgrade(empty_db)
+    assert status.current == (head_revision(),)
+    assert tables(empty_db) == set(ALL_TABLES)
+
+    status = downgrade(empty_db, "base")
+    assert status.current == ()
+    assert tables(empty_db) == set()
+
+    upgrade(empty_db)
+    assert tables(empty_db) == set(ALL_TABLES)
+    assert drift(empty_db) == []
+    # The schema is usable after the round trip: a report pointing at a scan, a result with defaults.
+    with empty_db.session() as s:
+        state = ScanState()
+        s.add(state)
+        s.flush()
+        s.add(ScanReport(scan_id=state.id))
+        s.add(ScanResult(file_path="/m/a.mkv"))
+    with empty_db.session() as s:
+        row = s.scalars(sa.select(ScanResult)).one()
+        assert (row.scan_status, row.is_corrupted, row.file_exists) == ("pending", False, True)
+
+
+def test_autogenerate_finds_no_difference_between_models_and_migrations(db):
+    assert drift(db) == []
+
+
+def test_seed_indexes_exist_under_their_names(db):
+    inspector = sa.inspect(db.engine)
+    for table, names in SEED_INDEXES.items():
+        found = {ix["name"]: ix for ix in inspector.get_indexes(table)}
+        assert names <= set(found), f"{table}: missing {names - set(found)}"
+    file_path_ix = next(
+        ix for ix in inspector.get_indexes("scan_results") if ix["name"] == "idx_scan_results_file_path"
+    )
+    assert file_path_ix["unique"]
+
+
+def test_file_path_is_unique(db):
+    with pytest.raises(sa.exc.IntegrityError), db.session() as s:
+        s.add_all([ScanResult(file_path="/m/same.mkv"), ScanResult(file_path="/m/same.mkv")])
+
+
+def test_upgrade_at_head_changes_nothing(db):
+    before = schema_status(db)
+    assert upgrade(db) == before
+
+
+def test_processes_starting_together_upgrade_once(database_url):
+    # Without the lock the losers fail with "table already exists" (or a duplicate alembic_version row).
+    env = {k: v for k, v in os.environ.items() if k != "PIXELPROBE_DATABASE_URL"}
+    cmd = [sys.executable, "-m", "pixelprobe_tui", "db", "upgrade", "--database-url", database_url]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, outputs
+    assert sum("upgraded" in out for out, _err in outputs) == 1, outputs
+    database = Database(database_url)
+    try:
+        with database.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == [
+                head_revision()
+            ]
+        assert tables(database) == set(ALL_TABLES)
+    finally:
+        database.dispose()
+
+
+def test_scripts_are_found_in_the_checkout():
+    # In an editable checkout the scripts are the top-level migrations/ directory (a wheel puts them in the package).
+    assert (migrations_dir() / "env.py").is_file()
+    assert any((migrations_dir() / "versions").glob("*.py"))
