@@ -1,0 +1,785 @@
+"""Discovery: find the media files under the scan roots, with a stat snapshot of each.
+
+:func:`walk` is an ``os.scandir`` walk that yields one :class:`DiscoveredFile` at a time (a generator, so
+memory does not grow with the library) and fills a :class:`WalkReport` as it goes. Per file it costs one
+``lstat`` (``DirEntry.stat``); names are filtered by extension before that, so non-media files cost nothing
+beyond the directory listing.
+
+What is skipped, and how it is accounted for:
+
+- junk names (:data:`JUNK_NAMES`, ``._*`` AppleDouble files, ``.Trash-*`` directories): counted;
+- exclusions (:class:`Exclusions`): counted;
+- files whose extension is not in the table: counted as not media;
+- FIFOs, sockets and devices with a media name: reported as issues and never opened (opening a FIFO blocks);
+- symlinks, unless ``follow_symlinks``: counted; a media-named symlink that is broken or loops is reported;
+- unreadable directories, roots that don't exist, entries that can't be stat'ed: reported, and they make the
+  run incomplete (:attr:`WalkReport.incomplete_reason`), never silently passed.
+
+Paths are ``str``; names that are not valid UTF-8 carry their raw bytes as surrogate escapes (what
+``os.fsdecode`` gives). :func:`path_to_db` / :func:`path_from_db` turn such paths into valid UTF-8 text and
+back; :func:`display_path` makes any path safe to show.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from fnmatch import translate
+from operator import attrgetter
+from typing import Any, NamedTuple
+
+from pixelprobe_tui.core.hashing import FileSnapshot
+from pixelprobe_tui.core.media import (
+    AUDIO_EXTENSIONS,
+    IMAGE_EXTENSIONS,
+    RAW_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    Family,
+)
+
+# ---------------------------------------------------------------------------------------------------------
+# The extension table
+
+
+#: Supported extension -> media family, from the tables in core/media.py (raw camera files are images).
+DEFAULT_EXTENSIONS: Mapping[str, str] = {
+    **dict.fromkeys(VIDEO_EXTENSIONS, Family.VIDEO),
+    **dict.fromkeys(AUDIO_EXTENSIONS, Family.AUDIO),
+    **dict.fromkeys(IMAGE_EXTENSIONS | RAW_EXTENSIONS, Family.IMAGE),
+}
+
+
+def _normalise_extensions(extensions: Mapping[str, str] | None) -> dict[str, str]:
+    table = DEFAULT_EXTENSIONS if extensions is None else extensions
+    return {ext.lower().lstrip("."): family for ext, family in table.items()}
+
+
+def _extension(lower_name: str) -> str:
+    # A leading dot is not an extension separator: ".mp4" is a hidden file without extension.
+    i = lower_name.rfind(".")
+    return lower_name[i + 1 :] if i > 0 else ""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Junk names
+
+#: Names (compared case-insensitively) that are never media, whatever their extension, and directories whose
+#: content is never the user's library. Files: macOS Finder metadata (.DS_Store, .localized, "Icon\r"),
+#: Windows thumbnail caches and folder settings (Thumbs.db, ehthumbs*.db, desktop.ini). Directories: NAS
+#: thumbnail and recycle folders (Synology @eaDir, #recycle, #snapshot; QNAP .@__thumb, @Recycle), desktop
+#: trash (.Trash, .Trashes; .Trash-<uid> by prefix), filesystem recovery (lost+found), Windows
+#: ($RECYCLE.BIN, System Volume Information), macOS volume metadata (.Spotlight-V100, .fseventsd,
+#: .TemporaryItems, .DocumentRevisions-V100, .AppleDouble, .AppleDB, .AppleDesktop), snapshot trees that
+#: would rescan the library once per snapshot (.zfs, .snapshot). Also skipped by prefix: ``._*`` (AppleDouble
+#: resource forks, which carry media extensions but no media) and ``.Trash-*``.
+JUNK_NAMES: frozenset[str] = frozenset(
+    name.lower()
+    for name in (
+        ".DS_Store",
+        ".localized",
+        "Icon\r",
+        "Thumbs.db",
+        "ehthumbs.db",
+        "ehthumbs_vista.db",
+        "desktop.ini",
+        "@eaDir",
+        "#recycle",
+        "#snapshot",
+        ".@__thumb",
+        "@Recycle",
+        ".Trash",
+        ".Trashes",
+        "lost+found",
+        "$RECYCLE.BIN",
+        "System Volume Information",
+        ".Spotlight-V100",
+        ".fseventsd",
+        ".TemporaryItems",
+        ".DocumentRevisions-V100",
+        ".AppleDouble",
+        ".AppleDB",
+        ".AppleDesktop",
+        ".zfs",
+        ".snapshot",
+    )
+)
+JUNK_PREFIXES: tuple[str, ...] = ("._", ".trash-")
+
+
+def is_junk(name: str) -> bool:
+    """True when *name* (a file or directory name) is on the junk list."""
+    low = name.lower()
+    return low in JUNK_NAMES or low.startswith(JUNK_PREFIXES)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Exclusions
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+class Exclusions:
+    """The user's exclusion rules, from rows of ``(type, value)`` (tuples or objects with those attributes).
+
+    - ``path`` with an absolute value and no glob character: a prefix on path components, so ``/a/b``
+      excludes ``/a/b`` and ``/a/b/c`` but not ``/a/bc``. Trailing slashes don't matter.
+    - ``path`` containing ``*``, ``?`` or ``[``: a glob (``fnmatch``, case-sensitive, ``*`` also matches
+      ``/``) tested against the full path and against the base name, so ``*.part`` and ``/media/*/tmp``
+      both work. A directory that matches is pruned with everything below it.
+    - ``path`` with a relative value and no glob: matches at any depth, as the glob ``*/<value>`` (a single
+      name such as ``Trash`` thus matches every file or directory called exactly that).
+    - ``extension``: case-insensitive, with or without the leading dot (``.MKV`` == ``mkv``).
+
+    Raises ``ValueError`` for an unknown type or an empty value: a rule that silently does nothing would
+    let the user believe something is excluded.
+    """
+
+    __slots__ = ("prefixes", "_prefix_slashes", "globs", "extensions", "_glob_re")
+
+    def __init__(self, rows: Iterable[Any] = ()) -> None:
+        prefixes: set[str] = set()
+        globs: list[str] = []
+        extensions: set[str] = set()
+        for row in rows:
+            kind, value = (row.type, row.value) if hasattr(row, "type") else row
+            kind = str(kind).strip().lower()
+            value = str(value).strip()
+            if kind == "extension":
+                ext = value.lstrip(".").lower()
+                if not ext:
+                    raise ValueError(f"empty extension exclusion: {value!r}")
+                extensions.add(ext)
+            elif kind == "path":
+                if not value:
+                    raise ValueError("empty path exclusion")
+                if _GLOB_CHARS.search(value):
+                    globs.append(value)
+                elif os.path.isabs(value):
+                    prefixes.add(os.path.normpath(value))
+                else:
+                    globs.append("*/" + os.path.normpath(value))
+            else:
+                raise ValueError(f"unknown exclusion type {kind!r} (expected 'path' or 'extension')")
+        self.prefixes = frozenset(prefixes)
+        self._prefix_slashes = tuple(p.rstrip("/") + "/" for p in sorted(prefixes))
+        self.globs = tuple(globs)
+        self.extensions = frozenset(extensions)
+        self._glob_re = re.compile("|".join(translate(g) for g in globs)) if globs else None
+
+    def __bool__(self) -> bool:
+        return bool(self.prefixes or self.globs or self.extensions)
+
+    def __repr__(self) -> str:
+        return f"Exclusions(prefixes={sorted(self.prefixes)}, globs={list(self.globs)}, extensions={sorted(self.extensions)})"
+
+    def excludes(self, path: str, *, is_dir: bool = False) -> bool:
+        """True when *path* (a file, or a directory with ``is_dir=True``) is excluded by any rule."""
+        path = os.path.normpath(path)
+        if path in self.prefixes or path.startswith(self._prefix_slashes):
+            return True
+        name = os.path.basename(path)
+        if self._glob_matches(path, name):
+            return True
+        return not is_dir and _extension(name.lower()) in self.extensions
+
+    # The walk checks every directory on the way down, so below an unexcluded root an exact lookup in the
+    # prefix set is enough; the full component-prefix test is only needed for roots and symlink targets.
+    def _glob_matches(self, path: str, name: str) -> bool:
+        r = self._glob_re
+        return r is not None and (r.match(path) is not None or r.match(name) is not None)
+
+    def _dir_excluded(self, path: str, name: str) -> bool:
+        return path in self.prefixes or self._glob_matches(path, name)
+
+    def _file_excluded(self, path: str, name: str, ext: str) -> bool:
+        return ext in self.extensions or path in self.prefixes or self._glob_matches(path, name)
+
+
+_NO_EXCLUSIONS = Exclusions()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Results and report
+
+
+class DiscoveredFile(NamedTuple):
+    """One regular file found by :func:`walk`, with the stat fields an incremental scan compares.
+
+    ``family`` is the media family from the extension table (``None`` for a file given explicitly as a root
+    whose extension the table doesn't know: the checker will call it unsupported).
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+    dev: int
+    family: str | None
+
+    @property
+    def snapshot(self) -> FileSnapshot:
+        return FileSnapshot(self.size, self.mtime_ns, self.inode)
+
+
+class IssueKind(StrEnum):
+    """What went wrong (or was deliberately left alone) at one path."""
+
+    MISSING_ROOT = "missing_root"  # a root that doesn't exist (or a dangling symlink): incomplete
+    UNREADABLE_DIRECTORY = "unreadable_directory"  # listing failed (permission, I/O error): incomplete
+    UNREADABLE_ENTRY = "unreadable_entry"  # listed, but stat failed (e.g. directory without x): incomplete
+    VANISHED = "vanished"  # listed, then gone before stat: a normal race, not an error
+    SPECIAL_FILE = "special_file"  # FIFO, socket or device with a media name: never opened
+    BROKEN_SYMLINK = "broken_symlink"  # symlink with a media name (or followed) whose target is missing
+    SYMLINK_LOOP = "symlink_loop"  # symlink chain that loops (ELOOP)
+    ALREADY_VISITED = "already_visited"  # followed symlink to a directory already walked (loop or alias)
+
+
+#: Kinds that mean part of the tree was not examined.
+INCOMPLETE_KINDS = frozenset(
+    {IssueKind.MISSING_ROOT, IssueKind.UNREADABLE_DIRECTORY, IssueKind.UNREADABLE_ENTRY}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WalkIssue:
+    """One reported path: what kind of problem, and a one-line message for people."""
+
+    kind: IssueKind
+    path: str
+    message: str
+
+    @property
+    def makes_incomplete(self) -> bool:
+        return self.kind in INCOMPLETE_KINDS
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+@dataclass(slots=True)
+class WalkReport:
+    """Live counters of a walk, filled while :func:`walk` is iterated (read them for progress).
+
+    Counts are exact; :attr:`issues` keeps the first ``max_issues`` issues (all of them reach the walk's
+    ``on_error`` callback).
+    """
+
+    roots: tuple[str, ...] = ()
+    roots_dropped: list[tuple[str, str]] = field(default_factory=list)  # (root, why) for duplicates/nested
+    directories_visited: int = 0
+    files_found: int = 0
+    bytes_found: int = 0
+    junk_skipped: int = 0
+    excluded: int = 0
+    not_media: int = 0
+    symlinks_skipped: int = 0
+    duplicates_skipped: int = 0  # same (dev, inode) reached twice while following symlinks
+    counts: dict[str, int] = field(default_factory=dict)  # IssueKind value -> number of issues
+    issues: list[WalkIssue] = field(default_factory=list)
+    issues_dropped: int = 0
+    max_issues: int = 1000
+    finished: bool = False  # the walk ran to its end (not abandoned by the caller)
+
+    def count(self, kind: IssueKind) -> int:
+        """Number of issues of *kind* seen so far."""
+        return self.counts.get(kind.value, 0)
+
+    def add(self, issue: WalkIssue) -> None:
+        """Count *issue* and keep it if there is room."""
+        self.counts[issue.kind.value] = self.counts.get(issue.kind.value, 0) + 1
+        if len(self.issues) < self.max_issues:
+            self.issues.append(issue)
+        else:
+            self.issues_dropped += 1
+
+    @property
+    def unreadable_directories(self) -> int:
+        return self.count(IssueKind.UNREADABLE_DIRECTORY)
+
+    @property
+    def special_files(self) -> int:
+        """FIFOs, sockets and devices with media names, skipped unopened."""
+        return self.count(IssueKind.SPECIAL_FILE)
+
+    @property
+    def broken_symlinks(self) -> int:
+        return self.count(IssueKind.BROKEN_SYMLINK)
+
+    @property
+    def loops_broken(self) -> int:
+        """Symlink loops (ELOOP) plus followed links back into directories already walked."""
+        return self.count(IssueKind.SYMLINK_LOOP) + self.count(IssueKind.ALREADY_VISITED)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Counters and kept issues as JSON-ready values (for a scan report or a log line)."""
+        return {
+            "roots": list(self.roots),
+            "roots_dropped": [list(r) for r in self.roots_dropped],
+            "directories_visited": self.directories_visited,
+            "files_found": self.files_found,
+            "bytes_found": self.bytes_found,
+            "junk_skipped": self.junk_skipped,
+            "excluded": self.excluded,
+            "not_media": self.not_media,
+            "symlinks_skipped": self.symlinks_skipped,
+            "duplicates_skipped": self.duplicates_skipped,
+            "issue_counts": dict(self.counts),
+            "issues": [
+                {"kind": i.kind.value, "path": path_to_db(i.path), "message": i.message} for i in self.issues
+            ],
+            "issues_dropped": self.issues_dropped,
+            "finished": self.finished,
+            "incomplete_reason": self.incomplete_reason,
+        }
+
+    @property
+    def incomplete(self) -> bool:
+        """True when part of the tree could not be examined."""
+        return any(self.counts.get(k.value) for k in INCOMPLETE_KINDS)
+
+    @property
+    def incomplete_reason(self) -> str | None:
+        """Why the run is incomplete, e.g. ``"3 directories unreadable, 1 root missing"``; ``None`` if not.
+
+        The engine records it as ``"run incomplete: <reason>"``.
+        """
+        parts = []
+        if n := self.count(IssueKind.UNREADABLE_DIRECTORY):
+            parts.append(_plural(n, "directory", "directories") + " unreadable")
+        if n := self.count(IssueKind.UNREADABLE_ENTRY):
+            parts.append(_plural(n, "entry", "entries") + " could not be examined")
+        if n := self.count(IssueKind.MISSING_ROOT):
+            parts.append(_plural(n, "root", "roots") + " missing")
+        return ", ".join(parts) or None
+
+
+ErrorCallback = Callable[[WalkIssue], None]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Roots
+
+
+def _within(path: str, ancestor: str) -> bool:
+    return path == ancestor or path.startswith(ancestor.rstrip("/") + "/")
+
+
+def effective_roots(
+    roots: Iterable[str | bytes | os.PathLike[Any]],
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Absolute roots in the given order without duplicates and without roots nested in another root.
+
+    Duplicates and nesting are judged on resolved paths (``os.path.realpath``), so ``/x`` and a symlink to
+    it count as the same root; the first spelling given is kept. Returns ``(kept, dropped)`` where
+    *dropped* holds ``(root, reason)``.
+    """
+    candidates: list[tuple[str, str]] = []
+    for r in roots:
+        p = os.path.abspath(os.fsdecode(r))
+        candidates.append((p, os.path.realpath(p)))
+    kept: list[str] = []
+    dropped: list[tuple[str, str]] = []
+    for i, (p, real) in enumerate(candidates):
+        reason = None
+        for j, (q, qreal) in enumerate(candidates):
+            if i == j:
+                continue
+            if real == qreal:
+                if j < i:
+                    reason = f"same as {q}"
+                    break
+            elif _within(real, qreal):
+                reason = f"inside {q}"
+                break
+        if reason is None:
+            kept.append(p)
+        else:
+            dropped.append((p, reason))
+    return kept, dropped
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The walk
+
+
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    return "special file"
+
+
+def _error_text(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+_by_name = attrgetter("name")
+
+
+class Walk(Iterator[DiscoveredFile]):
+    """The iterator returned by :func:`walk`; its :attr:`report` fills in while it is iterated."""
+
+    __slots__ = ("report", "_gen")
+
+    def __init__(self, report: WalkReport, gen: Iterator[DiscoveredFile]) -> None:
+        self.report = report
+        self._gen = gen
+
+    def __iter__(self) -> Iterator[DiscoveredFile]:
+        return self._gen  # for-loops then run the generator directly, without a Python-level __next__
+
+    def __next__(self) -> DiscoveredFile:
+        return next(self._gen)
+
+    def close(self) -> None:
+        """Stop the walk early (the report stays ``finished=False``)."""
+        self._gen.close()  # type: ignore[attr-defined]
+
+
+def walk(
+    roots: Iterable[str | bytes | os.PathLike[Any]],
+    *,
+    extensions: Mapping[str, str] | None = None,
+    exclusions: Exclusions | None = None,
+    follow_symlinks: bool = False,
+    on_error: ErrorCallback | None = None,
+    report: WalkReport | None = None,
+) -> Walk:
+    """Walk *roots* and yield each media file once, as a :class:`DiscoveredFile`.
+
+    *extensions* maps extension (case-insensitive, dot optional) to media family; ``None`` means the
+    supported table. A root that is a regular file is yielded whatever its extension. Roots are
+    deduplicated (:func:`effective_roots`); a root that is itself a symlink is followed. Below the roots,
+    symlinks are skipped unless *follow_symlinks*, in which case directories are tracked by
+    ``(dev, inode)`` so loops end and each real file is yielded once (through the first path that reaches
+    it). Directories are listed in name order, files yielded before subdirectories are entered, and no
+    directory handle is held open while the caller processes a file.
+
+    Problems become :class:`WalkIssue` values passed to *on_error* and counted in the :class:`WalkReport`
+    (``walk(...).report``, or *report* if given); nothing raises for a bad path.
+    """
+    rep = report if report is not None else WalkReport()
+    gen = _walk(
+        roots,
+        _normalise_extensions(extensions),
+        exclusions if exclusions is not None else _NO_EXCLUSIONS,
+        follow_symlinks,
+        on_error,
+        rep,
+    )
+    return Walk(rep, gen)
+
+
+def _walk(
+    roots: Iterable[str | bytes | os.PathLike[Any]],
+    table: dict[str, str],
+    excl: Exclusions,
+    follow: bool,
+    on_error: ErrorCallback | None,
+    rep: WalkReport,
+) -> Iterator[DiscoveredFile]:
+    def issue(kind: IssueKind, path: str, message: str) -> None:
+        item = WalkIssue(kind, path, message)
+        rep.add(item)
+        if on_error is not None:
+            on_error(item)
+
+    def link_problem(path: str, exc: OSError) -> None:
+        if exc.errno == errno.ELOOP:
+            issue(IssueKind.SYMLINK_LOOP, path, "symlink loop: " + _error_text(exc))
+        elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            issue(IssueKind.BROKEN_SYMLINK, path, f"broken symlink (target {_readlink(path)} missing)")
+        else:
+            issue(IssueKind.UNREADABLE_ENTRY, path, "symlink target unreadable: " + _error_text(exc))
+
+    kept, dropped = effective_roots(roots)
+    rep.roots = tuple(kept)
+    rep.roots_dropped.extend(dropped)
+    visited_dirs: set[tuple[int, int]] = set()  # only filled when following symlinks
+    seen_files: set[tuple[int, int]] = set()  # idem
+    has_globs = excl._glob_re is not None
+    exts_excluded = excl.extensions
+    prefixes = excl.prefixes
+    new_file = tuple.__new__
+
+    for root in kept:
+        try:
+            st = os.stat(root)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                what = "broken symlink" if os.path.islink(root) else "does not exist"
+                issue(IssueKind.MISSING_ROOT, root, f"scan root {what}")
+            elif exc.errno == errno.ELOOP:
+                issue(IssueKind.MISSING_ROOT, root, "scan root is a symlink loop")
+            else:
+                issue(IssueKind.UNREADABLE_DIRECTORY, root, "scan root unreadable: " + _error_text(exc))
+            continue
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if excl and excl.excludes(root, is_dir=is_dir):
+            rep.excluded += 1
+            continue
+        if stat.S_ISREG(st.st_mode):
+            key = (st.st_dev, st.st_ino)
+            if follow:
+                if key in seen_files:
+                    rep.duplicates_skipped += 1
+                    continue
+                seen_files.add(key)
+            rep.files_found += 1
+            rep.bytes_found += st.st_size
+            family = table.get(_extension(os.path.basename(root).lower()))
+            yield DiscoveredFile(root, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, family)
+            continue
+        if not is_dir:
+            issue(IssueKind.SPECIAL_FILE, root, f"{_special_kind(st.st_mode)}: skipped, never opened")
+            continue
+        if follow:
+            key = (st.st_dev, st.st_ino)
+            if key in visited_dirs:
+                issue(IssueKind.ALREADY_VISITED, root, "directory already walked")
+                continue
+            visited_dirs.add(key)
+
+        stack = [root]
+        while stack:
+            directory = stack.pop()
+            entries = []
+            try:
+                with os.scandir(directory) as it:
+                    # Listed in full before anything is yielded, so no descriptor stays open while the
+                    # caller works; an error mid-listing keeps what was read and reports the directory.
+                    for entry in it:
+                        entries.append(entry)
+            except OSError as exc:
+                issue(IssueKind.UNREADABLE_DIRECTORY, directory, _error_text(exc))
+                if not entries:
+                    continue
+            rep.directories_visited += 1
+            entries.sort(key=_by_name)
+            subdirs: list[str] = []
+            for entry in entries:
+                name = entry.name
+                low = name.lower()
+                if low in JUNK_NAMES or low.startswith(JUNK_PREFIXES):
+                    rep.junk_skipped += 1
+                    continue
+                try:
+                    entry_is_dir = entry.is_dir(follow_symlinks=False)
+                    is_link = not entry_is_dir and entry.is_symlink()
+                except OSError as exc:
+                    issue(IssueKind.UNREADABLE_ENTRY, entry.path, _error_text(exc))
+                    continue
+
+                if entry_is_dir:
+                    path = entry.path
+                    if (path in prefixes or has_globs) and excl._dir_excluded(path, name):
+                        rep.excluded += 1
+                        continue
+                    if follow:
+                        try:
+                            dst = entry.stat(follow_symlinks=False)
+                        except OSError as exc:
+                            issue(IssueKind.UNREADABLE_ENTRY, path, _error_text(exc))
+                            continue
+                        key = (dst.st_dev, dst.st_ino)
+                        if key in visited_dirs:
+                            issue(IssueKind.ALREADY_VISITED, path, "directory already walked")
+                            continue
+                        visited_dirs.add(key)
+                    subdirs.append(path)
+                    continue
+
+                dot = low.rfind(".")  # inlined _extension(): this loop runs once per file
+                ext = low[dot + 1 :] if dot > 0 else ""
+                family = table.get(ext)
+
+                if is_link:
+                    path = entry.path
+                    if not follow:
+                        rep.symlinks_skipped += 1
+                        if family is not None:
+                            # A media-named link the user may expect to be scanned: say if it's dead.
+                            try:
+                                entry.stat()
+                            except OSError as exc:
+                                link_problem(path, exc)
+                        continue
+                    try:
+                        lst = entry.stat()
+                    except OSError as exc:
+                        link_problem(path, exc)
+                        continue
+                    if stat.S_ISDIR(lst.st_mode):
+                        if excl and (
+                            excl._dir_excluded(path, name)
+                            or excl.excludes(os.path.realpath(path), is_dir=True)
+                        ):
+                            rep.excluded += 1
+                            continue
+                        key = (lst.st_dev, lst.st_ino)
+                        if key in visited_dirs:
+                            issue(IssueKind.ALREADY_VISITED, path, "symlink to a directory already walked")
+                            continue
+                        visited_dirs.add(key)
+                        subdirs.append(path)
+                        continue
+                    if family is None:
+                        rep.not_media += 1
+                        continue
+                    if excl and (
+                        excl._file_excluded(path, name, ext) or excl.excludes(os.path.realpath(path))
+                    ):
+                        rep.excluded += 1
+                        continue
+                    if not stat.S_ISREG(lst.st_mode):
+                        issue(
+                            IssueKind.SPECIAL_FILE,
+                            path,
+                            f"symlink to a {_special_kind(lst.st_mode)}: skipped, never opened",
+                        )
+                        continue
+                    key = (lst.st_dev, lst.st_ino)
+                    if key in seen_files:
+                        rep.duplicates_skipped += 1
+                        continue
+                    seen_files.add(key)
+                    rep.files_found += 1
+                    rep.bytes_found += lst.st_size
+                    yield DiscoveredFile(path, lst.st_size, lst.st_mtime_ns, lst.st_ino, lst.st_dev, family)
+                    continue
+
+                if family is None:
+                    rep.not_media += 1
+                    continue
+                path = entry.path
+                if (ext in exts_excluded or path in prefixes or has_globs) and excl._file_excluded(
+                    path, name, ext
+                ):
+                    rep.excluded += 1
+                    continue
+                try:
+                    if not entry.is_file(follow_symlinks=False):
+                        mode = entry.stat(follow_symlinks=False).st_mode
+                        issue(IssueKind.SPECIAL_FILE, path, f"{_special_kind(mode)}: skipped, never opened")
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    issue(IssueKind.VANISHED, path, "deleted while the directory was being walked")
+                    continue
+                except OSError as exc:
+                    issue(IssueKind.UNREADABLE_ENTRY, path, _error_text(exc))
+                    continue
+                if follow:
+                    key = (st.st_dev, st.st_ino)
+                    if key in seen_files:
+                        rep.duplicates_skipped += 1
+                        continue
+                    seen_files.add(key)
+                rep.files_found += 1
+                rep.bytes_found += st.st_size
+                # tuple.__new__ directly: the generated NamedTuple __new__ is a Python-level call.
+                yield new_file(
+                    DiscoveredFile, (path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, family)
+                )
+            stack.extend(reversed(subdirs))
+    rep.finished = True
+
+
+def _readlink(path: str) -> str:
+    try:
+        return display_path(os.readlink(path))
+    except OSError:
+        return "?"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Paths in the database and on screen
+#
+# POSIX names are bytes; Python hands names that are not valid UTF-8 over as str with surrogate escapes
+# (byte 0xNN -> U+DCNN), which a UTF-8 TEXT column rejects. The database form maps each such escaped byte to
+# a code point at the top of Unicode's last private-use plane, U+10FD00 + byte (U+10FD80..U+10FDFF). A path
+# that is valid UTF-8 is stored unchanged, with one exception that keeps the mapping reversible: a path that
+# itself contains one of those 128 private-use characters has that character's UTF-8 bytes stored through
+# the same mapping. Decoding maps every reserved code point back to its byte, every other character to its
+# UTF-8 bytes, and decodes the bytes with surrogateescape, which yields the original string exactly.
+
+_DB_BASE = 0x10FD00
+_DB_LOW = _DB_BASE + 0x80
+_DB_HIGH = _DB_BASE + 0xFF
+_NEEDS_DB_ESCAPE = re.compile("[\ud800-\udfff\U0010fd80-\U0010fdff]")
+_RESERVED = re.compile("[\U0010fd80-\U0010fdff]")
+
+
+def path_to_db(path: str) -> str:
+    """Valid UTF-8 text for *path* (an ``os.fsdecode`` string), reversible with :func:`path_from_db`.
+
+    Raises ``ValueError`` for a string that no byte path decodes to (a surrogate outside U+DC80..U+DCFF).
+    """
+    if path.isascii() or _NEEDS_DB_ESCAPE.search(path) is None:
+        return path
+    out: list[str] = []
+    for ch in path:
+        o = ord(ch)
+        if 0xDC80 <= o <= 0xDCFF:
+            out.append(chr(_DB_BASE + (o - 0xDC00)))
+        elif _DB_LOW <= o <= _DB_HIGH:
+            out.extend(chr(_DB_BASE + b) for b in ch.encode("utf-8"))
+        elif 0xD800 <= o <= 0xDFFF:
+            raise ValueError(f"not a file system path (lone surrogate U+{o:04X}): {display_path(path)}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def path_from_db(text: str) -> str:
+    """The path stored by :func:`path_to_db`."""
+    if text.isascii() or _RESERVED.search(text) is None:
+        return text
+    raw = bytearray()
+    for ch in text:
+        o = ord(ch)
+        if _DB_LOW <= o <= _DB_HIGH:
+            raw.append(o - _DB_BASE)
+        else:
+            raw += ch.encode("utf-8")
+    return bytes(raw).decode("utf-8", "surrogateescape")
+
+
+_DISPLAY_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Invisible or text-reordering characters that could make one name look like another.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp", "Cn"})
+
+
+def display_path(path: str | bytes | os.PathLike[Any]) -> str:
+    """*path* made safe to print: control, format and bidi characters become escapes (``\\n``, ``\\x1b``,
+    ``\\u202e``), and bytes that are not UTF-8 show as ``\\xNN``. Only for showing: it does not round-trip
+    (a literal backslash is not escaped)."""
+    text = os.fsdecode(path)
+    if text.isprintable():
+        return text
+    out: list[str] = []
+    for ch in text:
+        o = ord(ch)
+        if ch in _DISPLAY_ESCAPES:
+            out.append(_DISPLAY_ESCAPES[ch])
+        elif 0xDC80 <= o <= 0xDCFF:
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif o < 0x100 and (o < 0x20 or 0x7F <= o < 0xA0):
+            out.append(f"\\x{o:02x}")
+        elif unicodedata.category(ch) in _HIDDEN_CATEGORIES:
+            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
