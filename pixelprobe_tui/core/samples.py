@@ -34,6 +34,7 @@ __all__ = [
     "DoctorSample",
     "SampleKind",
     "available_kinds",
+    "avif_available",
     "damage",
     "damage_detectable",
     "damage_file",
@@ -41,7 +42,6 @@ __all__ = [
     "doctor_samples",
     "generate",
     "generate_bytes",
-    "avif_available",
     "heic_available",
     "iter_kinds",
     "kind_available",
@@ -77,7 +77,9 @@ class _AVSpec:
     pix_fmt: str = "yuv420p"
 
 
-_X264 = (("preset", "veryfast"), ("threads", "1"), ("crf", "28"))
+# no-asm: with x264's assembly paths the output differed from run to run (seemingly reads of
+# uninitialised frame padding); the C paths are reproducible and fast enough at sample sizes.
+_X264 = (("preset", "veryfast"), ("threads", "1"), ("crf", "28"), ("x264-params", "no-asm=1"))
 _X265 = (("preset", "ultrafast"), ("x265-params", "log-level=none:pools=none:frame-threads=1"))
 _VP9 = (("deadline", "realtime"), ("cpu-used", "8"), ("threads", "1"), ("b", "200k"))
 _MPEG4 = (("threads", "1"), ("qscale", "5"))
@@ -120,13 +122,13 @@ KINDS: dict[str, SampleKind] = {
         SampleKind("webm_vp9_opus", "video", ".webm", "VP9 + Opus in WebM"),
         SampleKind("mp4_av1", "video", ".mp4", "AV1 (SVT-AV1) in MP4"),
         SampleKind("avi_mpeg4", "video", ".avi", "MPEG-4 Part 2 in AVI"),
-        SampleKind("mp3", "audio", ".mp3", "MP3 (LAME) with Xing header"),
+        SampleKind("mp3", "audio", ".mp3", "MP3 (LAME) with ID3v2 and an Info frame (frame count)"),
         SampleKind("flac", "audio", ".flac", "FLAC with STREAMINFO MD5"),
         SampleKind("ogg_vorbis", "audio", ".ogg", "Vorbis in Ogg (audio-only Ogg)"),
         SampleKind("opus", "audio", ".opus", "Opus in Ogg"),
         SampleKind("m4a_aac", "audio", ".m4a", "AAC in M4A"),
         SampleKind("mp4_audio_only", "audio", ".mp4", "AAC in an MP4 with no video stream"),
-        SampleKind("mkv_audio", "audio", ".mka", "Opus in Matroska audio (.mka)"),
+        SampleKind("mkv_audio", "audio", ".mkv", "Opus in a Matroska .mkv with no video stream"),
         SampleKind("wav", "audio", ".wav", "PCM s16le WAV"),
         SampleKind("aiff", "audio", ".aiff", "PCM s16be AIFF"),
         SampleKind("jpg_baseline", "image", ".jpg", "baseline JPEG"),
@@ -369,12 +371,18 @@ def generate(
 ) -> Path:
     """Write a valid sample of *kind* to *path* and return the path.
 
-    *seconds* applies to video and audio; *size* to video and images (even sizes are safest for
-    4:2:0 codecs). The same seed gives the same content; encoders and muxers run single-threaded and
-    bit-exact, so the bytes are identical across runs on the same FFmpeg build.
+    *seconds* applies to video and audio; *size* (width, height) to video and images; video needs even
+    sizes of at least 16x16 (4:2:0 chroma). The same arguments give the same bytes on the same FFmpeg and
+    Pillow builds: encoders run single-threaded with bit-exact flags, and muxers write no dates or UIDs.
+    Raises ValueError for an unknown kind or a bad size, RuntimeError when the kind's encoder is missing.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown sample kind {kind!r}; known: {', '.join(KINDS)}")
+    width, height = size
+    if seconds <= 0 or width < 1 or height < 1:
+        raise ValueError(f"need seconds > 0 and a positive size, got seconds={seconds}, size={size}")
+    if KINDS[kind].family == "video" and (width % 2 or height % 2 or width < 16 or height < 16):
+        raise ValueError(f"video samples need an even size of at least 16x16, got {width}x{height}")
     if not kind_available(kind):
         raise RuntimeError(f"sample kind {kind!r} needs an encoder this environment lacks")
     out = Path(path)
