@@ -122,6 +122,23 @@ def test_walk_is_lazy_and_can_be_abandoned(tmp_path: Path) -> None:
     assert list(w) == []
 
 
+def test_no_directory_handle_stays_open_while_the_caller_works(tmp_path: Path) -> None:
+    for d in ("a", "a/b", "a/b/c"):
+        (tmp_path / d).mkdir()
+        touch(tmp_path / d / "f.jpg")
+    before = set(os.listdir("/proc/self/fd"))
+    w = walk([tmp_path])
+    for _ in w:
+        assert set(os.listdir("/proc/self/fd")) <= before
+
+
+def test_hard_links_are_two_paths_unless_following(tmp_path: Path) -> None:
+    touch(tmp_path / "a.jpg", b"x")
+    os.link(tmp_path / "a.jpg", tmp_path / "b.jpg")
+    assert rel(tmp_path, paths(tmp_path)) == ["a.jpg", "b.jpg"]
+    assert rel(tmp_path, paths(tmp_path, follow_symlinks=True)) == ["a.jpg"]  # one real file, once
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Junk
 

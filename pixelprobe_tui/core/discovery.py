@@ -27,7 +27,7 @@ import os
 import re
 import stat
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import translate
@@ -433,7 +433,7 @@ class Walk(Iterator[DiscoveredFile]):
 
     __slots__ = ("report", "_gen")
 
-    def __init__(self, report: WalkReport, gen: Iterator[DiscoveredFile]) -> None:
+    def __init__(self, report: WalkReport, gen: Generator[DiscoveredFile, None, None]) -> None:
         self.report = report
         self._gen = gen
 
@@ -445,7 +445,7 @@ class Walk(Iterator[DiscoveredFile]):
 
     def close(self) -> None:
         """Stop the walk early (the report stays ``finished=False``)."""
-        self._gen.close()  # type: ignore[attr-defined]
+        self._gen.close()
 
 
 def walk(
@@ -489,7 +489,7 @@ def _walk(
     follow: bool,
     on_error: ErrorCallback | None,
     rep: WalkReport,
-) -> Iterator[DiscoveredFile]:
+) -> Generator[DiscoveredFile, None, None]:
     def issue(kind: IssueKind, path: str, message: str) -> None:
         item = WalkIssue(kind, path, message)
         rep.add(item)
@@ -501,7 +501,7 @@ def _walk(
             issue(IssueKind.SYMLINK_LOOP, path, "symlink loop: " + _error_text(exc))
         elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
             issue(IssueKind.BROKEN_SYMLINK, path, f"broken symlink (target {_readlink(path)} missing)")
-        else:
+        elif follow:  # a link we were asked to follow leads somewhere unreadable: part of the tree is missed
             issue(IssueKind.UNREADABLE_ENTRY, path, "symlink target unreadable: " + _error_text(exc))
 
     kept, dropped = effective_roots(roots)
