@@ -27,7 +27,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import sqlalchemy as sa
 
@@ -567,7 +567,7 @@ class ConfigService:
         s = setting(key)
         model = ScanConfiguration if s.store == "scan" else AppConfig
         with self.db.session() as session:
-            result = session.execute(sa.delete(model).where(model.key == key))
+            result = cast("sa.CursorResult[Any]", session.execute(sa.delete(model).where(model.key == key)))
             return bool(result.rowcount)
 
 

@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -317,7 +317,8 @@ def purge_old_logs(db: Database, retention_days: int, now: dt.datetime | None = 
             ids = (
                 sa.select(LogEntry.id).where(LogEntry.timestamp < cutoff).limit(PURGE_CHUNK).scalar_subquery()
             )
-            deleted = s.execute(sa.delete(LogEntry).where(LogEntry.id.in_(ids))).rowcount or 0
+            result = cast("sa.CursorResult[Any]", s.execute(sa.delete(LogEntry).where(LogEntry.id.in_(ids))))
+            deleted = result.rowcount or 0
         total += deleted
         if deleted < PURGE_CHUNK:
             return total
