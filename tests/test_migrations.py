@@ -3,6 +3,8 @@
 import os
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -120,3 +122,50 @@ def test_scripts_are_found_in_the_checkout():
     # In an editable checkout the scripts are the top-level migrations/ directory (a wheel puts them in the package).
     assert (migrations_dir() / "env.py").is_file()
     assert any((migrations_dir() / "versions").glob("*.py"))
+
+
+@pytest.mark.slow
+def test_a_built_wheel_ships_and_finds_its_migrations(tmp_path):
+    # A non-editable install has no checkout around it: the scripts must be inside the package.
+    repo = Path(__file__).resolve().parent.parent
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(repo)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("pixelprobe_tui-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        zf.extractall(site)
+    assert "pixelprobe_tui/migrations/env.py" in names
+    assert any(n.startswith("pixelprobe_tui/migrations/versions/") and n.endswith(".py") for n in names)
+
+    # Run the unpacked package (first on sys.path, ahead of the editable checkout).
+    env = {k: v for k, v in os.environ.items() if k != "PIXELPROBE_DATABASE_URL"}
+    env["PYTHONPATH"] = str(site)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    db_path = tmp_path / "wheel.db"
+    run = subprocess.run(
+        [sys.executable, "-c", SHOW_AND_UPGRADE, f"sqlite:///{db_path}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [str(site / "pixelprobe_tui" / "migrations"), head_revision()]
+
+
+SHOW_AND_UPGRADE = """
+import sys
+import zipfile
+from pathlib import Path
+from pixelprobe_tui.db.migrate import migrations_dir, open_database, schema_status
+print(migrations_dir())
+db = open_database(sys.argv[1])
+print(schema_status(db).current[0])
+"""
