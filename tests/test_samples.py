@@ -66,7 +66,7 @@ def test_kind_table_is_consistent() -> None:
     required |= {"flac", "ogg_vorbis", "opus", "m4a_aac", "wav", "aiff", "jpg_baseline", "jpg_progressive"}
     required |= {"png", "gif_animated", "bmp", "tiff", "webp", "webp_animated", "apng", "heic"}
     required |= {"mp4_h264_aac", "mp4_audio_only", "mkv_audio"}
-    required |= {"webm_vp9_opus", "mp4_av1", "avif"}
+    required |= {"webm_vp9_opus", "mp4_av1", "avif", "mp4_faststart", "mp4_fragmented"}
     assert required <= set(samples.KINDS)
     # This environment has every encoder; a kind silently dropping out would shrink the whole suite.
     assert samples.available_kinds() == ALL_KINDS
@@ -81,7 +81,7 @@ def test_av_kind_decodes_cleanly_with_expected_streams(kind: str, media_factory)
         duration = container.duration / 1_000_000 if container.duration else 0.0
     if family == "audio":
         assert (n_video, n_audio) == (0, 1), "an audio kind must have no video stream"
-    elif kind in {"mp4_h264_aac", "webm_vp9_opus"}:
+    elif kind in {"mp4_h264_aac", "mp4_faststart", "mp4_fragmented", "webm_vp9_opus"}:
         assert (n_video, n_audio) == (1, 1)
     else:
         assert (n_video, n_audio) == (1, 0)

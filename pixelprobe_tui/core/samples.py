@@ -75,6 +75,7 @@ class _AVSpec:
     video_options: tuple[tuple[str, str], ...] = ()
     audio_rate: int = AUDIO_RATE
     pix_fmt: str = "yuv420p"
+    container_options: tuple[tuple[str, str], ...] = ()
 
 
 # no-asm: with x264's assembly paths the output differed from run to run (seemingly reads of
@@ -88,6 +89,20 @@ _SVTAV1 = (("preset", "12"), ("crf", "40"), ("svtav1-params", "lp=1"))
 _AV_SPECS: dict[str, _AVSpec] = {
     "mp4_h264": _AVSpec("mp4", video="libx264", video_options=_X264),
     "mp4_h264_aac": _AVSpec("mp4", video="libx264", audio="aac", video_options=_X264),
+    "mp4_faststart": _AVSpec(
+        "mp4",
+        video="libx264",
+        audio="aac",
+        video_options=_X264,
+        container_options=(("movflags", "+faststart"),),
+    ),
+    "mp4_fragmented": _AVSpec(
+        "mp4",
+        video="libx264",
+        audio="aac",
+        video_options=_X264,
+        container_options=(("movflags", "+frag_keyframe+empty_moov+default_base_moof"),),
+    ),
     "mkv_h264": _AVSpec("matroska", video="libx264", video_options=_X264),
     "mov_h264": _AVSpec("mov", video="libx264", video_options=_X264),
     "ts_h264": _AVSpec("mpegts", video="libx264", video_options=_X264),
@@ -114,6 +129,8 @@ KINDS: dict[str, SampleKind] = {
     for k in [
         SampleKind("mp4_h264", "video", ".mp4", "H.264 in MP4"),
         SampleKind("mp4_h264_aac", "video", ".mp4", "H.264 + AAC in MP4"),
+        SampleKind("mp4_faststart", "video", ".mp4", "H.264 + AAC in MP4 with the moov index first"),
+        SampleKind("mp4_fragmented", "video", ".mp4", "H.264 + AAC in fragmented MP4 (moof boxes)"),
         SampleKind("mkv_h264", "video", ".mkv", "H.264 in Matroska"),
         SampleKind("mov_h264", "video", ".mov", "H.264 in QuickTime"),
         SampleKind("ts_h264", "video", ".ts", "H.264 in MPEG-TS"),
@@ -266,6 +283,8 @@ def _video_stream(out: OutputContainer, spec: _AVSpec, size: Size) -> VideoStrea
     assert isinstance(stream, VideoStream)
     stream.width, stream.height = size
     stream.pix_fmt = spec.pix_fmt
+    # A keyframe every second, like real footage: several GOPs, so damage in one can be recovered from.
+    stream.codec_context.gop_size = VIDEO_FPS
     stream.codec_context.flags |= av.codec.context.Flags.bitexact
     # One encoder thread: encoders are only reproducible byte for byte without threads.
     stream.codec_context.thread_count = 1
@@ -301,7 +320,8 @@ def _encode_av(spec: _AVSpec, path: Path, seconds: float, size: Size, seed: int)
     """Encode a PyAV kind to *path*, interleaving video and audio in time order like a real recording."""
     n_video = max(1, round(seconds * VIDEO_FPS))
     # fflags=+bitexact keeps muxers from writing dates, random UIDs and version strings.
-    with av.open(str(path), "w", format=spec.container, options={"fflags": "+bitexact"}) as out:
+    options = {"fflags": "+bitexact", **dict(spec.container_options)}
+    with av.open(str(path), "w", format=spec.container, options=options) as out:
         assert isinstance(out, OutputContainer)
         vstream = _video_stream(out, spec, size) if spec.video else None
         astream = _audio_stream(out, spec) if spec.audio else None
