@@ -143,6 +143,7 @@ def test_generation_is_deterministic_per_seed(kind: str, tmp_path: Path) -> None
     c = samples.generate(kind, tmp_path / f"c{samples.KINDS[kind].extension}", seconds=0.5, seed=8)
     assert a.read_bytes() == b.read_bytes()
     assert a.read_bytes() != c.read_bytes()
+    assert set(tmp_path.iterdir()) == {a, b, c}  # no temporary files left behind
 
 
 @pytest.mark.parametrize("kind", ["mp4_h264", "ts_h264", "mp4_hevc", "webm_vp9_opus", "mp4_av1"])

@@ -407,11 +407,18 @@ def generate(
         raise RuntimeError(f"sample kind {kind!r} needs an encoder this environment lacks")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    spec = _AV_SPECS.get(kind)
-    if spec is not None:
-        _encode_av(spec, out, seconds, size, seed)
-    else:
-        _encode_image(kind, out, size, seed)
+    # Encode next to the target and rename: a failed or interrupted encode never leaves a partial file
+    # under a name that callers (and caches) take for a valid sample.
+    part = out.with_name(f".{out.stem}.part{out.suffix}")
+    try:
+        spec = _AV_SPECS.get(kind)
+        if spec is not None:
+            _encode_av(spec, part, seconds, size, seed)
+        else:
+            _encode_image(kind, part, size, seed)
+        os.replace(part, out)
+    finally:
+        part.unlink(missing_ok=True)
     return out
 
 
