@@ -258,6 +258,29 @@ def test_jpeg_damage_from_sample_generator(damaged_media) -> None:
             assert result.verdict == Verdict.CORRUPTED, (kind, how, _messages(result))
 
 
+def test_ffmpeg_second_opinion_catches_flips_libjpeg_tolerates(tmp_path: Path) -> None:
+    import simplejpeg
+
+    data = _jpeg_bytes()
+    sos = data.index(b"\xff\xda") + 20
+    caught_only_by_ffmpeg = 0
+    for pos in range(sos, len(data) - 2, 13):
+        flipped = bytearray(data)
+        flipped[pos] ^= 0x10
+        if b"\xff" in flipped[pos - 1 : pos + 2]:
+            continue  # a flip that makes or breaks a marker is a different case
+        try:
+            simplejpeg.decode_jpeg(bytes(flipped), strict=True)
+        except ValueError:
+            continue  # libjpeg's own catch, tested elsewhere
+        result = _check(_write(tmp_path / "flip.jpg", bytes(flipped)))
+        if result.verdict == Verdict.CORRUPTED:
+            assert result.decisive_tool.startswith("pyav")
+            assert "FFmpeg mjpeg" in _messages(result)
+            caught_only_by_ffmpeg += 1
+    assert caught_only_by_ffmpeg > 0
+
+
 def test_mpo_second_image_truncated_is_corrupt(tmp_path: Path) -> None:
     path = _save(tmp_path / "s.mpo", _noise(0), format="MPO", save_all=True, append_images=[_noise(1)])
     data = path.read_bytes()
