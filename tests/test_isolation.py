@@ -185,7 +185,7 @@ def test_pool_keeps_input_order(media, tmp_path):
         results = list(pool.check_many(paths, CheckOptions(want_media_info=False)))
     assert [r.path for r in results] == paths
     assert results[1].verdict == Verdict.UNREADABLE
-    assert results[1].findings[0].code == "missing"
+    assert results[1].findings[0].code == "vanished"
 
 
 def test_timeout_formula_grows_with_size_and_duration():
@@ -193,3 +193,21 @@ def test_timeout_formula_grows_with_size_and_duration():
     assert cfg.timeout_for() == 60
     assert cfg.timeout_for(size_bytes=200 * 1048576) == 120
     assert cfg.timeout_for(size_bytes=200 * 1048576, media_seconds=3600) == 3720
+
+
+def test_pool_abort_kills_a_busy_child_at_once(tmp_path):
+    spin = tmp_path / "__pixelprobe_spin.mp4"
+    spin.write_bytes(b"x")
+    pool = CheckerPool(1, IsolationConfig(min_timeout_s=300.0), env={**os.environ, HOOK_ENV: "1"})
+    pool.start()
+    results = pool.check_many([str(spin)] * 3)
+    pid = pool.children[0].pid
+    import threading
+
+    threading.Timer(1.0, pool.abort).start()
+    first = next(results)  # returns when the child is killed, not after 300 s
+    assert first.verdict == Verdict.UNREADABLE
+    assert "killed (signal 9" in first.findings[0].message
+    assert pool.children[0].pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -243,6 +243,16 @@ class CheckerChild:
                     pass
             self._kill()
 
+    def abort(self) -> None:
+        """Kill the child at once, even mid-check (from another thread; the check returns a killed result).
+
+        For cancellation: Ctrl-C must not wait for a long decode to finish.
+        """
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
     def __enter__(self) -> CheckerChild:
         return self
 
@@ -466,16 +476,28 @@ class CheckerPool:
         return {}
 
     def close(self) -> None:
-        """Stop all children."""
+        """Stop all children once their current checks are done."""
         self._executor.shutdown(wait=True, cancel_futures=True)
+        for child in self.children:
+            child.close()
+
+    def abort(self) -> None:
+        """Cancel pending checks and kill the children now (Ctrl-C, shutdown)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for child in self.children:
+            child.abort()
+        self._executor.shutdown(wait=True)
         for child in self.children:
             child.close()
 
     def __enter__(self) -> CheckerPool:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 __all__ = [

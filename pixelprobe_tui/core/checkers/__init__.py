@@ -74,9 +74,12 @@ def memory_cap_finding() -> Finding:
 def _os_error_finding(exc: OSError, what: str) -> Finding:
     name = errno.errorcode.get(exc.errno or 0, "") if exc.errno else ""
     reason = exc.strerror or str(exc)
-    code = {errno.ENOENT: "missing", errno.EACCES: "permission", errno.EPERM: "permission"}.get(
-        exc.errno or 0, "io_error"
-    )
+    # The same codes as core.media.UnreadableError.
+    code = {
+        errno.ENOENT: "vanished",
+        errno.EACCES: "permission_denied",
+        errno.EPERM: "permission_denied",
+    }.get(exc.errno or 0, "io_error")
     label = f"{reason} ({name})" if name else reason
     return Finding(Severity.UNREADABLE, code, TOOL, f"{what}: {label}")
 
@@ -203,6 +206,8 @@ def _check(
     on_size: Callable[[int], None] | None,
     on_duration: Callable[[float], None] | None,
 ) -> CheckResult:
+    from pixelprobe_tui.core import media
+
     st, early = _stat_result(path)
     if st is not None and on_size is not None:
         on_size(st.st_size)
@@ -211,20 +216,20 @@ def _check(
     assert st is not None
     size = st.st_size
 
-    media = _load("media")
+    try:
+        sniffed = media.sniff(path)
+    except media.UnreadableError as exc:
+        finding = Finding(Severity.UNREADABLE, exc.code, TOOL, exc.reason)
+        return make_result(path, [finding], decisive_tool=TOOL, file_size=size)
+    except OSError as exc:
+        finding = _os_error_finding(exc, "cannot read the file")
+        return make_result(path, [finding], decisive_tool=TOOL, file_size=size)
+    family = str(sniffed.family)
+    container = sniffed.container
     findings: list[Finding] = []
-    family = "unknown"
-    container: str | None = None
-    if media is not None:
-        try:
-            sniffed = media.sniff(path)
-        except OSError as exc:
-            return make_result(
-                path, [_os_error_finding(exc, "cannot read the file")], decisive_tool=TOOL, file_size=size
-            )
-        family = getattr(sniffed, "family", None) or "unknown"
-        container = getattr(sniffed, "container", None)
-        findings.extend(_mismatch_findings(sniffed, findings))
+    if sniffed.mismatch:
+        message = f"content is {sniffed.describe_content()} but the name says .{sniffed.extension}"
+        findings.append(Finding(Severity.WARNING, "extension_mismatch", TOOL, message))
 
     parts: list[CheckResult] = []
     structure = _load("structure")
@@ -233,8 +238,7 @@ def _check(
         family, container = _refine(family, container, parts[-1])
 
     info: dict[str, Any] | None = None
-    want_duration = on_duration is not None and family in _AV_FAMILIES
-    if options.want_media_info or want_duration:
+    if options.want_media_info or (on_duration is not None and family in _AV_FAMILIES):
         from pixelprobe_tui.core.checkers import mediainfo
 
         info = mediainfo.media_info(path)
@@ -242,38 +246,32 @@ def _check(
         if media_seconds and on_duration is not None:
             on_duration(media_seconds)
 
+    # Quick mode: a cheap walk that already proves damage (or an unreadable file) makes decoding moot.
     proven = _worst(f for p in parts for f in p.findings)
     skip_decode = (
         not options.deep and proven is not None and proven.severity in (Severity.CORRUPT, Severity.UNREADABLE)
     )
     decoder: CheckResult | None = None
-    if not skip_decode:
-        for name in _decoders_for(family, container):
-            module = _load(name)
-            if module is None:
-                continue
-            part = _run(module, path, options, name)
-            parts.append(part)
-            if decoder is None:
-                decoder = part
-            family, container = _refine(family, container, part)
-            if name == "av" and part.verdict == Verdict.UNSUPPORTED:
-                continue  # let the next competent decoder try
-            if part.verdict in (Verdict.UNREADABLE,):
-                break
+    name = _decoder_for(family)
+    module = _load(name) if name and not skip_decode else None
+    if module is not None and name is not None:
+        decoder = _run(module, path, options, name)
+        parts.append(decoder)
+        family, container = _refine(family, container, decoder)
+
+    content_hash = next((p.content_hash for p in parts if p.content_hash), None)
+    if options.want_hash and content_hash is None:
+        # After the decode, so the bytes usually come from the page cache rather than the disk again.
+        from pixelprobe_tui.core.hashing import hash_file
+
+        try:
+            content_hash = hash_file(path)
+        except OSError as exc:
+            findings.append(_os_error_finding(exc, "cannot hash the file"))
 
     all_findings = [*findings, *(f for p in parts for f in p.findings)]
-    if decoder is None and not skip_decode and not any(f.severity == Severity.CORRUPT for f in all_findings):
-        if family == "unknown":
-            all_findings.append(
-                Finding(Severity.UNSUPPORTED, "unsupported", TOOL, "content not recognised as media")
-            )
-        else:
-            all_findings.append(
-                Finding(
-                    Severity.UNSUPPORTED, "unsupported", TOOL, f"no decoder available for {family} content"
-                )
-            )
+    if not skip_decode:
+        all_findings += _coverage_findings(sniffed, family, decoder, all_findings)
     merged = _merge(all_findings)
     return make_result(
         path,
@@ -284,16 +282,31 @@ def _check(
         tool_versions=_versions_by_tool(parts),
         media_info=info if options.want_media_info else None,
         file_size=size,
-        content_hash=next((p.content_hash for p in parts if p.content_hash), None),
+        content_hash=content_hash,
     )
 
 
-def _mismatch_findings(sniffed: Any, existing: list[Finding]) -> list[Finding]:
-    mismatch = getattr(sniffed, "mismatch", None)
-    if not mismatch:
+def _coverage_findings(
+    sniffed: Any, family: str, decoder: CheckResult | None, findings: list[Finding]
+) -> list[Finding]:
+    """What to say when no decoder vouched for the file and no checker found damage.
+
+    A decoder's warnings do not vouch for content the sniffer could not place: on junk FFmpeg's probe
+    only warns ("misdetection possible", "could not find codec parameters").
+    """
+    if decoder is not None and decoder.verdict == Verdict.HEALTHY:
         return []
-    message = mismatch if isinstance(mismatch, str) else "file name extension does not match the content"
-    return [Finding(Severity.WARNING, "extension_mismatch", "sniff", message)]
+    if any(f.severity in (Severity.CORRUPT, Severity.UNREADABLE) for f in findings):
+        return []
+    if sniffed.unknown_content and str(sniffed.ext_family) != "unknown":
+        # The name promises media and the bytes are no media format we know: junk, zeros, text.
+        message = f"the name says .{sniffed.extension} but the content is {sniffed.describe_content()}"
+        return [Finding(Severity.CORRUPT, "not_media", TOOL, message)]
+    if decoder is not None:
+        return []
+    if family == "unknown":
+        return [Finding(Severity.UNSUPPORTED, "unsupported", TOOL, "content not recognised as media")]
+    return [Finding(Severity.UNSUPPORTED, "unsupported", TOOL, f"no decoder available for {family} content")]
 
 
 def _refine(family: str, container: str | None, part: CheckResult) -> tuple[str, str | None]:
@@ -303,12 +316,14 @@ def _refine(family: str, container: str | None, part: CheckResult) -> tuple[str,
     return family, part.container or container
 
 
-def _decoders_for(family: str, container: str | None) -> list[str]:
+def _decoder_for(family: str) -> str | None:
+    """The decoding checker for a family. FLAC goes to av too: it checks the STREAMINFO MD5 in the same
+    decode pass (``flac.check`` is that same call)."""
     if family in _AV_FAMILIES:
-        return ["flac", "av"] if container == "flac" else ["av"]
+        return "av"
     if family == "image":
-        return ["image"]
-    return []
+        return "image"
+    return None
 
 
 def tool_versions() -> dict[str, str]:

@@ -80,19 +80,32 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     return {"general": general, "tracks": kept}
 
 
-def media_info(path: str) -> dict[str, Any] | None:
-    """Summary of *path*, or None when libmediainfo is unavailable or fails.
+def _plain(path: str) -> bool:
+    """Whether libmediainfo can open *path* by name (a valid UTF-8 name; it takes a wide string)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "://" not in path  # libmediainfo would treat it as a URL
 
-    The file is opened by Python and handed over as a stream, so names that are not valid UTF-8 work and
-    the caller's open/stat rules apply. Never raises for a bad file.
+
+def media_info(path: str) -> dict[str, Any] | None:
+    """Summary of the regular file *path*, or None when libmediainfo is unavailable or fails.
+
+    libmediainfo opens the file by name (two to three times faster than streaming it through Python);
+    names that are not valid UTF-8 are streamed instead. The caller must have checked that *path* is a
+    regular file: opening a FIFO would block. Never raises for a bad file.
     """
     try:
         from pymediainfo import MediaInfo
     except ImportError:
         return None
     try:
-        with open(path, "rb") as fh:
-            out = MediaInfo.parse(fh, output="JSON", parse_speed=_PARSE_SPEED, full=False)
+        if _plain(path):
+            out = MediaInfo.parse(path, output="JSON", parse_speed=_PARSE_SPEED, full=False)
+        else:
+            with open(path, "rb") as fh:
+                out = MediaInfo.parse(fh, output="JSON", parse_speed=_PARSE_SPEED, full=False)
         raw = json.loads(out) if isinstance(out, str) and out.strip() else {}
     except (OSError, RuntimeError, ValueError):
         return None

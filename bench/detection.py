@@ -1,0 +1,258 @@
+"""Detection benchmark: our isolated checkers against one ``ffmpeg`` process per file.
+
+Generates a mixed corpus (every sample kind, valid and damaged copies) with ``core.samples.make_corpus``,
+then, with the same number of workers W:
+
+(a) checks it with ``CheckerPool(W)`` (long-lived checker children, media info included, quick mode);
+(b) runs the baseline, ``ffmpeg -nostdin -v error -i FILE -f null -`` once per file (a file is flagged
+    when ffmpeg exits non-zero or prints anything at error level).
+
+Ground truth for recall: a damaged file is *detectable* when any reference tool flags it: the ffmpeg full
+decode above, Pillow (open + load every frame) for images, ``flac -t``, ``pngcheck``, ``jpeginfo -c`` where
+installed (``apt-get install -y flac pngcheck jpeginfo``). Recall is measured on detectable damage and on
+all damage; a false alarm is a valid file called corrupted.
+
+``--large`` adds a second round on a few larger, longer videos, to show we are no slower there.
+
+Run from the repository root::
+
+    python bench/detection.py --quick          # about a minute
+    python bench/detection.py                  # full corpus
+    python bench/detection.py --large          # plus the large-video round
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from pixelprobe_tui.core import samples
+from pixelprobe_tui.core.isolation import CheckerPool
+from pixelprobe_tui.core.verdict import CheckOptions, Verdict
+
+
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary from imageio-ffmpeg, else from PATH."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        found = shutil.which("ffmpeg")
+        if not found:
+            sys.exit("bench: no ffmpeg (pip install imageio-ffmpeg, or put ffmpeg on PATH)")
+        return found
+
+
+def ffmpeg_flags(exe: str, path: str) -> bool:
+    """True when a full ffmpeg decode reports an error for *path*."""
+    proc = subprocess.run(
+        [exe, "-nostdin", "-v", "error", "-i", path, "-f", "null", "-"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    return proc.returncode != 0 or bool(proc.stderr.strip())
+
+
+def pillow_flags(path: str) -> bool:
+    """True when Pillow cannot open or fully load every frame of an image."""
+    from PIL import Image, ImageSequence
+
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    except ImportError:
+        pass
+    try:
+        with Image.open(path) as im:
+            for frame in ImageSequence.Iterator(im):
+                frame.load()
+    except Exception:  # any failure is a detection for the reference
+        return True
+    return False
+
+
+def _tool(cmd: list[str]) -> Callable[[str], bool] | None:
+    if shutil.which(cmd[0]) is None:
+        return None
+
+    def flags(path: str) -> bool:
+        proc = subprocess.run(
+            [*cmd, path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        return proc.returncode != 0
+
+    return flags
+
+
+def reference_tools(kind: str) -> dict[str, Callable[[str], bool]]:
+    """Reference checkers (besides the ffmpeg baseline) that apply to a sample kind."""
+    family = samples.KINDS[kind].family
+    ext = samples.KINDS[kind].extension
+    tools: dict[str, Callable[[str], bool] | None] = {}
+    if family == "image":
+        tools["pillow"] = pillow_flags
+    if ext == ".flac":
+        tools["flac -t"] = _tool(["flac", "-t", "-s", "-w"])
+    if ext == ".png":
+        tools["pngcheck"] = _tool(["pngcheck", "-q"])
+    if ext == ".jpg":
+        tools["jpeginfo"] = _tool(["jpeginfo", "-c"])
+    return {name: fn for name, fn in tools.items() if fn is not None}
+
+
+@dataclass
+class Run:
+    """One checker's answers over the corpus: flagged paths and wall time."""
+
+    name: str
+    flagged: dict[str, bool]
+    seconds: float
+
+
+def run_ours(paths: Sequence[str], workers: int, deep: bool) -> Run:
+    started = time.perf_counter()
+    with CheckerPool(workers) as pool:
+        results = list(pool.check_many(paths, CheckOptions(deep=deep)))
+    seconds = time.perf_counter() - started
+    return Run("pixelprobe", {r.path: r.verdict == Verdict.CORRUPTED for r in results}, seconds)
+
+
+def run_ffmpeg(paths: Sequence[str], workers: int) -> Run:
+    exe = ffmpeg_exe()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        flags = list(pool.map(lambda p: ffmpeg_flags(exe, p), paths))
+    seconds = time.perf_counter() - started
+    return Run("ffmpeg per file", dict(zip(paths, flags, strict=True)), seconds)
+
+
+def ground_truth(items: Sequence[samples.CorpusItem], ffmpeg: Run, workers: int) -> dict[str, set[str]]:
+    """For each damaged file, the reference tools that flag it (the ffmpeg run counts as one)."""
+
+    def flags_of(item: samples.CorpusItem) -> set[str]:
+        path = str(item.path)
+        found = {"ffmpeg"} if ffmpeg.flagged[path] else set()
+        found |= {name for name, fn in reference_tools(item.kind).items() if fn(path)}
+        return found
+
+    damaged = [i for i in items if i.damage is not None]
+    with ThreadPoolExecutor(workers) as pool:
+        return dict(zip((str(i.path) for i in damaged), pool.map(flags_of, damaged), strict=True))
+
+
+def _pct(n: int, d: int) -> str:
+    return f"{100 * n / d:5.1f}% ({n}/{d})" if d else "   n/a"
+
+
+def report(
+    items: Sequence[samples.CorpusItem], runs: list[Run], truth: dict[str, set[str]], workers: int
+) -> None:
+    damaged = [str(i.path) for i in items if i.damage is not None]
+    valid = [str(i.path) for i in items if i.damage is None]
+    detectable = [p for p in damaged if truth[p]]
+    kinds = len({i.kind for i in items})
+    print(
+        f"corpus: {len(items)} files ({kinds} kinds), {len(damaged)} damaged, "
+        f"{len(detectable)} flagged by a reference tool; workers={workers}"
+    )
+    print(f"{'':18} {'files/s':>8}  {'recall (detectable)':<20} {'recall (all damage)':<20} false alarms")
+    for run in runs:
+        rate = len(items) / run.seconds if run.seconds else float("inf")
+        recall_ref = sum(run.flagged[p] for p in detectable)
+        recall_all = sum(run.flagged[p] for p in damaged)
+        false = sum(run.flagged[p] for p in valid)
+        print(
+            f"{run.name:<18} {rate:8.1f}  {_pct(recall_ref, len(detectable)):<20} "
+            f"{_pct(recall_all, len(damaged)):<20} {false}/{len(valid)}"
+        )
+    ours, base = runs[0], runs[1]
+    print(f"throughput ratio (pixelprobe / ffmpeg per file): {base.seconds / ours.seconds:.2f}x")
+    kind_of = {str(i.path): (i.kind, i.damage) for i in items}
+    misses = Counter(kind_of[p] for p in detectable if not ours.flagged[p])
+    if misses:
+        print(
+            "missed (flagged by a reference, not by us): "
+            + ", ".join(f"{k}/{d} x{n}" for (k, d), n in sorted(misses.items()))
+        )
+    extra = [p for p in damaged if ours.flagged[p] and not truth[p]]
+    if extra:
+        print(f"found beyond every reference tool: {len(extra)} damaged files")
+    false = Counter(kind_of[p][0] for p in valid if ours.flagged[p])
+    if false:
+        print(
+            "FALSE ALARMS (valid called corrupted): "
+            + ", ".join(f"{k} x{n}" for k, n in sorted(false.items()))
+        )
+    by_tool: dict[str, int] = defaultdict(int)
+    for tools in truth.values():
+        for t in tools:
+            by_tool[t] += 1
+    print("reference detections: " + ", ".join(f"{t} {n}" for t, n in sorted(by_tool.items())))
+
+
+def large_round(root: Path, workers: int, quick: bool) -> None:
+    """A few larger, longer videos: wall time of ours against ffmpeg per file."""
+    seconds, size, count = (8.0, (640, 360), 2) if quick else (30.0, (1280, 720), 4)
+    paths = []
+    for i, kind in zip(range(count), ["mp4_h264_aac", "mkv_h264", "mp4_hevc", "webm_vp9"], strict=False):
+        ext = samples.KINDS[kind].extension
+        paths.append(
+            str(samples.generate(kind, root / f"large_{i}{ext}", seconds=seconds, size=size, seed=i))
+        )
+    total_mb = sum(os.path.getsize(p) for p in paths) / 1048576
+    ours = run_ours(paths, workers, deep=False)
+    base = run_ffmpeg(paths, workers)
+    print(
+        f"large video: {len(paths)} files, {seconds:.0f} s each at {size[0]}x{size[1]}, {total_mb:.1f} MB: "
+        f"pixelprobe {ours.seconds:.1f} s, ffmpeg per file {base.seconds:.1f} s, "
+        f"ratio {base.seconds / ours.seconds:.2f}x; flagged: {sum(ours.flagged.values())} / "
+        f"{sum(base.flagged.values())} (all valid)"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small corpus, fast run")
+    parser.add_argument("--workers", type=int, default=2, help="workers for both sides (default 2)")
+    parser.add_argument("--per-kind", type=int, default=None, help="files per sample kind")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--deep", action="store_true", help="our checkers in deep mode")
+    parser.add_argument("--large", action="store_true", help="also time a few large videos")
+    parser.add_argument("--keep", metavar="DIR", help="build the corpus in DIR and keep it")
+    args = parser.parse_args(argv)
+    per_kind = args.per_kind or (6 if args.quick else 16)
+
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="pixelprobe-bench-"))
+    try:
+        t0 = time.perf_counter()
+        items = samples.make_corpus(root / "corpus", per_kind=per_kind, damaged_fraction=0.5, seed=args.seed)
+        print(f"corpus built in {time.perf_counter() - t0:.1f} s under {root}")
+        paths = [str(i.path) for i in items]
+        ours = run_ours(paths, args.workers, args.deep)
+        base = run_ffmpeg(paths, args.workers)
+        truth = ground_truth(items, base, args.workers)
+        report(items, [ours, base], truth, args.workers)
+        if args.large:
+            large_round(root, args.workers, args.quick)
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

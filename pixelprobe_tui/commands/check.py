@@ -1,0 +1,99 @@
+"""``pixelprobe check FILE...``: check files now, without a database.
+
+Files run through the same isolated checker children as a scan. Exit status 1 when any file is corrupted,
+0 otherwise (unreadable and unsupported files are reported but are not evidence of damage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, IgnoreRules, Severity, Verdict
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``check`` command."""
+    p = subparsers.add_parser(
+        "check",
+        help="check files for corruption now (no database)",
+        description="Check media files for corruption and print one verdict per file. "
+        "Directories are walked for media files. Exit status 1 if any file is corrupted.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories to check")
+    p.add_argument(
+        "--deep", action="store_true", help="decode fully even when a cheap check already found damage"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object per file (JSON Lines)")
+    p.add_argument(
+        "-j",
+        "--workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="checker processes (default: %(default)s)",
+    )
+    p.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="ignore findings matching PATTERN (substring, or re:REGEX); repeatable",
+    )
+    p.add_argument("--no-media-info", action="store_true", help="skip the media info summary")
+    p.add_argument("--memory-mb", type=int, default=None, help="address-space cap per checker process")
+    p.set_defaults(func=run)
+
+
+def display_path(path: str) -> str:
+    """A printable form of a path whose name may not be valid UTF-8 (bad bytes shown as \\xNN)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def expand(paths: Iterable[str]) -> Iterator[str]:
+    """Files as given, and media files under directories (sorted, media extensions only)."""
+    from pixelprobe_tui.core.media import is_supported
+
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    if is_supported(name):
+                        yield os.path.join(root, name)
+        else:
+            yield path
+
+
+def format_result(result: CheckResult) -> str:
+    """Verdict and path on one line, then one indented line per finding."""
+    lines = [f"{result.verdict.value:<11} {display_path(result.path)}"]
+    for finding in result.findings:
+        if finding.severity == Severity.INFO:
+            continue
+        lines.append(f"{'':11} {display_path(finding.describe())}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pixelprobe_tui.core.isolation import CheckerPool, IsolationConfig
+
+    options = CheckOptions(deep=args.deep, want_media_info=not args.no_media_info)
+    config = IsolationConfig() if args.memory_mb is None else IsolationConfig(memory_mb=args.memory_mb)
+    rules = IgnoreRules(args.ignore)
+    counts: Counter[str] = Counter()
+    with CheckerPool(max(1, args.workers), config) as pool:
+        for result in pool.check_many(expand(args.paths), options, rules):
+            counts[result.verdict.value] += 1
+            if args.json:
+                print(json.dumps(result.to_dict()), flush=True)
+            else:
+                print(format_result(result), flush=True)
+    if not args.json:
+        total = sum(counts.values())
+        parts = ", ".join(f"{counts[v.value]} {v.value}" for v in Verdict if counts[v.value])
+        print(f"{total} file{'s' if total != 1 else ''}: {parts or 'nothing checked'}", file=sys.stderr)
+    return 1 if counts[Verdict.CORRUPTED.value] else 0

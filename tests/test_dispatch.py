@@ -1,0 +1,195 @@
+"""The in-process dispatcher: routing by content, early answers, merged findings, media info."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from pixelprobe_tui.core import checkers, samples
+from pixelprobe_tui.core.checkers import mediainfo
+from pixelprobe_tui.core.verdict import CheckOptions, IgnoreRules, Severity, Verdict
+
+SMALL = (96, 64)
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory) -> dict[str, Path]:
+    """One valid file per kind the tests need, generated once."""
+    root = tmp_path_factory.mktemp("dispatch")
+    made = {}
+    for kind in ("mp4_h264_aac", "mp4_audio_only", "ogg_vorbis", "opus", "png", "jpg_baseline", "flac"):
+        ext = samples.KINDS[kind].extension
+        made[kind] = samples.generate(kind, root / f"{kind}{ext}", seconds=1.0, size=SMALL)
+    return made
+
+
+def _codes(result) -> set[str]:
+    return {f.code for f in result.findings}
+
+
+def test_valid_video_is_healthy_with_media_info(lib):
+    result = checkers.check(str(lib["mp4_h264_aac"]), CheckOptions())
+    assert result.verdict == Verdict.HEALTHY, [f.describe() for f in result.findings]
+    assert result.family == "video"
+    assert result.decisive_tool and result.decisive_tool.startswith("pyav")
+    assert result.file_size == lib["mp4_h264_aac"].stat().st_size
+    info = result.media_info
+    assert info is not None and info["general"]["format"] == "MPEG-4"
+    video = next(t for t in info["tracks"] if t["type"] == "video")
+    assert (video["width"], video["height"]) == SMALL
+    assert any(t["type"] == "audio" and t["channels"] == 2 for t in info["tracks"])
+    assert json.loads(mediainfo.to_json(info)) == info
+
+
+def test_media_info_can_be_skipped(lib):
+    assert checkers.check(str(lib["png"]), CheckOptions(want_media_info=False)).media_info is None
+
+
+def test_png_named_mp4_is_checked_as_image_with_mismatch_warning(lib, tmp_path):
+    fake = tmp_path / "holiday.mp4"
+    fake.write_bytes(lib["png"].read_bytes())
+    result = checkers.check(str(fake), CheckOptions())
+    assert result.family == "image"
+    assert result.verdict == Verdict.WARNING
+    mismatch = [f for f in result.findings if f.code == "extension_mismatch"]
+    assert mismatch and ".mp4" in mismatch[0].message
+    assert "pillow" in result.tool_versions  # the image decoder ran, not PyAV
+
+
+@pytest.mark.parametrize("kind", ["mp4_audio_only", "ogg_vorbis", "opus", "flac"])
+def test_audio_in_containers_that_can_hold_video_is_audio(lib, kind):
+    result = checkers.check(str(lib[kind]), CheckOptions())
+    assert result.family == "audio"
+    assert result.verdict == Verdict.HEALTHY, [f.describe() for f in result.findings]
+
+
+def test_empty_file_is_corrupted_without_decoding(tmp_path):
+    empty = tmp_path / "empty.mkv"
+    empty.write_bytes(b"")
+    result = checkers.check(str(empty), CheckOptions())
+    assert result.verdict == Verdict.CORRUPTED
+    assert _codes(result) == {"empty"}
+    assert result.file_size == 0
+
+
+@pytest.mark.parametrize("name", ["junk.mp4", "junk.jpg", "junk.flac"])
+def test_junk_with_a_media_name_is_corrupted(tmp_path, name):
+    junk = tmp_path / name
+    junk.write_bytes(random.Random(7).randbytes(20_000))
+    result = checkers.check(str(junk), CheckOptions())
+    assert result.verdict == Verdict.CORRUPTED, [f.describe() for f in result.findings]
+
+
+def test_junk_with_an_unknown_name_is_unsupported(tmp_path):
+    junk = tmp_path / "notes.xyz"
+    junk.write_bytes(random.Random(7).randbytes(2_000))
+    assert checkers.check(str(junk), CheckOptions()).verdict == Verdict.UNSUPPORTED
+
+
+def test_directory_named_like_media_is_unreadable(tmp_path):
+    folder = tmp_path / "clip.mp4"
+    folder.mkdir()
+    result = checkers.check(str(folder), CheckOptions())
+    assert result.verdict == Verdict.UNREADABLE
+    assert "directory" in result.findings[0].message
+
+
+@pytest.mark.timeout(20)
+def test_fifo_named_like_media_is_unreadable_without_blocking(tmp_path):
+    fifo = tmp_path / "stream.mp4"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    result = checkers.check(str(fifo), CheckOptions())
+    assert result.verdict == Verdict.UNREADABLE
+    assert "FIFO" in result.findings[0].message
+    assert time.monotonic() - started < 10  # generous: the point is "did not block on open"
+
+
+def test_vanished_file_is_unreadable(tmp_path):
+    link = tmp_path / "gone.mp4"
+    link.symlink_to(tmp_path / "nowhere.mp4")
+    result = checkers.check(str(link), CheckOptions())
+    assert result.verdict == Verdict.UNREADABLE
+    assert result.findings[0].code == "vanished"
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_truncated_video_is_corrupted_in_both_modes(lib, tmp_path, deep):
+    data = lib["mp4_h264_aac"].read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    result = checkers.check(str(cut), CheckOptions(deep=deep))
+    assert result.verdict == Verdict.CORRUPTED
+    assert result.decisive_tool  # names what decided
+
+
+def test_truncated_jpeg_names_the_decisive_tool(lib, tmp_path):
+    data = lib["jpg_baseline"].read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: len(data) // 2])
+    result = checkers.check(str(cut), CheckOptions(deep=True))
+    assert result.verdict == Verdict.CORRUPTED
+    decisive = next(f for f in result.findings if f.severity == Severity.CORRUPT)
+    assert result.decisive_tool and result.decisive_tool.split()[0] == decisive.tool.split(":")[0]
+
+
+def test_ignore_rules_apply_in_process(tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    result = checkers.check(str(empty), CheckOptions(), IgnoreRules(["empty file"]))
+    assert result.verdict == Verdict.HEALTHY
+    assert result.findings[0].ignored
+
+
+def test_identical_findings_from_two_passes_are_kept_once():
+    from pixelprobe_tui.core.verdict import Finding
+
+    a = Finding(Severity.CORRUPT, "truncated", "pyav", "file ends early", at_seconds=1.0)
+    b = Finding(Severity.CORRUPT, "truncated", "structure:mp4", "file ends early")
+    assert checkers._merge([a, b, a]) == (a, b)
+
+
+def test_a_raising_checker_becomes_a_finding(tmp_path):
+    # A checker that raises stands in for a library bug: the file still gets a result.
+    def boom(path, options):
+        raise ValueError("bad table")
+
+    def io_fail(path, options):
+        raise OSError(5, "Input/output error")
+
+    path = str(tmp_path / "x.mp4")
+    raised = checkers._run(types.SimpleNamespace(check=boom), path, CheckOptions(), "av")
+    assert raised.verdict == Verdict.CORRUPTED
+    assert raised.findings[0].message == "checker raised ValueError: bad table"
+    io = checkers._run(types.SimpleNamespace(check=io_fail), path, CheckOptions(), "av")
+    assert io.verdict == Verdict.UNREADABLE
+    assert "EIO" in io.findings[0].message
+
+
+def test_media_info_survives_junk_and_odd_names(tmp_path):
+    junk = tmp_path / "junk.mkv"
+    junk.write_bytes(random.Random(3).randbytes(50_000))
+    info = mediainfo.media_info(str(junk))
+    assert info is None or info["tracks"] == []
+    assert mediainfo.media_info(str(tmp_path / "missing.mkv")) is None
+    odd = os.fsdecode(os.fsencode(tmp_path) + b"/\xff\xfe.flac")
+    with open(odd, "wb") as fh:
+        fh.write(samples.generate_bytes("flac", seconds=0.5))
+    info = mediainfo.media_info(odd)
+    assert info is not None and info["general"]["format"] == "FLAC"
+    assert mediainfo.duration_of(info) == pytest.approx(0.5, abs=0.05)
+
+
+def test_content_hash_on_request(lib):
+    from pixelprobe_tui.core.hashing import hash_file
+
+    path = str(lib["png"])
+    assert checkers.check(path, CheckOptions()).content_hash is None
+    hashed = checkers.check(path, CheckOptions(want_hash=True)).content_hash
+    assert hashed == hash_file(path) and hashed.startswith("xxh3_128:")
