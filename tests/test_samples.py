@@ -334,7 +334,7 @@ def test_doctor_samples_are_small_and_cover_the_cases(doctor) -> None:
     names = " | ".join(s.name for s in doctor)
     for needle in ("truncated mp4", "bit-flipped h264", "truncated flac", "MD5", "truncated jpeg", "bad CRC"):
         assert needle in names
-    for needle in ("truncated wav", "truncated mp3", "empty", "junk"):
+    for needle in ("truncated wav", "truncated mp3", "empty", "junk", "faststart"):
         assert needle in names
     for s in doctor:
         assert s.expected in {"corrupted", "healthy"}
@@ -346,8 +346,9 @@ def test_doctor_samples_are_small_and_cover_the_cases(doctor) -> None:
 
 def test_doctor_damage_is_visible_to_a_decoder(doctor) -> None:
     # Where a plain full decode is enough evidence, the reference ffmpeg must complain.
-    decodable = [s for s in doctor if s.kind in {"mp4_h264", "flac", "wav"} and "MD5" not in s.name]
-    assert len(decodable) >= 6
+    decodable = [s for s in doctor if s.kind in {"mp4_h264", "mp4_faststart", "flac", "wav"}]
+    decodable = [s for s in decodable if "MD5" not in s.name]
+    assert len(decodable) >= 7
     for s in decodable:
         assert _ffmpeg_errors(s.damaged) != "", s.name
 

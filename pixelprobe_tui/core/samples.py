@@ -630,7 +630,7 @@ class DoctorSample:
     kind: str
     valid: Path
     damaged: Path
-    expected: str  # verdict value for *damaged*: "corrupted" (or "healthy" for a harmless change)
+    expected: str  # the verdict value *damaged* must get ("corrupted" for every built-in case)
 
 
 def _boxes(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, int, int]]:
@@ -655,7 +655,8 @@ def _flip_in_mdat(data: bytes, rng: random.Random, flips: int = 24) -> bytes:
     for typ, lo, hi in _boxes(data):
         if typ == b"mdat":
             buf = bytearray(data)
-            # Skip the first frames' headers (SPS/PPS live in avcC, but keep off the first slice header).
+            # Spare the first tenth (the first keyframe's headers), so the file still opens and decodes
+            # and the damage shows only as decoder errors and concealed macroblocks.
             lo2 = lo + (hi - lo) // 10
             for bit in rng.sample(range(lo2 * 8, hi * 8), flips):
                 buf[bit // 8] ^= 1 << (bit % 8)
@@ -708,6 +709,13 @@ def doctor_samples(directory: str | os.PathLike[str] | None = None, *, seed: int
     small: Size = (96, 64)
     cases: list[tuple[str, str, Callable[[bytes], bytes], str, str]] = [
         ("truncated mp4 (h264)", "mp4_h264", _cut(0.6), ".mp4", "corrupted"),
+        (
+            "truncated faststart mp4 (index intact, media missing)",
+            "mp4_faststart",
+            _cut(0.6),
+            ".mp4",
+            "corrupted",
+        ),
         (
             "bit-flipped h264 in mp4 (concealed damage)",
             "mp4_h264",
