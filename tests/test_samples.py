@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import random
 import subprocess
 import warnings
@@ -69,6 +70,7 @@ def test_kind_table_is_consistent() -> None:
     required |= {"png", "gif_animated", "bmp", "tiff", "webp", "webp_animated", "apng", "heic"}
     required |= {"mp4_h264_aac", "mp4_audio_only", "mkv_audio"}
     required |= {"webm_vp9_opus", "mp4_av1", "avif", "mp4_faststart", "mp4_fragmented"}
+    required |= {"flac_24bit", "wav_24bit"}
     assert required <= set(samples.KINDS)
     # This environment has every encoder; a kind silently dropping out would shrink the whole suite.
     assert samples.available_kinds() == ALL_KINDS
@@ -354,19 +356,44 @@ def test_doctor_damage_is_visible_to_a_decoder(doctor) -> None:
 
 
 def _flac_md5(path: Path) -> tuple[bytes, bytes | None]:
-    """(STREAMINFO MD5, MD5 of the decoded samples or None if decoding failed) for a 16-bit FLAC."""
+    """(STREAMINFO MD5, MD5 of the decoded samples or None if decoding failed) for a 16/24-bit FLAC."""
     data = path.read_bytes()
     stored = data[8 + 18 : 8 + 34]  # STREAMINFO is the first block; its MD5 is the last 16 bytes
     digest = hashlib.md5()
     try:
         with av.open(str(path)) as container:
             for frame in container.decode(audio=0):
-                # FFmpeg decodes 16-bit FLAC to packed s16, the interleaved samples FLAC's MD5 covers.
-                assert frame.format.name == "s16"
-                digest.update(bytes(frame.planes[0])[: frame.samples * 2 * len(frame.layout.channels)])
+                # FLAC's MD5 covers interleaved little-endian samples at their own width; FFmpeg gives
+                # 16-bit as packed s16 and 24-bit as packed s32 with the value in the top 24 bits.
+                raw = bytes(frame.planes[0])[
+                    : frame.samples * len(frame.layout.channels) * frame.format.bytes
+                ]
+                if frame.format.name == "s16":
+                    digest.update(raw)
+                else:
+                    assert frame.format.name == "s32"
+                    samples32 = array("i", raw)
+                    digest.update(b"".join((v >> 8).to_bytes(3, "little", signed=True) for v in samples32))
     except av.FFmpegError:
         return stored, None
     return stored, digest.digest()
+
+
+def test_flac_kinds_carry_a_correct_md5_and_depth(media_factory) -> None:
+    for kind, depth in (("flac", 16), ("flac_24bit", 24)):
+        path = media_factory(kind, seconds=0.5)
+        info = path.read_bytes()[8 : 8 + 34]
+        assert ((info[12] & 1) << 4 | info[13] >> 4) + 1 == depth
+        stored, decoded = _flac_md5(path)
+        assert decoded == stored != bytes(16)
+
+
+def test_wav_24bit_declares_24_bits(media_factory) -> None:
+    data = media_factory("wav_24bit", seconds=0.5).read_bytes()
+    fmt = data.index(b"fmt ")
+    assert int.from_bytes(data[fmt + 22 : fmt + 24], "little") == 24  # bits per sample
+    with av.open(io.BytesIO(data)) as container:
+        assert container.streams.audio[0].codec_context.name == "pcm_s24le"
 
 
 def test_doctor_flac_flip_breaks_the_md5(doctor) -> None:

@@ -76,6 +76,7 @@ class _AVSpec:
     audio_rate: int = AUDIO_RATE
     pix_fmt: str = "yuv420p"
     container_options: tuple[tuple[str, str], ...] = ()
+    bits: int = 16  # audio sample depth: 16 or 24
 
 
 # no-asm: with x264's assembly paths the output differed from run to run (seemingly reads of
@@ -115,12 +116,14 @@ _AV_SPECS: dict[str, _AVSpec] = {
     "avi_mpeg4": _AVSpec("avi", video="mpeg4", video_options=_MPEG4),
     "mp3": _AVSpec("mp3", audio="libmp3lame"),
     "flac": _AVSpec("flac", audio="flac"),
+    "flac_24bit": _AVSpec("flac", audio="flac", bits=24),
     "ogg_vorbis": _AVSpec("ogg", audio="vorbis"),
     "opus": _AVSpec("ogg", audio="libopus", audio_rate=OPUS_RATE),
     "m4a_aac": _AVSpec("ipod", audio="aac"),
     "mp4_audio_only": _AVSpec("mp4", audio="aac"),
     "mkv_audio": _AVSpec("matroska", audio="libopus", audio_rate=OPUS_RATE),
     "wav": _AVSpec("wav", audio="pcm_s16le"),
+    "wav_24bit": _AVSpec("wav", audio="pcm_s24le", bits=24),
     "aiff": _AVSpec("aiff", audio="pcm_s16be"),
 }
 
@@ -141,12 +144,14 @@ KINDS: dict[str, SampleKind] = {
         SampleKind("avi_mpeg4", "video", ".avi", "MPEG-4 Part 2 in AVI"),
         SampleKind("mp3", "audio", ".mp3", "MP3 (LAME) with ID3v2 and an Info frame (frame count)"),
         SampleKind("flac", "audio", ".flac", "FLAC with STREAMINFO MD5"),
+        SampleKind("flac_24bit", "audio", ".flac", "24-bit FLAC with STREAMINFO MD5"),
         SampleKind("ogg_vorbis", "audio", ".ogg", "Vorbis in Ogg (audio-only Ogg)"),
         SampleKind("opus", "audio", ".opus", "Opus in Ogg"),
         SampleKind("m4a_aac", "audio", ".m4a", "AAC in M4A"),
         SampleKind("mp4_audio_only", "audio", ".mp4", "AAC in an MP4 with no video stream"),
         SampleKind("mkv_audio", "audio", ".mkv", "Opus in a Matroska .mkv with no video stream"),
         SampleKind("wav", "audio", ".wav", "PCM s16le WAV"),
+        SampleKind("wav_24bit", "audio", ".wav", "PCM s24le WAV"),
         SampleKind("aiff", "audio", ".aiff", "PCM s16be AIFF"),
         SampleKind("jpg_baseline", "image", ".jpg", "baseline JPEG"),
         SampleKind("jpg_progressive", "image", ".jpg", "progressive JPEG"),
@@ -246,27 +251,28 @@ class _Painter:
 
 
 @functools.lru_cache(maxsize=16)
-def _tone_pcm(seconds: float, rate: int, seed: int, channels: int = 2) -> bytes:
-    """Interleaved signed 16-bit PCM: three mixed sine tones under an attack/release envelope."""
+def _tone_pcm(seconds: float, rate: int, seed: int, bits: int = 16) -> bytes:
+    """Interleaved stereo PCM in native byte order: three mixed sine tones under an attack/release envelope.
+
+    16-bit samples are int16; 24-bit samples are int32 holding the 24-bit value in the top bits (FFmpeg's
+    s32 layout), so the low byte is zero and a 24-bit encoder keeps every bit.
+    """
     rng = random.Random(seed)
     freqs = [rng.uniform(180, 400), rng.uniform(500, 900), rng.uniform(1200, 3000)]
     gains = [0.35, 0.2, 0.08]
     n = max(1, int(seconds * rate))
     attack, release = int(0.05 * rate), int(0.2 * rate)
-    pcm = array("h")
+    full = (1 << (bits - 1)) - 1
+    shift = 0 if bits == 16 else 32 - bits
+    pcm = array("h" if bits == 16 else "i")
     step = [math.tau * f / rate for f in freqs]
     for i in range(n):
         env = min(1.0, i / attack if attack else 1.0, (n - i) / release if release else 1.0)
         # A slow tremolo keeps the spectrum moving so the codec has something to code.
         trem = 0.8 + 0.2 * math.sin(math.tau * 3 * i / rate)
         s = sum(g * math.sin(st * i) for g, st in zip(gains, step, strict=True)) * env * trem
-        left = int(s * 32767)
-        right = int(s * 0.8 * 32767)
-        pcm.append(left)
-        if channels == 2:
-            pcm.append(right)
-    if struct.pack("=h", 1) != struct.pack("<h", 1):
-        pcm.byteswap()
+        pcm.append(int(s * full) << shift)
+        pcm.append(int(s * 0.8 * full) << shift)
     return pcm.tobytes()
 
 
@@ -293,23 +299,32 @@ def _video_stream(out: OutputContainer, spec: _AVSpec, size: Size) -> VideoStrea
 
 def _audio_stream(out: OutputContainer, spec: _AVSpec) -> AudioStream:
     assert spec.audio is not None
-    # FFmpeg's native Vorbis encoder is flagged experimental, hence strict=-2 for it.
-    options = {"strict": "-2"} if spec.audio == "vorbis" else {}
+    options: dict[str, str] = {}
+    if spec.audio == "vorbis":
+        options["strict"] = "-2"  # FFmpeg's native Vorbis encoder is flagged experimental
+    if spec.bits == 24:
+        options["bits_per_raw_sample"] = "24"
     stream = out.add_stream(spec.audio, rate=spec.audio_rate, layout="stereo", options=options)
     assert isinstance(stream, AudioStream)
+    if spec.bits == 24:
+        # Without this the encoder takes its first (16-bit) format and the samples lose 8 bits.
+        stream.codec_context.format = "s32"
     stream.codec_context.flags |= av.codec.context.Flags.bitexact
     stream.codec_context.thread_count = 1
     return stream
 
 
-def _audio_frames(seconds: float, rate: int, seed: int, chunk: int = 1024) -> Iterator[av.AudioFrame]:
-    """The tone as stereo s16 frames of *chunk* samples with pts in 1/rate units."""
-    pcm = _tone_pcm(seconds, rate, seed)
-    total = len(pcm) // 4  # 2 channels x 2 bytes
+def _audio_frames(
+    seconds: float, rate: int, seed: int, bits: int = 16, chunk: int = 1024
+) -> Iterator[av.AudioFrame]:
+    """The tone as packed stereo frames (s16, or s32 for 24-bit) of *chunk* samples, pts in 1/rate."""
+    pcm = _tone_pcm(seconds, rate, seed, bits)
+    fmt, width = ("s16", 4) if bits == 16 else ("s32", 8)  # bytes per stereo sample
+    total = len(pcm) // width
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
-        frame = av.AudioFrame(format="s16", layout="stereo", samples=n)
-        frame.planes[0].update(pcm[start * 4 : (start + n) * 4])
+        frame = av.AudioFrame(format=fmt, layout="stereo", samples=n)
+        frame.planes[0].update(pcm[start * width : (start + n) * width])
         frame.sample_rate = rate
         frame.pts = start
         frame.time_base = Fraction(1, rate)
@@ -325,7 +340,7 @@ def _encode_av(spec: _AVSpec, path: Path, seconds: float, size: Size, seed: int)
         assert isinstance(out, OutputContainer)
         vstream = _video_stream(out, spec, size) if spec.video else None
         astream = _audio_stream(out, spec) if spec.audio else None
-        audio = _audio_frames(seconds, spec.audio_rate, seed) if astream is not None else iter(())
+        audio = _audio_frames(seconds, spec.audio_rate, seed, spec.bits) if astream is not None else iter(())
         pending = next(audio, None)
 
         def audio_until(t: float) -> None:
@@ -534,7 +549,7 @@ def damage_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], how: s
 
 # Formats whose payload carries no checksum and no structure: damage that only rewrites payload bytes
 # leaves a file that is still perfectly valid, so no checker can be expected to notice it.
-_UNCHECKED_PAYLOAD = frozenset({"wav", "aiff", "bmp"})
+_UNCHECKED_PAYLOAD = frozenset({"wav", "wav_24bit", "aiff", "bmp"})
 
 
 def damage_detectable(kind: str, how: str) -> bool | None:
