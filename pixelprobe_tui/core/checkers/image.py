@@ -36,6 +36,8 @@ import functools
 import io
 import os
 import re
+import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -330,7 +332,12 @@ def _check_image(run: _Run, data: bytes | None, versions: dict[str, str]) -> Non
             run.decisive = _decisive(TOOL_SIMPLEJPEG, versions)
             _check_jpeg(run, im, data)
         else:
-            _decode_frames(run, im, tool)
+            if fmt == "TIFF":
+                # libtiff explains its failures only on stderr; Pillow passes on "decoder error -2".
+                with _NativeStderr() as native:
+                    _decode_frames(run, im, tool, native)
+            else:
+                _decode_frames(run, im, tool)
         # After the decode: Pillow's PNG getexif() loads the image to find an eXIf chunk after IDAT, and
         # on a file already proven corrupt, metadata complaints would only repeat the damage.
         if not any(f.severity == Severity.CORRUPT for f in run.findings):
@@ -574,7 +581,51 @@ def _frames(im: Image.Image) -> Iterator[int]:
             return
 
 
-def _decode_frames(run: _Run, im: Image.Image, tool: str) -> None:
+class _NativeStderr:
+    """Collect what C libraries print on file descriptor 2 while the block runs.
+
+    Process-wide (a file descriptor has no threads): meant for the checker child, where one check runs
+    at a time. If fd 2 cannot be redirected, the block runs anyway and nothing is collected.
+    """
+
+    def __init__(self) -> None:
+        self._tmp: Any = None
+        self._saved: int | None = None
+
+    def __enter__(self) -> _NativeStderr:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        try:
+            self._tmp = tempfile.TemporaryFile()
+            self._saved = os.dup(2)
+            os.dup2(self._tmp.fileno(), 2)
+        except OSError:
+            self._restore()
+        return self
+
+    def lines(self) -> list[str]:
+        """What was printed so far, one entry per distinct non-empty line."""
+        if self._tmp is None:
+            return []
+        self._tmp.seek(0)
+        text = self._tmp.read(16384).decode("utf-8", "replace")
+        self._tmp.seek(0, os.SEEK_END)
+        return list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
+
+    def _restore(self) -> None:
+        if self._saved is not None:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            self._saved = None
+        if self._tmp is not None:
+            self._tmp.close()
+            self._tmp = None
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()
+
+
+def _decode_frames(run: _Run, im: Image.Image, tool: str, native: _NativeStderr | None = None) -> None:
     """``load()`` every frame/page; the first failure is reported with its frame index and time."""
     animated = bool(getattr(im, "is_animated", False))
     elapsed_ms = 0.0
@@ -592,7 +643,7 @@ def _decode_frames(run: _Run, im: Image.Image, tool: str) -> None:
                 raise
             except Exception as exc:
                 where = f"frame {index}" if animated or index else ""
-                _decode_failure(run, exc, tool, where, at)
+                _decode_failure(run, exc, tool, where, at, native.lines() if native else [])
                 return
             run.frames = index + 1
             if timed:
@@ -601,10 +652,17 @@ def _decode_frames(run: _Run, im: Image.Image, tool: str) -> None:
         raise
     except Exception as exc:  # seeking to the next frame failed: its header is damaged
         at = elapsed_ms / 1000.0 if timed else None
-        _decode_failure(run, exc, tool, f"frame {index + 1}", at)
+        _decode_failure(run, exc, tool, f"frame {index + 1}", at, native.lines() if native else [])
 
 
-def _decode_failure(run: _Run, exc: BaseException, tool: str, where: str, at: float | None = None) -> None:
+def _decode_failure(
+    run: _Run,
+    exc: BaseException,
+    tool: str,
+    where: str,
+    at: float | None = None,
+    library_lines: list[str] | None = None,
+) -> None:
     """One decoder exception as a finding: unreadable, too large, unsupported or corrupt."""
     prefix = f"{where}: " if where else ""
     if isinstance(exc, Image.DecompressionBombError):
@@ -614,6 +672,8 @@ def _decode_failure(run: _Run, exc: BaseException, tool: str, where: str, at: fl
         run.add(Severity.UNREADABLE, "io_error", tool, f"{prefix}read failed: {_os_reason(exc)}")
         return
     message = _text(exc)
+    if library_lines:
+        message += f" ({'; '.join(library_lines[:3])})"
     lowered = message.lower()
     if isinstance(exc, NotImplementedError) or any(k in lowered for k in _UNSUPPORTED_HINTS):
         run.add(Severity.UNSUPPORTED, "unsupported_variant", tool, f"{prefix}{message}")
