@@ -1,0 +1,169 @@
+"""The structure checker: sniff the content, then walk the container's structure cheaply.
+
+Finds truncation and broken structure in milliseconds, by reading headers and seeking past payloads,
+including damage decoders shrug off (a WAV or MP3 that simply ends early, an MP4 whose ``mdat`` claims
+"to end of file" but lost its tail). Severity rules:
+
+- evidence of missing or altered data (truncation, CRC mismatch, broken structure) -> ``corrupt``;
+- oddities that play fine (trailing data, extension mismatch, unfinalised size fields) -> ``warning``;
+- an empty file, or non-media content under a media name -> ``corrupt``;
+- the file cannot be read at all -> ``unreadable``.
+
+Cost: headers only, except where the format offers nothing else. PNG and Ogg CRCs read every byte
+(streamed, at zlib speed); Ogg above :data:`OGG_CRC_LIMIT` bytes checks only page headers and the CRC of
+the first and last pages unless ``options.deep``. JPEG is scanned for markers (``bytes.find`` speed).
+MP3/ADTS frame walks and GIF sub-blocks touch every frame header. MPEG-TS checks sync bytes of the first
+and last megabyte, or of every packet when ``options.deep``.
+
+Findings carry tool ``structure:<container>`` (``structure`` for sniffing-level findings).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+
+from pixelprobe_tui import __version__
+from pixelprobe_tui.core.checkers.walks import (
+    asf,
+    bmp,
+    flac,
+    flv,
+    gif,
+    isobmff,
+    jpeg,
+    matroska,
+    mpeg_audio,
+    mpegts,
+    ogg,
+    png,
+    riff,
+    tiff,
+)
+from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext
+from pixelprobe_tui.core.media import (
+    RAW_EXTENSIONS,
+    Family,
+    Sniff,
+    UnreadableError,
+    family_of_extension,
+    open_for_reading,
+    sniff_fd,
+)
+from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, Finding, Severity, make_result
+
+log = logging.getLogger(__name__)
+
+TOOL = "structure"
+Walk = Callable[[Reader, Notes, WalkContext], None]
+
+WALKS: dict[str, Walk] = {
+    "mp4": isobmff.walk,
+    "mov": isobmff.walk,
+    "3gp": isobmff.walk,
+    "heif": isobmff.walk,
+    "avif": isobmff.walk,
+    "cr3": isobmff.walk,
+    "matroska": matroska.walk,
+    "webm": matroska.walk,
+    "wav": riff.walk_wav,
+    "rf64": riff.walk_wav,
+    "avi": riff.walk_avi,
+    "webp": riff.walk_webp,
+    "aiff": riff.walk_aiff,
+    "flac": flac.walk,
+    "mp3": mpeg_audio.walk_mp3,
+    "aac_adts": mpeg_audio.walk_adts,
+    "ogg": ogg.walk,
+    "png": png.walk,
+    "jpeg": jpeg.walk,
+    "gif": gif.walk,
+    "bmp": bmp.walk,
+    "tiff": tiff.walk,
+    "mpegts": mpegts.walk,
+    "asf": asf.walk,
+    "flv": flv.walk,
+}
+
+
+def check(path: str, options: CheckOptions | None = None) -> CheckResult:
+    """Sniff ``path`` and walk its structure; never raises for a file-level problem."""
+    options = options or CheckOptions()
+    started = time.perf_counter()
+    versions = {TOOL: __version__}
+    try:
+        fd, st = open_for_reading(path)
+    except UnreadableError as e:
+        return make_result(
+            path,
+            [Finding(Severity.UNREADABLE, e.code, TOOL, e.reason)],
+            family=str(family_of_extension(path)),
+            decisive_tool=TOOL,
+            tool_versions=versions,
+            duration_s=time.perf_counter() - started,
+        )
+    sn: Sniff | None = None
+    facts: dict = {}
+    try:
+        sn = sniff_fd(path, fd, st.st_size)
+        findings, facts = _findings(fd, sn, options)
+    except UnreadableError as e:
+        findings = [Finding(Severity.UNREADABLE, e.code, TOOL, e.reason)]
+    finally:
+        os.close(fd)
+    family = facts.get("family") or (sn.family if sn else family_of_extension(path))
+    return make_result(
+        path,
+        findings,
+        family=str(family),
+        container=sn.container if sn else None,
+        decisive_tool=TOOL,
+        tool_versions=versions,
+        duration_s=time.perf_counter() - started,
+        file_size=st.st_size,
+    )
+
+
+def _findings(fd: int, sn: Sniff, options: CheckOptions) -> tuple[list[Finding], dict]:
+    """Sniff-level findings plus the container walk."""
+    findings = []
+    if sn.empty:
+        return [Finding(Severity.CORRUPT, "empty_file", TOOL, "the file is empty (0 bytes)")], {}
+    if sn.container is None:
+        return [_unknown_content(sn)], {}
+    if sn.mismatch:
+        findings.append(
+            Finding(
+                Severity.WARNING,
+                "extension_mismatch",
+                TOOL,
+                f"the content is {sn.container} but the extension is .{sn.extension}",
+            )
+        )
+    walk = WALKS.get(sn.container)
+    if walk is None:
+        return findings, {}
+    notes = Notes(f"{TOOL}:{sn.container}")
+    try:
+        walk(Reader(fd, sn.size), notes, WalkContext(sniff=sn, deep=options.deep))
+    except UnreadableError:
+        raise
+    except Exception as e:  # a walker bug is not evidence against the file
+        log.exception("structure walk of %s failed", sn.path)
+        notes.info("walk_failed", f"the {sn.container} structure walk stopped: {type(e).__name__}: {e}")
+    findings.extend(notes.findings)
+    return findings, notes.facts
+
+
+def _unknown_content(sn: Sniff) -> Finding:
+    ext = f".{sn.extension}" if sn.extension else "no extension"
+    what = sn.describe_content()
+    if sn.ext_family is Family.UNKNOWN:
+        return Finding(Severity.UNSUPPORTED, "unsupported", TOOL, f"not a recognised media file ({what})")
+    if sn.extension in RAW_EXTENSIONS and not sn.all_zero and sn.other_format is None:
+        return Finding(
+            Severity.UNSUPPORTED, "unsupported", TOOL, f"raw format not recognised under {ext}; not checked"
+        )
+    return Finding(Severity.CORRUPT, "not_media", TOOL, f"the content is {what}, not a {ext} media file")

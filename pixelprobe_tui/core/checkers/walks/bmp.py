@@ -1,0 +1,56 @@
+"""BMP: file header and DIB header against the pixel data the file actually holds.
+
+The file-size field is often wrong in files that are perfectly fine, so it alone is only a warning; pixel
+data shorter than the header requires is truncation.
+"""
+
+from __future__ import annotations
+
+from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext
+
+_UNCOMPRESSED = {0, 3, 6}  # BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS
+
+
+def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
+    """Check declared sizes and the pixel array against the file size."""
+    size = r.size
+    hdr = r.read(0, 54)
+    if len(hdr) < 26:
+        out.corrupt("truncated", f"the file ends inside the BMP headers ({size} bytes)")
+        return
+    declared = int.from_bytes(hdr[2:6], "little")
+    data_off = int.from_bytes(hdr[10:14], "little")
+    dib = int.from_bytes(hdr[14:18], "little")
+    if 14 + dib > size:
+        out.corrupt("truncated", f"the file ends inside the {dib}-byte DIB header")
+        return
+    if dib == 12:
+        width = int.from_bytes(hdr[18:20], "little")
+        height = int.from_bytes(hdr[20:22], "little", signed=True)
+        bpp = int.from_bytes(hdr[24:26], "little")
+        compression = 0
+        image_size = 0
+    else:
+        width = int.from_bytes(hdr[18:22], "little", signed=True)
+        height = int.from_bytes(hdr[22:26], "little", signed=True)
+        bpp = int.from_bytes(hdr[28:30], "little")
+        compression = int.from_bytes(hdr[30:34], "little")
+        image_size = int.from_bytes(hdr[34:38], "little")
+    embedded = compression in (4, 5) and bpp == 0  # JPEG/PNG inside: depth comes from the stream
+    if (width <= 0 or height == 0 or bpp not in (1, 2, 4, 8, 16, 24, 32, 64)) and not embedded:
+        out.corrupt("bad_header", f"invalid dimensions or depth ({width}x{height}, {bpp} bits)")
+        return
+    if data_off > size:
+        out.corrupt("truncated", f"the pixel data should start at byte {data_off} but the file has {size}")
+        return
+    # RLE and embedded JPEG/PNG: only the header's byte count (when given) says how much is needed.
+    needed = ((width * bpp + 31) // 32) * 4 * abs(height) if compression in _UNCOMPRESSED else image_size
+    if needed and data_off + needed > size:
+        missing = data_off + needed - size
+        out.corrupt(
+            "truncated",
+            f"the pixel data needs {needed} bytes from byte {data_off} but the file ends {missing} bytes short",
+        )
+        return
+    if declared > size:
+        out.warning("size_mismatch", f"the header declares {declared} bytes but the file has {size}")

@@ -1,0 +1,74 @@
+"""GIF: header, colour tables, then image and extension blocks (with their sub-blocks) up to the trailer."""
+
+from __future__ import annotations
+
+from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, plural, trailing
+
+
+def _skip_sub_blocks(r: Reader, pos: int) -> int | None:
+    """Offset after a chain of data sub-blocks ending with a zero-length block; None at end of file."""
+    size = r.size
+    while pos < size:
+        n = r.read(pos, 1)
+        if not n:
+            return None
+        if n[0] == 0:
+            return pos + 1
+        pos += 1 + n[0]
+    return None
+
+
+def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
+    """Walk blocks from the logical screen descriptor to the trailer (0x3B)."""
+    size = r.size
+    lsd = r.read(6, 7)
+    if len(lsd) < 7:
+        out.corrupt("truncated", "the file ends inside the GIF header")
+        return
+    pos = 13
+    if lsd[4] & 0x80:
+        pos += 3 << ((lsd[4] & 7) + 1)
+    images = 0
+    while True:
+        b = r.read(pos, 1)
+        if not b:
+            if images:
+                out.corrupt(
+                    "missing_trailer",
+                    f"the file ends after {plural(images, 'complete image')} without the GIF trailer (truncated)",
+                )
+            else:
+                out.corrupt("truncated", "the file ends before any image")
+            return
+        intro = b[0]
+        if intro == 0x3B:
+            pos += 1
+            break
+        if intro == 0x21:
+            nxt = _skip_sub_blocks(r, pos + 2)
+        elif intro == 0x2C:
+            desc = r.read(pos + 1, 9)
+            if len(desc) < 9:
+                nxt = None
+            else:
+                start = pos + 10
+                if desc[8] & 0x80:
+                    start += 3 << ((desc[8] & 7) + 1)
+                nxt = _skip_sub_blocks(r, start + 1)  # after the LZW minimum code size byte
+        else:
+            if images and r.all_zero(pos, size):
+                out.corrupt("missing_trailer", f"no trailer: zero bytes follow image {images} (data lost)")
+            else:
+                out.corrupt("bad_block", f"unknown block type 0x{intro:02X} at byte {pos}")
+            return
+        if nxt is None:
+            what = "image data" if intro == 0x2C else "an extension block"
+            out.corrupt("truncated", f"the file ends inside {what} (block at byte {pos})")
+            return
+        if intro == 0x2C:
+            images += 1
+        pos = nxt
+    if not images:
+        out.corrupt("no_image_data", "the trailer comes before any image")
+        return
+    trailing(r, out, pos, "trailer")

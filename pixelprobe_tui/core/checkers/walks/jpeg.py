@@ -1,0 +1,111 @@
+"""JPEG: marker walk to the first scan, then a scan for markers in entropy-coded data up to EOI.
+
+Length-prefixed segments (APPn with embedded thumbnails, COM, DQT, DHT, SOFn ...) are skipped whole, so a
+thumbnail's own EOI is never mistaken for the image's. Inside scans ``FF 00`` (stuffing), ``FF D0-D7``
+(restart markers) and ``FF FF`` (fill) are not markers; progressive files have several scans. After EOI:
+another JPEG (MPO, multi-picture) and zero padding are info, other data (Samsung trailers, motion-photo
+videos, junk) a warning. A file ending before EOI is truncated.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, plural
+
+_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}
+EOI, SOS, SOI = 0xD9, 0xDA, 0xD8
+
+
+def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
+    """Walk the main image's segments and scans to its EOI, then classify what follows."""
+    size = r.size
+    pos = 2
+    frames = scans = 0
+    while True:
+        # Markers may be preceded by any number of 0xFF fill bytes.
+        b = r.read(pos, 2)
+        while len(b) == 2 and b[0] == 0xFF and b[1] == 0xFF:
+            pos += 1
+            b = r.read(pos, 2)
+        if len(b) < 2:
+            out.corrupt(
+                "missing_eoi", f"the file ends at byte {size} before the end-of-image marker (truncated)"
+            )
+            return
+        if b[0] != 0xFF:
+            out.corrupt("bad_marker", f"expected a marker at byte {pos}, found 0x{b[0]:02X}")
+            return
+        marker = b[1]
+        if marker == EOI:
+            pos += 2
+            break
+        if marker in _STANDALONE or marker == SOI:
+            pos += 2
+            continue
+        seg = r.read(pos + 2, 2)
+        if len(seg) < 2:
+            out.corrupt("missing_eoi", f"the file ends inside a segment header at byte {pos} (truncated)")
+            return
+        length = int.from_bytes(seg, "big")
+        if length < 2:
+            out.corrupt(
+                "bad_marker", f"segment 0xFF{marker:02X} at byte {pos} has an invalid length {length}"
+            )
+            return
+        end = pos + 2 + length
+        if end > size:
+            out.corrupt(
+                "missing_eoi",
+                f"segment 0xFF{marker:02X} at byte {pos} needs {length} bytes but the file ends first (truncated)",
+            )
+            return
+        if marker in _SOF:
+            frames += 1
+        pos = end
+        if marker == SOS:
+            scans += 1
+            nxt = _scan_end(r, pos)
+            if nxt is None:
+                out.corrupt(
+                    "missing_eoi",
+                    f"the file ends inside the image data (scan {scans} from byte {pos}); no end-of-image marker",
+                )
+                return
+            pos = nxt
+    if not frames or not scans:
+        out.corrupt("no_image_data", "the end-of-image marker comes before any image data")
+        return
+    if pos < size:
+        _after_eoi(r, out, pos)
+
+
+def _scan_end(r: Reader, pos: int) -> int | None:
+    """Offset of the first real marker after entropy-coded data starting at ``pos``."""
+    size = r.size
+    piece = 1 << 20
+    while pos < size:
+        buf = r.read(pos, piece + 1)
+        m = _MARKER.search(buf)
+        if m:
+            return pos + m.start()
+        if len(buf) <= piece:
+            return None
+        pos += piece
+    return None
+
+
+def _after_eoi(r: Reader, out: Notes, pos: int) -> None:
+    extra = r.size - pos
+    head = r.read(pos, 64)
+    stripped = head.lstrip(b"\x00")
+    if head.startswith(b"\xff\xd8\xff") or stripped.startswith(b"\xff\xd8\xff"):
+        out.info("multi_image", f"{plural(extra, 'byte')} after EOI hold another JPEG image (MPO or similar)")
+    elif r.all_zero(pos, r.size) or not head.strip(b"\x00\xff") and r.all_zero(pos + 64, r.size):
+        out.info("trailing_zeros", f"{plural(extra, 'padding byte')} after the end-of-image marker")
+    elif b"ftyp" in head[:16] or b"SEF" in r.read(r.size - 8, 8):
+        out.info("trailer", f"{plural(extra, 'byte')} of vendor data after the end-of-image marker")
+    else:
+        out.warning("trailing_data", f"{plural(extra, 'byte')} of data after the end-of-image marker")

@@ -1,0 +1,148 @@
+"""TIFF (and TIFF-based camera raw: CR2, NEF, DNG, ARW, ORF, RW2 ...): IFD chain and image data bounds.
+
+Every IFD (main chain, SubIFDs, EXIF) must lie inside the file, and every strip or tile (offset + byte
+count) too: a TIFF cut short loses its last strips, and its IFD is often at the end, so it is lost too.
+"""
+
+from __future__ import annotations
+
+from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, plural
+
+_TYPE_SIZE = {
+    1: 1,
+    2: 1,
+    3: 2,
+    4: 4,
+    5: 8,
+    6: 1,
+    7: 1,
+    8: 2,
+    9: 4,
+    10: 8,
+    11: 4,
+    12: 8,
+    13: 4,
+    16: 8,
+    17: 8,
+    18: 8,
+}
+STRIP_OFFSETS, STRIP_COUNTS, TILE_OFFSETS, TILE_COUNTS = 273, 279, 324, 325
+JPEG_IF, JPEG_IF_LEN = 513, 514
+SUB_IFDS, EXIF_IFD = 330, 34665
+_MAX_IFDS = 4096
+
+
+class _Tiff:
+    def __init__(self, r: Reader):
+        self.r = r
+        magic = r.read(0, 4)
+        self.order = "little" if magic[:2] == b"II" else "big"
+        self.big = magic[2:4] in (b"+\x00", b"\x00+")
+        self.entry_size = 20 if self.big else 12
+        self.count_size = 8 if self.big else 2
+        self.off_size = 8 if self.big else 4
+
+    def uint(self, b: bytes) -> int:
+        return int.from_bytes(b, self.order)
+
+    def first_ifd(self) -> int | None:
+        if self.big:
+            hdr = self.r.read(4, 12)
+            return self.uint(hdr[4:12]) if len(hdr) == 12 else None
+        hdr = self.r.read(4, 4)
+        return self.uint(hdr) if len(hdr) == 4 else None
+
+    def values(self, entry: bytes) -> list[int] | None:
+        """Integer values of an IFD entry (inline or at its offset); None if they lie outside the file."""
+        typ = self.uint(entry[2:4])
+        count = self.uint(entry[4 : 4 + self.off_size]) if self.big else self.uint(entry[4:8])
+        width = _TYPE_SIZE.get(typ)
+        if width is None or typ not in (3, 4, 13, 16, 18) or count > 10_000_000:
+            return []
+        nbytes = width * count
+        field = entry[4 + self.off_size :] if self.big else entry[8:12]
+        if nbytes <= len(field):
+            raw = field[:nbytes]
+        else:
+            off = self.uint(field)
+            if off + nbytes > self.r.size:
+                return None
+            raw = self.r.read(off, nbytes)
+        return [self.uint(raw[i : i + width]) for i in range(0, len(raw), width)]
+
+
+def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
+    """Follow IFDs from the header; check each IFD and each strip/tile lies inside the file."""
+    t = _Tiff(r)
+    first = t.first_ifd()
+    if first is None:
+        out.corrupt("truncated", "the file ends inside the TIFF header")
+        return
+    pending = [(first, "IFD0")]
+    visited: set[int] = set()
+    ifd_index = 0
+    beyond = 0
+    total = 0
+    first_beyond = ""
+    while pending and len(visited) < _MAX_IFDS:
+        off, name = pending.pop(0)
+        if off == 0 or off in visited:
+            continue
+        visited.add(off)
+        count_b = r.read(off, t.count_size)
+        if off + t.count_size > r.size or len(count_b) < t.count_size:
+            out.corrupt("truncated", f"{name} should be at byte {off} but the file has {r.size} bytes")
+            return
+        n = t.uint(count_b)
+        if n == 0 and name != "IFD0":
+            continue  # an empty sub-IFD holds nothing to check
+        table_end = off + t.count_size + n * t.entry_size + t.off_size
+        if n == 0 or n > 10_000 or table_end > r.size:
+            if table_end > r.size:
+                out.corrupt("truncated", f"{name} at byte {off} runs past the end of the file")
+            else:
+                out.corrupt("bad_ifd", f"{name} at byte {off} has an implausible entry count ({n})")
+            return
+        table = r.read(off + t.count_size, n * t.entry_size + t.off_size)
+        tags: dict[int, bytes] = {}
+        for i in range(n):
+            e = table[i * t.entry_size : (i + 1) * t.entry_size]
+            tags[t.uint(e[:2])] = e
+        for off_tag, cnt_tag in (
+            (STRIP_OFFSETS, STRIP_COUNTS),
+            (TILE_OFFSETS, TILE_COUNTS),
+            (JPEG_IF, JPEG_IF_LEN),
+        ):
+            if off_tag in tags and cnt_tag in tags:
+                offsets = t.values(tags[off_tag])
+                counts = t.values(tags[cnt_tag])
+                if offsets is None or counts is None:
+                    out.corrupt(
+                        "truncated", f"the strip/tile table of {name} lies beyond the end of the file"
+                    )
+                    return
+                for o, c in zip(offsets, counts, strict=False):
+                    total += 1
+                    if c and o + c > r.size:
+                        beyond += 1
+                        if not first_beyond:
+                            first_beyond = f"{name}: bytes {o}..{o + c}"
+        for sub_tag, label in ((SUB_IFDS, "SubIFD"), (EXIF_IFD, "EXIF IFD")):
+            if sub_tag in tags:
+                subs = t.values(tags[sub_tag]) or []
+                pending.extend((s, f"{label} of {name}") for s in subs if s < r.size)
+        nxt = t.uint(table[n * t.entry_size : n * t.entry_size + t.off_size])
+        ifd_index += 1
+        if nxt:
+            if nxt >= r.size:
+                out.corrupt(
+                    "truncated", f"the next IFD after {name} should be at byte {nxt}; the file has {r.size}"
+                )
+                return
+            pending.append((nxt, f"IFD{ifd_index}"))
+    if beyond:
+        out.corrupt(
+            "truncated",
+            f"{beyond} of {plural(total, 'strip/tile')} lie beyond the end of the file (first {first_beyond}, "
+            f"file has {r.size} bytes)",
+        )

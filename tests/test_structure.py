@@ -1,0 +1,446 @@
+"""The structure checker on real generated media: valid files stay clean, damage is found by the walk.
+
+Real-world layouts the generators do not produce (64-bit and size-0 boxes, unknown-size clusters, tags
+around MP3 frames, WAV extra chunks, RF64 ...) are built by editing real samples byte by byte.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from pixelprobe_tui.core import samples
+from pixelprobe_tui.core.checkers import flac_info
+from pixelprobe_tui.core.checkers.structure import check
+from pixelprobe_tui.core.checkers.walks import flac as flac_walk
+from pixelprobe_tui.core.checkers.walks.ogg import ogg_crc
+from pixelprobe_tui.core.media import parse_mpeg_audio_header
+from pixelprobe_tui.core.verdict import CheckOptions, Severity, Verdict
+
+TRUNCATION_CODES = {"truncated", "missing_eoi", "missing_iend", "missing_trailer", "samples_beyond_eof"}
+SMALL = {"seconds": 1.0, "size": (96, 64)}
+
+
+def codes(result, severity: Severity | None = None) -> set[str]:
+    return {f.code for f in result.findings if severity is None or f.severity is severity}
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Every kind: valid is clean, truncated is caught.
+
+
+@pytest.mark.parametrize("kind", sorted(samples.KINDS))
+def test_valid_sample_has_no_damage_finding(kind: str, media_factory) -> None:
+    path = media_factory(kind, **SMALL)
+    result = check(str(path))
+    assert result.verdict is Verdict.HEALTHY, [f.describe() for f in result.findings]
+    assert result.file_size == path.stat().st_size
+    assert result.container is not None
+    if samples.KINDS[kind].family == "image" or kind in ("mp3", "flac", "wav", "aiff", "m4a_aac"):
+        assert result.family == samples.KINDS[kind].family
+
+
+@pytest.mark.parametrize("kind", sorted(samples.KINDS))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_truncated_sample_is_corrupt(kind: str, seed: int, damaged_media) -> None:
+    path = damaged_media(kind, "truncated", seed=seed, **SMALL)
+    result = check(str(path))
+    assert result.verdict is Verdict.CORRUPTED, [f.describe() for f in result.findings]
+    assert codes(result, Severity.CORRUPT) & TRUNCATION_CODES
+    structural = [f for f in result.findings if f.severity is Severity.CORRUPT]
+    assert all(f.tool == f"structure:{result.container}" for f in structural)
+
+
+@pytest.mark.parametrize("kind", ["mp4_h264", "flac", "png", "jpg_baseline", "wav"])
+def test_junk_and_empty_under_a_media_name_are_corrupt(kind: str, damaged_media) -> None:
+    junk = check(str(damaged_media(kind, "junk", **SMALL)))
+    assert junk.verdict is Verdict.CORRUPTED and codes(junk) == {"not_media"}
+    empty = check(str(damaged_media(kind, "empty", **SMALL)))
+    assert empty.verdict is Verdict.CORRUPTED and codes(empty) == {"empty_file"}
+
+
+def test_zero_filled_file_is_corrupt(tmp_path: Path) -> None:
+    result = check(write(tmp_path, "clip.mkv", bytes(65536)))
+    assert result.verdict is Verdict.CORRUPTED and codes(result) == {"not_media"}
+    assert "zero" in result.findings[0].message
+
+
+def test_non_media_name_with_unknown_content_is_unsupported(tmp_path: Path) -> None:
+    result = check(write(tmp_path, "notes.txt", b"hello\n" * 100))
+    assert result.verdict is Verdict.UNSUPPORTED
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Sniffing-level findings and unreadable paths.
+
+
+def test_png_named_jpg_is_a_warning(media_factory, tmp_path: Path) -> None:
+    path = tmp_path / "holiday.jpg"
+    shutil.copyfile(media_factory("png", size=(32, 32)), path)
+    result = check(str(path))
+    assert result.verdict is Verdict.WARNING
+    assert codes(result) == {"extension_mismatch"}
+    assert result.container == "png" and result.family == "image"
+
+
+@pytest.mark.timeout(20)
+def test_fifo_named_like_media_does_not_block(tmp_path: Path) -> None:
+    fifo = tmp_path / "stream.mp4"
+    os.mkfifo(fifo)
+    result = check(str(fifo))
+    assert result.verdict is Verdict.UNREADABLE and codes(result) == {"not_a_file"}
+
+
+def test_directory_and_vanished_file_are_unreadable(tmp_path: Path) -> None:
+    folder = tmp_path / "x.mp4"
+    folder.mkdir()
+    assert check(str(folder)).verdict is Verdict.UNREADABLE
+    gone = check(str(tmp_path / "gone.flac"))
+    assert gone.verdict is Verdict.UNREADABLE and codes(gone) == {"vanished"}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# ISO-BMFF.
+
+
+def _boxes(data: bytes) -> list[tuple[bytes, int, int]]:
+    out, pos = [], 0
+    while pos + 8 <= len(data):
+        size, typ = struct.unpack(">I4s", data[pos : pos + 8])
+        size = len(data) - pos if size == 0 else size
+        out.append((typ, pos, size))
+        pos += size
+    return out
+
+
+def test_mp4_with_extra_boxes_and_64_bit_sizes_is_clean(media_factory, tmp_path: Path) -> None:
+    data = media_factory("mp4_h264_aac", **SMALL).read_bytes()
+    extra = struct.pack(">I4s", 16, b"free") + bytes(8)
+    extra += struct.pack(">I4s", 24, b"uuid") + bytes(16)
+    extra += struct.pack(">I4s", 8, b"wide")
+    extra += struct.pack(">I4sQ", 1, b"skip", 16 + 5) + b"12345"  # a 64-bit size
+    result = check(write(tmp_path, "boxes.mp4", data + extra))
+    assert result.verdict is Verdict.HEALTHY, [f.describe() for f in result.findings]
+
+
+def test_size_zero_mdat_runs_to_end_and_its_truncation_is_found(media_factory, tmp_path: Path) -> None:
+    data = bytearray(media_factory("mp4_faststart", **SMALL).read_bytes())
+    typ, pos, _size = _boxes(bytes(data))[-1]
+    assert typ == b"mdat"
+    data[pos : pos + 4] = b"\x00\x00\x00\x00"
+    ok = check(write(tmp_path, "to_eof.mp4", bytes(data)))
+    assert ok.verdict is Verdict.HEALTHY, [f.describe() for f in ok.findings]
+    cut = check(write(tmp_path, "to_eof_cut.mp4", bytes(data[: len(data) - 3000])))
+    assert cut.verdict is Verdict.CORRUPTED and "samples_beyond_eof" in codes(cut)
+
+
+def test_mp4_without_moov_is_corrupt(media_factory, tmp_path: Path) -> None:
+    data = media_factory("mp4_h264", **SMALL).read_bytes()
+    kept = b"".join(data[p : p + s] for t, p, s in _boxes(data) if t != b"moov")
+    result = check(write(tmp_path, "no_moov.mp4", kept))
+    assert result.verdict is Verdict.CORRUPTED and "missing_box" in codes(result)
+
+
+def test_trailing_garbage_after_complete_mp4_is_a_warning(media_factory, tmp_path: Path) -> None:
+    data = media_factory("mp4_h264", **SMALL).read_bytes()
+    result = check(write(tmp_path, "tail.mp4", data + b"\x01\x02garbage!" * 3))
+    assert result.verdict is Verdict.WARNING and codes(result) == {"trailing_data"}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Matroska.
+
+
+def test_unknown_size_cluster_is_accepted_and_its_truncation_found(media_factory, tmp_path: Path) -> None:
+    data = bytearray(media_factory("mkv_h264", **SMALL).read_bytes())
+    pos = data.find(b"\x1f\x43\xb6\x75")
+    assert pos > 0
+    first = data[pos + 4]
+    length = 9 - first.bit_length()
+    # Rewrite the cluster size as "unknown" with the same vint length, as live recorders write it.
+    unknown = ((1 << (8 * length - length)) - 1) | (1 << (8 * length - length))
+    data[pos + 4 : pos + 4 + length] = unknown.to_bytes(length, "big")
+    live = check(write(tmp_path, "live.mkv", bytes(data)))
+    assert live.verdict is Verdict.HEALTHY, [f.describe() for f in live.findings]
+    seg = data.find(b"\x18\x53\x80\x67")
+    cut = bytes(data[: len(data) * 2 // 3])
+    result = check(write(tmp_path, "live_cut.mkv", cut))
+    assert result.verdict is Verdict.CORRUPTED and "truncated" in codes(result)
+    # Unknown-size Segment too (a recording that was never finalised): still fine when complete.
+    seg_len = 9 - data[seg + 4].bit_length()
+    data[seg + 4 : seg + 4 + seg_len] = (
+        ((1 << (7 * seg_len)) - 1) | (1 << (8 * seg_len - seg_len))
+    ).to_bytes(seg_len, "big")
+    assert check(write(tmp_path, "live_seg.mkv", bytes(data))).verdict is Verdict.HEALTHY
+
+
+# ----------------------------------------------------------------------------------------------------------
+# MP3.
+
+
+def _mp3_frames(data: bytes) -> tuple[int, list[int]]:
+    """(offset of the first frame, offsets of every frame) of a clean LAME file."""
+    size = (data[6] << 21) | (data[7] << 14) | (data[8] << 7) | data[9]
+    start = 10 + size
+    frames, pos = [], start
+    while pos < len(data):
+        h = parse_mpeg_audio_header(data, pos)
+        assert h is not None
+        frames.append(pos)
+        pos += h.length
+    return start, frames
+
+
+def test_mp3_tags_and_junk_before_first_frame_are_clean(media_factory, tmp_path: Path) -> None:
+    data = media_factory("mp3", **SMALL).read_bytes()
+    start, _ = _mp3_frames(data)
+    padded = data[:start] + bytes(700) + data[start:]  # padding between ID3v2 and the first frame
+    ape_items = b"\x05\x00\x00\x00\x00\x00\x00\x00Title\x00hello"
+    ape_size = len(ape_items) + 32
+    ape = b"APETAGEX" + struct.pack("<IIII", 2000, ape_size, 1, 0) + bytes(8)
+    id3v1 = b"TAG" + b"title".ljust(30, b"\x00") + bytes(95)
+    tagged = padded + ape_items + ape + id3v1
+    result = check(write(tmp_path, "tagged.mp3", tagged))
+    assert result.verdict is Verdict.HEALTHY, [f.describe() for f in result.findings]
+
+
+def test_mp3_cut_on_a_frame_boundary_is_caught_by_the_info_frame_count(media_factory, tmp_path: Path) -> None:
+    data = media_factory("mp3", **SMALL).read_bytes()
+    _, frames = _mp3_frames(data)
+    result = check(write(tmp_path, "cut.mp3", data[: frames[len(frames) // 2]]))
+    assert result.verdict is Verdict.CORRUPTED and codes(result, Severity.CORRUPT) == {"truncated"}
+    assert "Info header declares" in result.findings[0].message
+
+
+def test_mp3_cut_mid_frame_is_truncated(media_factory, tmp_path: Path) -> None:
+    data = media_factory("mp3", **SMALL).read_bytes()
+    _, frames = _mp3_frames(data)
+    result = check(write(tmp_path, "cut.mp3", data[: frames[-1] + 20]))
+    assert "truncated" in codes(result, Severity.CORRUPT)
+
+
+def test_mp3_garbage_in_the_middle_loses_sync(media_factory, tmp_path: Path) -> None:
+    data = media_factory("mp3", **SMALL).read_bytes()
+    _, frames = _mp3_frames(data)
+    mid = frames[len(frames) // 2]
+    damaged = data[:mid] + b"\x12\x34" * 150 + data[mid:]
+    result = check(write(tmp_path, "lost.mp3", damaged))
+    assert result.verdict is Verdict.CORRUPTED and "lost_sync" in codes(result)
+    assert "300 bytes" in next(f.message for f in result.findings if f.code == "lost_sync")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# WAV / RF64 / AIFF.
+
+
+def _wav(chunks: list[tuple[bytes, bytes]], riff: bytes = b"RIFF", riff_size: int | None = None) -> bytes:
+    body = b"WAVE"
+    for cid, payload in chunks:
+        body += cid + struct.pack("<I", len(payload)) + payload + (b"\x00" if len(payload) & 1 else b"")
+    return riff + struct.pack("<I", len(body) if riff_size is None else riff_size) + body
+
+
+_FMT = struct.pack("<HHIIHH", 1, 2, 8000, 32000, 4, 16)
+_PCM = bytes(range(256)) * 125  # 32000 bytes: one second
+
+
+def test_wav_with_extra_chunks_and_odd_padding_is_clean(tmp_path: Path) -> None:
+    data = _wav(
+        [
+            (b"bext", bytes(603)),  # odd size: padded
+            (b"fmt ", _FMT),
+            (b"JUNK", bytes(28)),
+            (b"data", _PCM),
+            (b"LIST", b"INFOINAM\x05\x00\x00\x00song\x00"),  # odd size at the end
+        ]
+    )
+    result = check(write(tmp_path, "extras.wav", data))
+    assert result.verdict is Verdict.HEALTHY, [f.describe() for f in result.findings]
+
+
+def test_wav_truncated_on_a_sample_boundary_is_caught(media_factory, tmp_path: Path) -> None:
+    data = media_factory("wav", **SMALL).read_bytes()
+    cut = data[: len(data) // 2 // 4 * 4]
+    result = check(write(tmp_path, "cut.wav", cut))
+    assert result.verdict is Verdict.CORRUPTED and codes(result) == {"truncated"}
+    assert "s missing" in result.findings[0].message
+
+
+def test_streamed_wav_with_unset_sizes_is_only_a_warning(tmp_path: Path) -> None:
+    data = bytearray(_wav([(b"fmt ", _FMT), (b"data", _PCM)]))
+    data[4:8] = b"\xff\xff\xff\xff"
+    pos = data.find(b"data")
+    data[pos + 4 : pos + 8] = b"\xff\xff\xff\xff"
+    result = check(write(tmp_path, "stream.wav", bytes(data)))
+    assert result.verdict is Verdict.WARNING and codes(result) == {"header_not_finalized"}
+
+
+def test_rf64_reads_sizes_from_ds64(tmp_path: Path) -> None:
+    ds64 = struct.pack("<QQQI", 4 + 8 + 28 + 8 + 16 + 8 + len(_PCM), len(_PCM), len(_PCM) // 4, 0)
+    data = _wav([(b"ds64", ds64), (b"fmt ", _FMT), (b"data", _PCM)], riff=b"RF64", riff_size=0xFFFFFFFF)
+    pos = data.find(b"data")
+    data = data[: pos + 4] + b"\xff\xff\xff\xff" + data[pos + 8 :]
+    ok = check(write(tmp_path, "big.wav", data))
+    assert ok.container == "rf64" and ok.verdict is Verdict.HEALTHY, [f.describe() for f in ok.findings]
+    cut = check(write(tmp_path, "big_cut.wav", data[:-1000]))
+    assert cut.verdict is Verdict.CORRUPTED and codes(cut) == {"truncated"}
+
+
+def test_aiff_with_rewritten_sizes_is_caught_by_the_frame_count(media_factory, tmp_path: Path) -> None:
+    data = bytearray(media_factory("aiff", **SMALL).read_bytes())
+    cut = len(data) // 2
+    data = data[:cut]
+    ssnd = data.find(b"SSND")
+    # A careless tool fixed the chunk sizes after cutting: only COMM still knows the real length.
+    data[ssnd + 4 : ssnd + 8] = struct.pack(">I", cut - ssnd - 8)
+    data[4:8] = struct.pack(">I", cut - 8)
+    result = check(write(tmp_path, "cut.aiff", bytes(data)))
+    assert result.verdict is Verdict.CORRUPTED and codes(result) == {"truncated"}
+    assert "COMM declares" in result.findings[0].message
+
+
+# ----------------------------------------------------------------------------------------------------------
+# FLAC.
+
+
+def test_flac_streaminfo_is_exposed(media_factory) -> None:
+    info = flac_info.read_streaminfo(str(media_factory("flac", **SMALL)))
+    assert info is not None
+    assert info.sample_rate == samples.AUDIO_RATE and info.channels == 2 and info.bits_per_sample == 16
+    assert info.total_samples == samples.AUDIO_RATE and info.md5_set and len(info.md5_hex) == 32
+    assert info.problems() == []
+
+
+def test_flac_cut_on_a_frame_boundary_is_caught_by_the_sample_count(media_factory, tmp_path: Path) -> None:
+    data = media_factory("flac", **SMALL).read_bytes()
+    path = media_factory("flac", **SMALL)
+    info = flac_info.read_streaminfo(str(path))
+    assert info is not None
+    # The last frame header: the last sync whose header parses and whose CRC-8 holds.
+    pos = len(data)
+    while True:
+        pos = data.rfind(b"\xff\xf8", 0, pos)
+        assert pos > 0
+        if flac_walk.parse_frame_header(data, pos, info):
+            break
+    result = check(write(tmp_path, "cut.flac", data[:pos]))
+    assert result.verdict is Verdict.CORRUPTED and codes(result) == {"truncated"}
+    assert "s missing" in result.findings[0].message
+
+
+def test_flac_behind_an_id3_tag_is_clean(media_factory, tmp_path: Path) -> None:
+    data = media_factory("flac", **SMALL).read_bytes()
+    tag = b"ID3\x03\x00\x00\x00\x00\x00\x20" + bytes(32)
+    result = check(write(tmp_path, "tagged.flac", tag + data))
+    assert result.verdict is Verdict.HEALTHY, [f.describe() for f in result.findings]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Ogg, PNG, JPEG, GIF, BMP, TS.
+
+
+def test_ogg_crc_matches_reference_and_a_flip_is_caught(media_factory, tmp_path: Path) -> None:
+    # Reference value of the Ogg CRC (poly 0x04C11DB7, init 0, no reflection) for "123456789".
+    assert ogg_crc(b"123456789") == 0x89A1897F
+    data = bytearray(media_factory("ogg_vorbis", **SMALL).read_bytes())
+    data[len(data) // 2] ^= 0x10
+    result = check(write(tmp_path, "flip.ogg", bytes(data)))
+    assert result.verdict is Verdict.CORRUPTED and "crc_mismatch" in codes(result)
+
+
+def test_png_crc_flip_is_caught(media_factory, tmp_path: Path) -> None:
+    data = bytearray(media_factory("png", size=(64, 64)).read_bytes())
+    idat = data.find(b"IDAT")
+    data[idat + 10] ^= 0x01
+    result = check(write(tmp_path, "flip.png", bytes(data)))
+    assert result.verdict is Verdict.CORRUPTED and codes(result) == {"crc_mismatch"}
+
+
+def test_png_data_after_iend_is_a_warning(media_factory, tmp_path: Path) -> None:
+    data = media_factory("apng", size=(32, 32)).read_bytes()
+    result = check(write(tmp_path, "tail.png", data + b"extra bytes"))
+    assert result.verdict is Verdict.WARNING and codes(result) == {"trailing_data"}
+
+
+def _jpeg_with_thumbnail(main: bytes, thumb: bytes) -> bytes:
+    """Insert an APP1 segment that carries a complete JPEG (its own EOI) right after SOI."""
+    payload = b"Exif\x00\x00" + thumb
+    app1 = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    com = b"\xff\xfe" + struct.pack(">H", 9) + b"comment"
+    return main[:2] + app1 + com + main[2:]
+
+
+def test_jpeg_thumbnail_and_trailers(media_factory, tmp_path: Path) -> None:
+    main = media_factory("jpg_progressive", size=(96, 64)).read_bytes()
+    thumb = media_factory("jpg_baseline", size=(16, 16)).read_bytes()
+    full = _jpeg_with_thumbnail(main, thumb)
+    assert check(write(tmp_path, "thumb.jpg", full)).verdict is Verdict.HEALTHY
+    # Without its last bytes the image has no EOI, even though the thumbnail inside APP1 has one.
+    cut = check(write(tmp_path, "thumb_cut.jpg", full[:-2]))
+    assert cut.verdict is Verdict.CORRUPTED and codes(cut) == {"missing_eoi"}
+    mpo = check(write(tmp_path, "pair.jpg", full + thumb))
+    assert mpo.verdict is Verdict.HEALTHY and codes(mpo) == {"multi_image"}
+    junk = check(write(tmp_path, "junk_tail.jpg", full + b"some trailing junk"))
+    assert junk.verdict is Verdict.WARNING and codes(junk) == {"trailing_data"}
+
+
+def test_gif_without_trailer_is_truncated(media_factory, tmp_path: Path) -> None:
+    data = media_factory("gif_animated", size=(32, 32)).read_bytes()
+    assert data.endswith(b"\x3b")
+    result = check(write(tmp_path, "notrailer.gif", data[:-1]))
+    assert result.verdict is Verdict.CORRUPTED and codes(result) == {"missing_trailer"}
+
+
+def test_bmp_short_pixel_data_is_truncated_even_if_header_agrees(media_factory, tmp_path: Path) -> None:
+    data = bytearray(media_factory("bmp", size=(64, 64)).read_bytes())
+    data = data[: len(data) - 500]
+    data[2:6] = struct.pack("<I", len(data))  # the header "agrees" with the short file
+    result = check(write(tmp_path, "short.bmp", bytes(data)))
+    assert result.verdict is Verdict.CORRUPTED and codes(result) == {"truncated"}
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_ts_bytes_lost_in_the_middle_break_sync(deep: bool, media_factory, tmp_path: Path) -> None:
+    data = media_factory("ts_h264", **SMALL).read_bytes()
+    mid = len(data) // 188 // 2 * 188 + 50
+    damaged = data[:mid] + data[mid + 100 :]
+    result = check(write(tmp_path, "lost.ts", damaged), CheckOptions(deep=deep))
+    assert result.verdict is Verdict.CORRUPTED and "lost_sync" in codes(result)
+
+
+def test_large_ts_out_of_step_at_the_end_is_found_without_deep(media_factory, tmp_path: Path) -> None:
+    packets = media_factory("ts_h264", **SMALL).read_bytes()
+    big = packets * (3_000_000 // len(packets) + 1)  # over the 2 MB whole-walk limit
+    assert check(write(tmp_path, "big.ts", big)).verdict is Verdict.HEALTHY
+    mid = len(big) // 2
+    # 88 bytes lost in the middle and 100 at the very end: whole packets overall, but out of step.
+    damaged = big[:mid] + big[mid + 88 : -100]
+    result = check(write(tmp_path, "big_lost.ts", damaged))
+    assert result.verdict is Verdict.CORRUPTED and codes(result) == {"lost_sync"}
+    deep = check(write(tmp_path, "big_lost2.ts", damaged), CheckOptions(deep=True))
+    assert "lost_sync" in codes(deep)
+
+
+def test_tiff_strips_beyond_the_end_are_found(media_factory, tmp_path: Path) -> None:
+    data = media_factory("tiff", size=(64, 64)).read_bytes()
+    # Pillow writes the IFD before the strips: cut only image data.
+    first_ifd = struct.unpack("<I", data[4:8])[0] if data[:2] == b"II" else struct.unpack(">I", data[4:8])[0]
+    assert first_ifd < len(data) // 2
+    result = check(write(tmp_path, "cut.tiff", data[: len(data) - 100]))
+    assert result.verdict is Verdict.CORRUPTED and "truncated" in codes(result)
+
+
+def test_png_crc_helper_agrees_with_zlib() -> None:
+    # Guard against a CRC helper that silently passes everything: IEND's CRC is a known constant.
+    assert zlib.crc32(b"IEND") == 0xAE426082
