@@ -1,13 +1,22 @@
 """The database fixtures themselves: both backends are real, fresh and isolated."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
 
 from pixelprobe_tui.db.migrate import head_revision, schema_status
 from pixelprobe_tui.db.models import ALL_TABLES, ScanResult
+from tests.fixtures_db import backend_of
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_database_url_is_empty(database_url):
-    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    engine = sa.create_engine(database_url)
     try:
         assert sa.inspect(engine).get_table_names() == []
     finally:
@@ -32,3 +41,51 @@ def test_db_starts_empty_and_writes_stay_in_one_test(db):
 
 def test_db_dialect_matches_the_test_id(db, request):
     assert request.node.callspec.id == db.dialect
+
+
+PROBE_TEST = """
+import tests.fixtures_db as fixtures_db
+
+fixtures_db.find_pg_bindir = lambda: None  # as on a machine without PostgreSQL server binaries
+
+
+def test_needs_postgresql(pg_server):
+    pass
+"""
+
+
+@pytest.mark.parametrize("ci, outcome", [("", "1 skipped"), ("true", "1 error")])
+def test_missing_postgresql_skips_except_in_ci(tmp_path, ci, outcome):
+    (tmp_path / "test_probe.py").write_text(PROBE_TEST)
+    env = {k: v for k, v in os.environ.items() if k not in ("PIXELPROBE_TEST_DATABASE_URL", "CI")}
+    env["CI"] = ci
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.fixtures_db",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert outcome in proc.stdout, proc.stdout
+    assert "PostgreSQL unavailable" in proc.stdout
+    assert proc.returncode == (1 if ci else 0)
+
+
+def test_backend_is_read_from_the_test_id():
+    assert backend_of("tests/test_x.py::test_y[postgresql]") == "postgresql"
+    assert backend_of("tests/test_x.py::test_y[sqlite-3]") == "sqlite"
+    assert backend_of("tests/test_x.py::test_y[a-postgresql-b]") == "postgresql"
+    assert backend_of("tests/test_x.py::test_y") is None
