@@ -1,0 +1,651 @@
+"""Read models for the TUI: keyset-paged results, dashboard totals, the live scan, reports, one file's details.
+
+Everything here is plain SQLAlchemy over :class:`~pixelprobe_tui.db.engine.Database` and returns frozen
+dataclasses, so it is safe to call from worker threads and never imports Textual.
+
+Paging. The results grid asks for rows by their position in the filtered, sorted list. Scrolling asks for
+the page right after (or before) a row it already has: a keyset query ``(sort value, id) > (v, k)`` that walks
+the ``(column, id)`` index from the key, so its cost does not grow with the position. A jump (End, a click on
+the scrollbar) asks for a position: one ``OFFSET`` query that reads only the index columns finds the key there,
+and keyset paging goes on from it. Counting is a separate call the grid makes in the background.
+
+Rows whose sort value is NULL (pending files have no scan date) come last in both directions, on both
+databases: the list is the non-NULL segment ordered by ``(column, id)`` followed by the NULL segment ordered by
+``id``. Each segment is one index range, so NULLs never force a sort.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from pixelprobe_tui.core.discovery import display_path, path_from_db
+from pixelprobe_tui.core.verdict import Finding
+from pixelprobe_tui.db.engine import Database
+from pixelprobe_tui.db.models import ScanReport, ScanResult, ScanState, utcnow
+
+SortKey = Literal["path", "status", "date", "size"]
+SORT_KEYS: tuple[SortKey, ...] = ("path", "status", "date", "size")
+STATUSES = ("pending", "healthy", "warning", "corrupted", "unreadable", "unsupported")
+FAMILIES = ("video", "audio", "image")
+
+_SORT_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
+    "path": ScanResult.__table__.c.file_path,
+    "status": ScanResult.__table__.c.scan_status,
+    "date": ScanResult.__table__.c.scan_date,
+    "size": ScanResult.__table__.c.file_size,
+}
+_NULLABLE_SORTS = frozenset({"date", "size"})
+# file_path is unique, so it orders rows on its own (and its index has no id column on PostgreSQL).
+_UNIQUE_SORTS = frozenset({"path"})
+_IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
+
+Key = tuple[Any, int]
+"""Where a row sits in a listing: (its sort value, its id)."""
+
+
+@dataclass(frozen=True)
+class ResultsQuery:
+    """What the results grid shows: filters (empty means "any") and the order."""
+
+    statuses: frozenset[str] = frozenset()
+    families: frozenset[str] = frozenset()
+    path_text: str = ""
+    marked_good: bool | None = None
+    date_from: dt.datetime | None = None  # scan_date >= date_from
+    date_to: dt.datetime | None = None  # scan_date < date_to
+    sort: SortKey = "path"
+    descending: bool = False
+
+    def __post_init__(self) -> None:
+        if self.sort not in _SORT_COLUMNS:
+            raise ValueError(f"unknown sort key {self.sort!r} (one of {', '.join(SORT_KEYS)})")
+
+    def with_changes(self, **changes: Any) -> ResultsQuery:
+        """A copy with some fields replaced."""
+        return replace(self, **changes)
+
+    def conditions(self) -> list[sa.ColumnElement[bool]]:
+        """The WHERE conditions of the filters."""
+        c = ScanResult.__table__.c
+        out: list[sa.ColumnElement[bool]] = []
+        if self.statuses:
+            out.append(c.scan_status.in_(sorted(self.statuses)))
+        if self.families:
+            out.append(c.media_family.in_(sorted(self.families)))
+        if self.path_text:
+            out.append(c.file_path.icontains(self.path_text, autoescape=True))
+        if self.marked_good is not None:
+            out.append(c.marked_as_good == (sa.true() if self.marked_good else sa.false()))
+        if self.date_from is not None:
+            out.append(c.scan_date >= self.date_from)
+        if self.date_to is not None:
+            out.append(c.scan_date < self.date_to)
+        return out
+
+    def describe(self) -> str:
+        """A short human summary of the filters, for titles and status lines."""
+        parts = []
+        if self.statuses:
+            parts.append("status " + "|".join(s for s in STATUSES if s in self.statuses))
+        if self.families:
+            parts.append("type " + "|".join(f for f in FAMILIES if f in self.families))
+        if self.path_text:
+            parts.append(f"path ~ {self.path_text!r}")
+        if self.marked_good is not None:
+            parts.append("marked good" if self.marked_good else "not marked good")
+        if self.date_from is not None:
+            parts.append(f"since {self.date_from:%Y-%m-%d}")
+        if self.date_to is not None:
+            parts.append(f"before {self.date_to:%Y-%m-%d}")
+        return ", ".join(parts) or "all files"
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One line of the results grid."""
+
+    id: int
+    path: str  # printable (display_path of the stored path)
+    status: str
+    family: str | None
+    size: int | None
+    scan_date: dt.datetime | None
+    marked_good: bool
+    sort_value: Any
+
+    @property
+    def key(self) -> Key:
+        return (self.sort_value, self.id)
+
+
+_ROW_COLUMNS = (
+    ScanResult.__table__.c.id,
+    ScanResult.__table__.c.file_path,
+    ScanResult.__table__.c.scan_status,
+    ScanResult.__table__.c.media_family,
+    ScanResult.__table__.c.file_size,
+    ScanResult.__table__.c.scan_date,
+    ScanResult.__table__.c.marked_as_good,
+)
+
+
+class ResultsBrowser:
+    """Pages of one :class:`ResultsQuery` (see the module docstring). Thread-safe: each call opens its own
+    connection from the pool."""
+
+    def __init__(self, db: Database, query: ResultsQuery | None = None):
+        self.db = db
+        self.query = query or ResultsQuery()
+        self._col = _SORT_COLUMNS[self.query.sort]
+        self._nullable = self.query.sort in _NULLABLE_SORTS
+        self._unique = self.query.sort in _UNIQUE_SORTS
+        self._where = self.query.conditions()
+        self._non_null_count: int | None = None
+
+    # -- counting -------------------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """How many rows the filters match (a full count: call it from a worker)."""
+        stmt = sa.select(sa.func.count()).select_from(ScanResult.__table__).where(*self._where)
+        with self.db.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def _count_non_null(self) -> int:
+        if self._non_null_count is None:
+            stmt = (
+                sa.select(sa.func.count())
+                .select_from(ScanResult.__table__)
+                .where(*self._where, self._col.is_not(None))
+            )
+            with self.db.engine.connect() as conn:
+                self._non_null_count = int(conn.execute(stmt).scalar_one())
+        return self._non_null_count
+
+    # -- paging ---------------------------------------------------------------------------------------------
+
+    def page_after(self, key: Key | None, n: int) -> list[ResultRow]:
+        """Up to ``n`` rows right after ``key`` in display order (from the first row when ``key`` is None)."""
+        if n <= 0:
+            return []
+        with self.db.engine.connect() as conn:
+            if key is None or not self._in_null_segment(key):
+                rows = self._fetch(conn, False, key, n, forward=True)
+                if self._nullable and len(rows) < n:
+                    rows += self._fetch(conn, True, None, n - len(rows), forward=True)
+                return rows
+            return self._fetch(conn, True, key, n, forward=True)
+
+    def page_before(self, key: Key | None, n: int) -> list[ResultRow]:
+        """Up to ``n`` rows right before ``key``, in display order (the last rows when ``key`` is None)."""
+        if n <= 0:
+            return []
+        with self.db.engine.connect() as conn:
+            rows: list[ResultRow] = []
+            if self._nullable and (key is None or self._in_null_segment(key)):
+                rows = self._fetch(conn, True, key, n, forward=False)
+                if len(rows) < n:
+                    rows += self._fetch(conn, False, None, n - len(rows), forward=False)
+            else:
+                rows = self._fetch(conn, False, key, n, forward=False)
+        rows.reverse()
+        return rows
+
+    def key_at(self, offset: int) -> Key | None:
+        """The key of the row at ``offset`` (0-based), or None past the end. One OFFSET query over the index
+        columns only."""
+        if offset < 0:
+            return None
+        segment_offset = offset
+        null_segment = False
+        if self._nullable:
+            non_null = self._count_non_null()
+            if offset >= non_null:
+                null_segment, segment_offset = True, offset - non_null
+        c = ScanResult.__table__.c
+        if null_segment:
+            stmt = sa.select(sa.null(), c.id).where(*self._where, self._col.is_(None))
+            stmt = stmt.order_by(c.id.desc() if self.query.descending else c.id)
+        else:
+            stmt = sa.select(self._col, c.id).where(*self._where)
+            if self._nullable:
+                stmt = stmt.where(self._col.is_not(None))
+            stmt = stmt.order_by(*self._order(forward=True))
+        stmt = stmt.offset(segment_offset).limit(1)
+        with self.db.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else (row[0], int(row[1]))
+
+    def page_at(self, offset: int, n: int) -> list[ResultRow]:
+        """Up to ``n`` rows starting at position ``offset``: :meth:`key_at` then keyset paging."""
+        if offset <= 0:
+            return self.page_after(None, n)
+        key = self.key_at(offset - 1)
+        if key is None:
+            return []
+        return self.page_after(key, n)
+
+    def ids(self, limit: int | None = None) -> list[int]:
+        """The ids of every matching row (in id order), for acting on "all in filter"."""
+        stmt = sa.select(ScanResult.__table__.c.id).where(*self._where).order_by(ScanResult.__table__.c.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.db.engine.connect() as conn:
+            return [int(r[0]) for r in conn.execute(stmt)]
+
+    # -- internals ------------------------------------------------------------------------------------------
+
+    def _in_null_segment(self, key: Key) -> bool:
+        return self._nullable and key[0] is None
+
+    def _non_null_segment(self) -> sa.Select[Any]:
+        stmt = sa.select(*_ROW_COLUMNS, self._col.label("sort_value")).where(*self._where)
+        if self._nullable:
+            stmt = stmt.where(self._col.is_not(None))
+        return stmt
+
+    def _null_segment(self) -> sa.Select[Any]:
+        return sa.select(*_ROW_COLUMNS, sa.null().label("sort_value")).where(
+            *self._where, self._col.is_(None)
+        )
+
+    def _order(self, forward: bool, null_segment: bool = False) -> list[sa.ColumnElement[Any]]:
+        # Display order is ascending unless the query says descending; "backward" reverses it.
+        ascending = forward != self.query.descending
+        id_col = ScanResult.__table__.c.id
+        cols = [id_col] if null_segment else ([self._col] if self._unique else [self._col, id_col])
+        return [col.asc() if ascending else col.desc() for col in cols]
+
+    def _fetch(
+        self, conn: sa.Connection, null_segment: bool, key: Key | None, n: int, *, forward: bool
+    ) -> list[ResultRow]:
+        stmt = self._null_segment() if null_segment else self._non_null_segment()
+        if key is not None:
+            ascending = forward != self.query.descending
+            id_col = ScanResult.__table__.c.id
+            if null_segment:
+                stmt = stmt.where(id_col > key[1] if ascending else id_col < key[1])
+            elif self._unique:
+                value = sa.bindparam(None, key[0], type_=self._col.type)
+                stmt = stmt.where(self._col > value if ascending else self._col < value)
+            else:
+                left = sa.tuple_(self._col, id_col)
+                right = sa.tuple_(
+                    sa.bindparam(None, key[0], type_=self._col.type),
+                    sa.bindparam(None, key[1], type_=sa.Integer),
+                )
+                stmt = stmt.where(left > right if ascending else left < right)
+        stmt = stmt.order_by(*self._order(forward, null_segment)).limit(n)
+        return [_row(r) for r in conn.execute(stmt)]
+
+
+def _row(r: sa.Row[Any]) -> ResultRow:
+    return ResultRow(
+        id=int(r.id),
+        path=display_path(path_from_db(r.file_path)),
+        status=r.scan_status,
+        family=r.media_family,
+        size=r.file_size,
+        scan_date=r.scan_date,
+        marked_good=bool(r.marked_as_good),
+        sort_value=r.sort_value,
+    )
+
+
+# -- acting on a selection -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Rows to act on: explicit ids, or every row a query matches except some ids."""
+
+    ids: frozenset[int] = frozenset()
+    query: ResultsQuery | None = None  # set: "all in filter"
+    excluded: frozenset[int] = frozenset()
+
+    def conditions(self) -> list[sa.ColumnElement[bool]]:
+        """WHERE conditions for the rows of this selection (an empty selection matches nothing)."""
+        if self.query is not None:
+            out = self.query.conditions()
+            if self.excluded:
+                out.append(ScanResult.__table__.c.id.not_in(sorted(self.excluded)))
+            return out
+        return [sa.false()]
+
+
+def _chunks(ids: Collection[int]) -> Iterable[list[int]]:
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), _IN_CHUNK):
+        yield ordered[i : i + _IN_CHUNK]
+
+
+def set_marked_good(
+    db: Database, selection: Selection, marked: bool, user: str | None, now: dt.datetime | None = None
+) -> int:
+    """Mark the selected files good (storing who, when, and the content hash the mark is for) or clear the
+    mark. The verdict itself is never changed. Returns how many rows changed, in one transaction."""
+    c = ScanResult.__table__.c
+    if marked:
+        values: dict[str, Any] = {
+            "marked_as_good": True,
+            "marked_as_good_at": now or utcnow(),
+            "marked_as_good_by": user,
+            "marked_as_good_hash": c.file_hash,
+        }
+    else:
+        values = {
+            "marked_as_good": False,
+            "marked_as_good_at": None,
+            "marked_as_good_by": None,
+            "marked_as_good_hash": None,
+        }
+    changed = 0
+    # Rows already in the wanted state are left alone, so "changed" counts what the action did.
+    state = c.marked_as_good == (sa.false() if marked else sa.true())
+    with db.engine.begin() as conn:
+        if selection.query is not None:
+            stmt = sa.update(ScanResult.__table__).where(*selection.conditions(), state).values(**values)
+            changed += conn.execute(stmt).rowcount or 0
+        else:
+            for chunk in _chunks(selection.ids):
+                stmt = sa.update(ScanResult.__table__).where(c.id.in_(chunk), state).values(**values)
+                changed += conn.execute(stmt).rowcount or 0
+    return changed
+
+
+def selected_paths(db: Database, selection: Selection, limit: int = 100_000) -> list[str]:
+    """The file paths (as stored, decoded back to file-system strings) of a selection, in path order."""
+    c = ScanResult.__table__.c
+    out: list[str] = []
+    with db.engine.connect() as conn:
+        if selection.query is not None:
+            stmt = sa.select(c.file_path).where(*selection.conditions()).order_by(c.file_path).limit(limit)
+            out = [path_from_db(r[0]) for r in conn.execute(stmt)]
+        else:
+            for chunk in _chunks(selection.ids):
+                out += [
+                    path_from_db(r[0]) for r in conn.execute(sa.select(c.file_path).where(c.id.in_(chunk)))
+                ]
+            out.sort()
+    return out[:limit]
+
+
+# -- one file ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResultDetail:
+    """Everything stored about one file, with the JSON columns parsed."""
+
+    id: int
+    path: str  # printable
+    raw_path: str  # the file-system path (for copying and rescans)
+    fields: dict[str, Any]  # every column, by name
+    findings: tuple[Finding, ...]
+    media_info: Any  # parsed JSON when it is JSON, else the text (or None)
+
+
+def result_detail(db: Database, result_id: int) -> ResultDetail | None:
+    """The stored row of one file, or None when it is gone."""
+    table = ScanResult.__table__
+    with db.engine.connect() as conn:
+        row = conn.execute(sa.select(table).where(table.c.id == result_id)).mappings().first()
+    if row is None:
+        return None
+    fields = dict(row)
+    findings: list[Finding] = []
+    if fields.get("findings"):
+        try:
+            for item in json.loads(fields["findings"]):
+                try:
+                    findings.append(Finding.from_dict(item))
+                except (KeyError, ValueError, TypeError):
+                    continue  # one malformed entry must not hide the others
+        except (ValueError, TypeError):
+            pass
+    media: Any = fields.get("media_info")
+    if isinstance(media, str):
+        with contextlib.suppress(ValueError):
+            media = json.loads(media)
+    raw = path_from_db(fields["file_path"])
+    return ResultDetail(
+        id=int(fields["id"]),
+        path=display_path(raw),
+        raw_path=raw,
+        fields=fields,
+        findings=tuple(findings),
+        media_info=media,
+    )
+
+
+# -- dashboard --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Counts over every stored file."""
+
+    total: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    marked_good: int = 0
+    missing: int = 0
+    # family ("video", "audio", "image", "other") -> status -> count
+    by_family: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def status(self, name: str) -> int:
+        return self.by_status.get(name, 0)
+
+
+def totals(db: Database) -> Totals:
+    """Totals by verdict, by media type and verdict, marked good, and missing files (two grouped queries)."""
+    c = ScanResult.__table__.c
+    with db.engine.connect() as conn:
+        grouped = conn.execute(
+            sa.select(c.media_family, c.scan_status, sa.func.count()).group_by(c.media_family, c.scan_status)
+        ).all()
+        marks = conn.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(sa.case((c.marked_as_good == sa.true(), 1), else_=0)), 0),
+                sa.func.coalesce(sa.func.sum(sa.case((c.file_exists == sa.false(), 1), else_=0)), 0),
+            )
+        ).one()
+    by_status: dict[str, int] = {}
+    by_family: dict[str, dict[str, int]] = {}
+    total = 0
+    for family, status, n in grouped:
+        n = int(n)
+        total += n
+        by_status[status] = by_status.get(status, 0) + n
+        fam = by_family.setdefault(family or "other", {})
+        fam[status] = fam.get(status, 0) + n
+    return Totals(
+        total=total,
+        by_status=by_status,
+        marked_good=int(marks[0]),
+        missing=int(marks[1]),
+        by_family=by_family,
+    )
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One finished run, for the dashboard and the reports screen."""
+
+    id: int
+    scan_type: str
+    status: str
+    start_time: dt.datetime | None
+    end_time: dt.datetime | None
+    duration_s: float | None
+    total_files: int
+    healthy: int
+    warning: int
+    corrupted: int
+    errors: int
+    directories: Any
+    error_message: str | None
+    details: Any
+
+
+def recent_reports(db: Database, limit: int = 10, offset: int = 0) -> list[ReportRow]:
+    """The newest scan reports first."""
+    t = ScanReport.__table__
+    stmt = sa.select(t).order_by(t.c.created_at.desc(), t.c.id.desc()).offset(offset).limit(limit)
+    with db.engine.connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    return [
+        ReportRow(
+            id=int(r["id"]),
+            scan_type=r["scan_type"],
+            status=r["status"],
+            start_time=r["start_time"],
+            end_time=r["end_time"],
+            duration_s=r["duration_seconds"],
+            total_files=int(r["total_files"] or 0),
+            healthy=int(r["healthy_files"] or 0),
+            warning=int(r["warning_files"] or 0),
+            corrupted=int(r["corrupted_files"] or 0),
+            errors=int(r["error_files"] or 0),
+            directories=r["directories_scanned"],
+            error_message=r["error_message"],
+            details=r["details"],
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class LiveScan:
+    """A running scan as its ScanState row tells it (also when another process runs it)."""
+
+    id: str
+    phase: str
+    phase_number: int
+    total_phases: int
+    files_processed: int
+    total_files: int
+    bytes_processed: int
+    bytes_total: int
+    start_time: dt.datetime | None
+    heartbeat_at: dt.datetime | None
+    current_files: tuple[str, ...]
+    directories: tuple[str, ...]
+    deep: bool
+    force: bool
+    cancel_requested: bool
+    owner: str | None
+
+    @property
+    def fraction(self) -> float | None:
+        """Progress of the checking phase in 0..1 (bytes when known, else files), None before totals."""
+        if self.bytes_total > 0:
+            return min(1.0, self.bytes_processed / self.bytes_total)
+        if self.total_files > 0:
+            return min(1.0, self.files_processed / self.total_files)
+        return None
+
+    def elapsed_s(self, now: dt.datetime | None = None) -> float | None:
+        if self.start_time is None:
+            return None
+        return max(0.0, ((now or utcnow()) - self.start_time).total_seconds())
+
+
+def _json_strings(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return (text,)
+    if isinstance(value, list):
+        return tuple(display_path(str(v)) for v in value if v)
+    return (display_path(str(value)),)
+
+
+def live_scan(db: Database) -> LiveScan | None:
+    """The newest ScanState row whose status is "running", or None."""
+    t = ScanState.__table__
+    stmt = (
+        sa.select(t)
+        .where(t.c.status == "running")
+        .order_by(t.c.start_time.desc().nulls_last() if db.dialect == "postgresql" else t.c.start_time.desc())
+        .limit(1)
+    )
+    with db.engine.connect() as conn:
+        r = conn.execute(stmt).mappings().first()
+    if r is None:
+        return None
+    return LiveScan(
+        id=str(r["id"]),
+        phase=r["phase"],
+        phase_number=int(r["phase_number"] or 0),
+        total_phases=int(r["total_phases"] or 0),
+        files_processed=int(r["files_processed"] or 0),
+        total_files=int(r["total_files"] or 0),
+        bytes_processed=int(r["bytes_processed"] or 0),
+        bytes_total=int(r["bytes_total"] or 0),
+        start_time=r["start_time"],
+        heartbeat_at=r["heartbeat_at"],
+        current_files=_json_strings(r["current_files"]),
+        directories=_json_strings(r["directories"]),
+        deep=bool(r["deep_scan"]),
+        force=bool(r["force_rescan"]),
+        cancel_requested=bool(r["cancel_requested"]),
+        owner=r["owner"],
+    )
+
+
+def request_cancel(db: Database, scan_id: str) -> bool:
+    """Ask the process running ``scan_id`` to stop (sets ScanState.cancel_requested); True if it was running."""
+    import uuid
+
+    t = ScanState.__table__
+    with db.engine.begin() as conn:
+        changed = conn.execute(
+            sa.update(t)
+            .where(t.c.id == uuid.UUID(scan_id), t.c.status == "running")
+            .values(cancel_requested=True)
+        ).rowcount
+    return bool(changed)
+
+
+def format_size(n: int | None) -> str:
+    """Bytes as a short human size (``1.5 GB``); an empty string for None."""
+    if n is None:
+        return ""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(size) < 1000 or unit == "TB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} PB"
+
+
+__all__: Sequence[str] = [
+    "FAMILIES",
+    "SORT_KEYS",
+    "STATUSES",
+    "Key",
+    "LiveScan",
+    "ReportRow",
+    "ResultDetail",
+    "ResultRow",
+    "ResultsBrowser",
+    "ResultsQuery",
+    "Selection",
+    "Totals",
+    "format_size",
+    "live_scan",
+    "recent_reports",
+    "request_cancel",
+    "result_detail",
+    "selected_paths",
+    "set_marked_good",
+    "totals",
+]
