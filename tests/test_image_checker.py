@@ -308,6 +308,25 @@ def test_12_bit_jpeg_is_unsupported_not_corrupt(tmp_path: Path) -> None:
     assert result.verdict == Verdict.UNSUPPORTED, _messages(result)
 
 
+def test_damaged_precision_byte_is_corrupt_not_a_variant(tmp_path: Path) -> None:
+    data = bytearray(_jpeg_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 4] = 13  # no JPEG has 13-bit samples: this is a damaged byte
+    result = _check(_write(tmp_path / "p13.jpg", bytes(data)))
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+
+
+def test_damaged_marker_in_second_mpo_image_is_corrupt(tmp_path: Path) -> None:
+    path = _save(tmp_path / "s.mpo", _noise(0), format="MPO", save_all=True, append_images=[_noise(1)])
+    data = bytearray(path.read_bytes())
+    second = data.index(b"\xff\xd8", 2)
+    dqt = data.index(b"\xff\xdb", second)
+    data[dqt : dqt + 2] = b"\xff\x31"  # a marker code no JPEG defines, where the DQT marker was
+    result = _check(_write(tmp_path / "badmarker.mpo", bytes(data)))
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+    assert "image 1 of 2" in _messages(result)
+
+
 # --------------------------------------------------------------------------------------- metadata damage
 
 

@@ -536,9 +536,29 @@ def _mjpeg_opinion(run: _Run, buf: bytes | memoryview, label: str) -> bool:
     return False
 
 
+_JPEG_PRECISION = re.compile(r"data precision (\d+)", re.IGNORECASE)
+# libjpeg messages about a legitimate JPEG flavour its 8-bit API does not decode. "Unsupported marker
+# type" is not one of them: it is a damaged byte where a marker should be.
+_JPEG_VARIANT_HINTS = (
+    "unsupported jpeg process",
+    "unsupported color conversion",
+    "requested features are incompatible",
+    "maximum supported image dimension",
+)
+
+
+def _jpeg_variant(message: str) -> bool:
+    """Whether a libjpeg error names an unsupported but valid JPEG flavour (not damage)."""
+    lowered = message.lower()
+    precision = _JPEG_PRECISION.search(message)
+    if precision:
+        return int(precision.group(1)) in (12, 16)
+    return any(k in lowered for k in _JPEG_VARIANT_HINTS)
+
+
 def _jpeg_failure(run: _Run, buf: bytes | memoryview, label: str, message: str) -> bool:
     lowered = message.lower()
-    if any(k in lowered for k in _UNSUPPORTED_HINTS):
+    if _jpeg_variant(message):
         # A variant libjpeg-turbo's 8-bit API refuses (12-bit, lossless ...): ask Pillow before giving up.
         return _pillow_jpeg_fallback(run, buf, label, message)
     code = "truncated" if "premature end" in lowered else "decode_error"
