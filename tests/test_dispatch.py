@@ -193,3 +193,10 @@ def test_content_hash_on_request(lib):
     assert checkers.check(path, CheckOptions()).content_hash is None
     hashed = checkers.check(path, CheckOptions(want_hash=True)).content_hash
     assert hashed == hash_file(path) and hashed.startswith("xxh3_128:")
+
+
+def test_media_info_keeps_what_the_decoder_saw(lib):
+    info = checkers.check(str(lib["mp4_h264_aac"]), CheckOptions()).media_info
+    assert info is not None and info["general"]["format"] == "MPEG-4"
+    assert info.get("decoded"), "the decoder's per-stream counts are kept"
+    json.dumps(info)  # stored as JSON text

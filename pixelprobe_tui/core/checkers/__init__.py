@@ -280,10 +280,18 @@ def _check(
         container=container,
         decisive_tool=_decisive_tool(merged, parts, decoder),
         tool_versions=_versions_by_tool(parts),
-        media_info=info if options.want_media_info else None,
+        media_info=_media_info(info, decoder) if options.want_media_info else None,
         file_size=size,
         content_hash=content_hash,
     )
+
+
+def _media_info(info: dict[str, Any] | None, decoder: CheckResult | None) -> dict[str, Any] | None:
+    """libmediainfo's summary, with what the decoder saw (frames and packets per stream) under ``decoded``."""
+    decoded = dict(decoder.media_info) if decoder is not None and decoder.media_info else None
+    if info is None:
+        return {"decoded": decoded} if decoded else None
+    return {**info, "decoded": decoded} if decoded else info
 
 
 def _coverage_findings(
