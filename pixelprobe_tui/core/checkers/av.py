@@ -1,0 +1,883 @@
+"""Audio/video checker: one full, single-threaded, in-process decode of every stream with PyAV.
+
+What counts as evidence
+-----------------------
+- FFmpeg log messages (demuxer and decoders), captured per file at WARNING level and above. ERROR and worse
+  are damage (``decode_error``/``demux_error``); WARNING-level notices are oddities (``decoder_warning``)
+  unless they are known damage signs (e.g. ``Packet corrupt``), which count as damage. A small allowlist of
+  notices that valid files produce becomes INFO (see ``_BENIGN``).
+- Frames the decoder marks corrupt (``frame.is_corrupt``: ``decode_error_flags`` or ``AV_FRAME_FLAG_CORRUPT``;
+  what the ffmpeg tool reports as "corrupt decoded frame", i.e. concealed damage) and packets the demuxer
+  marks corrupt (``packet.is_corrupt``).
+- Exceptions from the decoder (counted, decoding goes on) and from the demuxer (demuxing stops there; the
+  finding gives the time and byte offset reached).
+- Truncation: the decoded end of each stream against the declared end (``stream.start_time + duration``, and
+  the container's ``start_time + duration``), with a tolerance that covers encoder priming/padding, B-frame
+  delay and an unknown last-frame duration (``max(0.5 s video / 0.3 s audio, 1 %, 3 frame durations)``). Durations that FFmpeg
+  only estimated from the bitrate are not trusted, nor are timestamps of MPEG-TS/PS (discontinuities).
+- FLAC: the MD5 of the decoded audio against STREAMINFO (:mod:`.flac`), bit-exact, in the same pass.
+  FFmpeg's FLAC decoder checks frame CRCs only when asked, so ``err_detect=crccheck`` is on for FLAC always.
+
+Normal mode (``CheckOptions.deep = False``)
+    Every audio and video stream (and cover art) is fully decoded with FFmpeg's default error detection
+    (plus CRC checks for FLAC), log capture, corrupt frame/packet flags and the duration check.
+
+Deep mode (``CheckOptions.deep = True``) adds
+    - ``err_detect=crccheck+bitstream+buffer+careful`` on every decoder (CRC mismatches, e.g. in MP3/MPEG
+      audio frames that carry a CRC, and stricter bitstream checks become findings);
+    - demux-level checks on the same demux pass (a stream-copy pass without a second read): DTS going
+      backwards within a stream, packets that extend past the end of the file;
+    - per-stream accounting: an INFO finding per stream with packets, frames, corrupt frames and errors.
+
+Log capture
+-----------
+PyAV routes FFmpeg's log through ``av.logging``. ``set_level`` is process-global, so it is raised to WARNING
+for the duration of a check (reference-counted, then restored), and PyAV's own "repeated message" folding,
+which keeps global state across files and only reports a run when the *next* message arrives, is switched
+off; repeats are folded here per file instead (by message with digits masked, so
+"error while decoding MB 3 4" and "... MB 7 1" count as one message with ``count``). ``Capture(local=True)``
+collects messages logged on the calling thread; decoding runs with ``thread_type=NONE``/``thread_count=1``
+so the decoder logs on this thread too. Messages are attributed to the stream whose packet was being
+decoded (or to the demuxer) and carry FFmpeg's class name (``h264``, ``mp3float``, ``matroska``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import av
+import av.error
+import av.logging
+from av.stream import Disposition
+
+from pixelprobe_tui.core.checkers import flac as flac_md5
+from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, Finding, Severity, make_result
+
+TOOL = "pyav"
+
+# Distinct messages kept per file; the rest are folded into one "more messages" finding.
+_MAX_DISTINCT = 48
+# A demuxer that keeps returning data far beyond what the file holds is looping on a damaged index.
+_MAX_READ_FACTOR = 16
+_MAX_READ_SLACK = 16 * 1024 * 1024
+
+_NORMAL_ERR_DETECT_FLAC = "crccheck"
+_DEEP_ERR_DETECT = "crccheck+bitstream+buffer+careful"
+# Decoders whose deblocking filter may be skipped in normal mode (pixels are never looked at).
+_SKIP_LOOP_FILTER = {"h264", "hevc"}
+
+# Container formats whose timestamps may legitimately jump (wrap, splice), so durations are not compared.
+_TS_DISCONTINUOUS = {"mpegts", "mpeg", "mpegvideo", "dvd", "vob", "svcd", "vcd"}
+
+# Notices valid files produce. Each entry: pattern, why it is harmless. Matched case-insensitively.
+_BENIGN: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p, re.IGNORECASE), why)
+    for p, why in [
+        # lavf: no duration in the header (CBR MP3 without Xing, raw AAC/ADTS); we then skip the duration check.
+        (r"^Estimating duration from bitrate", "duration estimated from bitrate"),
+        # mp3 demuxer, while locating the first frame after ID3 padding (only emitted in read_header).
+        (r"^Skipping \d+ bytes of junk at \d+", "padding before the first MP3 frame"),
+        # decode.c: skip_samples side data (gapless MP3/AAC/Opus) on a frame without a timestamp.
+        (r"^Could not update timestamps for (skipped|discarded) samples", "gapless trimming without pts"),
+        # mov: edit lists that players handle; common in camera and phone files.
+        (r"multiple edit list entries, a/v desync might occur", "edit list notice"),
+        (r"Missing key frame while searching for timestamp", "edit list starting between key frames"),
+        (r"^Discarding ID3 tags because more suitable tags were found", "duplicate tags"),
+        # lavf stream probing on short or sparse streams; decoding then proceeds normally.
+        (r"not enough frames to estimate rate", "short stream"),
+        (r"Could not find codec parameters for stream \d+ \((Subtitle|Data|Attachment)", "non-A/V stream"),
+    ]
+)
+
+# Metadata-only problems (tags, cover descriptions): the media plays, so they are warnings, not damage.
+_METADATA = re.compile(
+    r"ID3v2|ID3v1|APE tag|\bAPEv2\b|Error reading frame .{1,8}, skipped|Incorrect BOM value|"
+    r"Unknown attached picture mimetype|Error decoding attached picture description|"
+    r"Unknown cover type|chapter|metadata",
+    re.IGNORECASE,
+)
+
+# WARNING-level notices that only damaged data produces.
+_DAMAGE_WARNINGS = re.compile(
+    r"Packet corrupt|corrupt(ed)? (input|frame|packet|data)|damaged|invalid data|truncated|overread|"
+    r"error while decoding|concealing|CRC (mismatch|error)|checksum mismatch|missing picture|"
+    r"Invalid NAL unit size|partial file|premature",
+    re.IGNORECASE,
+)
+
+# Harmless only when the file has a cover-art stream: FFmpeg-written M4A/MP4 cover tracks carry no media
+# timescale. Without cover art the same notice means a track header the demuxer could not use.
+_BENIGN_WITH_COVER = re.compile(r"stream \d+, timescale not set", re.IGNORECASE)
+
+_DIGITS = re.compile(r"0x[0-9a-f]+|\d+", re.IGNORECASE)
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of PyAV and the FFmpeg libraries it bundles."""
+    versions = {"pyav": av.__version__, "ffmpeg": str(getattr(av, "ffmpeg_version_info", "") or "")}
+    for lib_name in ("libavcodec", "libavformat", "libavutil"):
+        ver = av.library_versions.get(lib_name)
+        if ver:
+            versions[lib_name] = ".".join(str(x) for x in ver)
+    return {k: v for k, v in versions.items() if v}
+
+
+def _decisive_tool() -> str:
+    codec = av.library_versions.get("libavcodec") or ()
+    return f"pyav {av.__version__} (libavcodec {'.'.join(str(x) for x in codec[:2])})"
+
+
+# --------------------------------------------------------------------------------------------------------
+# FFmpeg log capture.
+
+_log_lock = threading.Lock()
+_log_users = 0
+_saved_log_state: tuple[int | None, bool] = (None, True)
+
+
+@contextmanager
+def _ffmpeg_log() -> Iterator[list[tuple[int, str, str]]]:
+    """Capture FFmpeg messages of this thread at WARNING and above; restore PyAV's settings after."""
+    global _log_users, _saved_log_state
+    with _log_lock:
+        if _log_users == 0:
+            _saved_log_state = (av.logging.get_level(), av.logging.get_skip_repeated())
+            av.logging.set_level(av.logging.WARNING)
+            av.logging.set_skip_repeated(False)
+        _log_users += 1
+    try:
+        with av.logging.Capture(local=True) as logs:
+            yield logs
+    finally:
+        with _log_lock:
+            _log_users -= 1
+            if _log_users == 0:
+                level, skip = _saved_log_state
+                av.logging.set_level(level)
+                av.logging.set_skip_repeated(skip)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Evidence, folded per file.
+
+
+@dataclass
+class _Entry:
+    severity: Severity
+    code: str
+    message: str
+    at_seconds: float | None
+    count: int = 1
+
+
+class _Evidence:
+    """Findings folded by (severity, code, message with digits masked), bounded in number."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[Severity, str, str], _Entry] = {}
+        self.overflow = 0
+        self.overflow_severity = Severity.INFO
+        self.benign_open: list[str] = []  # allowlisted reasons seen (affect the duration check)
+
+    def add(
+        self, severity: Severity, code: str, message: str, at: float | None = None, count: int = 1
+    ) -> None:
+        key = (severity, code, _DIGITS.sub("#", message))
+        entry = self.entries.get(key)
+        if entry is not None:
+            entry.count += count
+            return
+        if len(self.entries) >= _MAX_DISTINCT:
+            self.overflow += count
+            if _rank(severity) > _rank(self.overflow_severity):
+                self.overflow_severity = severity
+            return
+        self.entries[key] = _Entry(severity, code, message, at, count)
+
+    def downgrade(self, pattern: re.Pattern[str], why: str) -> None:
+        """Turn warnings matching *pattern* into INFO (harmless in this file's context)."""
+        for entry in self.entries.values():
+            if entry.severity == Severity.WARNING and pattern.search(entry.message):
+                entry.severity = Severity.INFO
+                entry.code = "benign_notice"
+
+    def has_damage(self) -> bool:
+        return any(e.severity == Severity.CORRUPT for e in self.entries.values()) or (
+            self.overflow_severity == Severity.CORRUPT
+        )
+
+    def findings(self) -> list[Finding]:
+        out = [
+            Finding(e.severity, e.code, TOOL, e.message, at_seconds=e.at_seconds, count=e.count)
+            for e in self.entries.values()
+        ]
+        if self.overflow:
+            out.append(
+                Finding(
+                    self.overflow_severity,
+                    "more_messages",
+                    TOOL,
+                    f"{self.overflow} more messages of other kinds not listed",
+                    count=self.overflow,
+                )
+            )
+        return out
+
+
+def _rank(severity: Severity) -> int:
+    return [
+        Severity.INFO,
+        Severity.WARNING,
+        Severity.UNSUPPORTED,
+        Severity.CORRUPT,
+        Severity.UNREADABLE,
+    ].index(severity)
+
+
+def _classify(level: int, text: str, *, cover: bool) -> tuple[Severity, str]:
+    """Severity and code of one FFmpeg message."""
+    for rx, _why in _BENIGN:
+        if rx.search(text):
+            return Severity.INFO, "benign_notice"
+    if _METADATA.search(text):
+        return Severity.WARNING, "metadata_damaged"
+    if level <= av.logging.ERROR or _DAMAGE_WARNINGS.search(text):
+        return Severity.CORRUPT, "cover_art_corrupt" if cover else "decode_error"
+    return Severity.WARNING, "decoder_warning"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Per-stream state.
+
+
+@dataclass(eq=False)
+class _Stream:
+    index: int
+    kind: str  # "video" | "audio" | "cover"
+    codec: str
+    ctx: Any
+    time_base: float
+    start: float  # seconds
+    declared_end: float | None
+    md5: flac_md5.Md5Check | None = None
+    packets: int = 0
+    frames: int = 0
+    samples: int = 0
+    sample_rate: int = 0
+    corrupt_frames: int = 0
+    corrupt_packets: int = 0
+    decode_errors: int = 0
+    messages: int = 0
+    first_pts: float | None = None
+    end: float | None = None  # decoded end, seconds
+    max_frame: float = 0.0  # longest frame duration seen, seconds
+    last_dts: int | None = None
+    dts_backwards: int = 0
+    first_corrupt_at: float | None = None
+    first_corrupt_packet_at: float | None = None
+    first_dts_backwards_at: float | None = None
+    check_order: bool = True
+    last_pts: int | None = None
+    pts_backwards: int = 0
+    pts_repeated: int = 0
+    first_pts_backwards_at: float | None = None
+
+    @property
+    def label(self) -> str:
+        what = "cover art" if self.kind == "cover" else "stream"
+        return f"{self.codec} ({what} #{self.index})"
+
+
+def _seconds(ts: int | None, tb: float) -> float | None:
+    return None if ts is None else ts * tb
+
+
+def _open_streams(container: Any, options: CheckOptions, evidence: _Evidence) -> list[_Stream]:
+    """The streams to decode, with their decoders configured (single-threaded, error detection)."""
+    out: list[_Stream] = []
+    for stream in container.streams:
+        if stream.type not in ("video", "audio"):
+            continue
+        cover = stream.type == "video" and bool(int(stream.disposition) & int(Disposition.attached_pic))
+        ctx = stream.codec_context
+        codec_name = getattr(stream.codec_context, "name", None) or _codec_id_name(stream)
+        if ctx is None and codec_name in ("none", "unknown"):
+            # The container names no codec FFmpeg knows: in practice a damaged stream description.
+            evidence.add(
+                Severity.CORRUPT,
+                "unknown_codec",
+                f"{stream.type} stream #{stream.index} has no recognisable codec (damaged stream header?)",
+            )
+            continue
+        if ctx is None:
+            evidence.add(
+                Severity.UNSUPPORTED,
+                "no_decoder",
+                f"no decoder for {stream.type} codec {codec_name!r} (stream #{stream.index})",
+            )
+            continue
+        ctx.thread_type = "NONE"
+        ctx.thread_count = 1
+        if options.deep:
+            ctx.options = {**ctx.options, "err_detect": _DEEP_ERR_DETECT}
+        elif ctx.name == "flac":
+            ctx.options = {**ctx.options, "err_detect": _NORMAL_ERR_DETECT_FLAC}
+        elif ctx.name in _SKIP_LOOP_FILTER:
+            # Deblocking only smooths reconstructed pixels; every bitstream check still runs.
+            ctx.options = {**ctx.options, "skip_loop_filter": "all"}
+        tb = float(stream.time_base) if stream.time_base else 0.0
+        start = _seconds(stream.start_time, tb) if stream.start_time is not None else None
+        if start is None:
+            start = (container.start_time or 0) / 1_000_000
+        declared_end = None
+        if stream.duration and tb:
+            declared_end = start + stream.duration * tb
+        st = _Stream(
+            stream.index, "cover" if cover else stream.type, codec_name, ctx, tb, start, declared_end
+        )
+        if stream.type == "audio":
+            st.sample_rate = ctx.sample_rate or 0
+            if ctx.name == "flac":
+                info = flac_md5.parse_streaminfo(ctx.extradata)
+                if info is not None:
+                    st.md5 = flac_md5.Md5Check(info, f"flac (stream #{stream.index})")
+        out.append(st)
+    return out
+
+
+def _codec_id_name(stream: Any) -> str:
+    try:
+        return str(stream.codec.name)
+    except Exception:  # no codec object at all for an unknown codec id
+        return "unknown"
+
+
+# --------------------------------------------------------------------------------------------------------
+# The check.
+
+
+def check(path: str, options: CheckOptions) -> CheckResult:
+    """Decode every audio/video stream of *path* fully and report damage as findings.
+
+    Never raises for a file-level problem: I/O errors give an ``unreadable`` finding, anything FFmpeg
+    cannot make sense of gives ``corrupt`` findings.
+    """
+    path = os.fspath(path)
+    base: dict[str, Any] = {"tool_versions": tool_versions(), "decisive_tool": _decisive_tool()}
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        return make_result(path, [_os_finding(exc, "cannot stat the file")], **base)
+    base["file_size"] = size
+    if size == 0:
+        return make_result(path, [Finding(Severity.CORRUPT, "empty", TOOL, "empty file (0 bytes)")], **base)
+
+    evidence = _Evidence()
+    with _ffmpeg_log() as logs:
+        try:
+            container = av.open(path, mode="r")
+        except av.error.FFmpegError as exc:
+            _drain_logs(logs, evidence, None, None, phase="open")
+            return make_result(path, [*evidence.findings(), _open_failure(exc)], **base)
+        except OSError as exc:
+            return make_result(path, [_os_finding(exc, "cannot open the file")], **base)
+        try:
+            result = _check_open(path, container, options, evidence, logs, size, base)
+        finally:
+            container.close()
+    return result
+
+
+def _check_open(
+    path: str,
+    container: Any,
+    options: CheckOptions,
+    evidence: _Evidence,
+    logs: list[tuple[int, str, str]],
+    size: int,
+    base: dict[str, Any],
+) -> CheckResult:
+    fmt_name = container.format.name or ""
+    container_name = _container_name(fmt_name, path)
+    estimated = False
+    for _level, _name, text in logs:
+        if text.startswith("Estimating duration from bitrate"):
+            estimated = True
+    _drain_logs(logs, evidence, None, None, phase="open")
+
+    streams = _open_streams(container, options, evidence)
+    has_video = any(s.kind == "video" for s in streams) or any(
+        s.type == "video"
+        and not (int(s.disposition) & int(Disposition.attached_pic))
+        and s.codec_context is None
+        for s in container.streams
+    )
+    family = "video" if has_video else "audio"
+    base.update(family=family, container=container_name)
+
+    if any(s.kind == "cover" for s in streams):
+        evidence.downgrade(_BENIGN_WITH_COVER, "cover-art track notice")
+    if not streams:
+        kinds = {s.type for s in container.streams}
+        if kinds and kinds <= {"subtitle", "attachment"}:
+            evidence.add(
+                Severity.WARNING, "no_av_streams", f"{container_name}: subtitles only, no audio or video"
+            )
+        elif not evidence.has_damage() and not any(
+            e.severity == Severity.UNSUPPORTED for e in evidence.entries.values()
+        ):
+            # An audio/video container whose streams are all unknown or data: a damaged track header.
+            evidence.add(
+                Severity.CORRUPT, "no_av_streams", f"{container_name}: no audio or video stream found"
+            )
+        return make_result(path, evidence.findings(), **base)
+
+    reached = _decode(container, streams, options, evidence, logs, size)
+    _flush(streams, evidence, logs)
+
+    findings: list[Finding] = []
+    for st in streams:
+        findings.extend(_stream_findings(st, options))
+    media_streams = [s for s in streams if s.kind != "cover"]
+    if media_streams and not any(s.frames or s.packets for s in media_streams):
+        findings.append(
+            Finding(
+                Severity.CORRUPT, "no_data", TOOL, f"{container_name}: no audio or video data could be read"
+            )
+        )
+    if not _skip_duration(fmt_name, estimated):
+        findings.extend(_truncation(container, streams, evidence.has_damage() or bool(findings)))
+    findings = evidence.findings() + findings
+    media = {
+        "format": container_name,
+        "duration_s": round(container.duration / 1_000_000, 3) if container.duration else None,
+        "bytes_read": reached,
+        "streams": [
+            {"index": s.index, "type": s.kind, "codec": s.codec, "frames": s.frames, "packets": s.packets}
+            for s in streams
+        ],
+    }
+    return make_result(path, findings, media_info=media, **base)
+
+
+def _decode(
+    container: Any,
+    streams: list[_Stream],
+    options: CheckOptions,
+    evidence: _Evidence,
+    logs: list[tuple[int, str, str]],
+    size: int,
+) -> int:
+    """The demux + decode loop. Returns the byte offset reached."""
+    by_index = {s.index: s for s in streams}
+    deep = options.deep
+    check_dts = not _discontinuous(container.format.name or "")
+    for s in streams:
+        s.check_order = check_dts and s.kind == "video"
+    selected = [container.streams[s.index] for s in streams]
+    read_limit = size * _MAX_READ_FACTOR + _MAX_READ_SLACK
+    packet_limit = size + 100_000
+    total_bytes = 0
+    total_packets = 0
+    reached = 0
+    at: float | None = None  # media time of the last packet, relative to its stream's start
+    demuxer = container.demux(selected)
+    while True:
+        try:
+            packet = next(demuxer)
+        except StopIteration:
+            break
+        except IndexError:
+            # PyAV's final flush indexes streams the demuxer added mid-file (AVFMTCTX_NOHEADER) and fails;
+            # all data was read by then, and _flush drains the decoders.
+            break
+        except av.error.FFmpegError as exc:
+            _drain_logs(logs, evidence, None, at, phase="demux")
+            evidence.add(*_demux_failure(exc, container, reached), at=at)
+            break
+        if logs:
+            _drain_logs(logs, evidence, None, at, phase="demux")
+        psize = packet.size
+        # PyAV's end-of-stream flush packets all say stream_index 0; their .stream is right.
+        st = by_index.get(packet.stream_index if psize else packet.stream.index)
+        if st is None:
+            continue
+        if psize:
+            st.packets += 1
+            total_packets += 1
+            total_bytes += psize
+            ts = packet.pts
+            if ts is None:
+                ts = packet.dts
+            if ts is not None:
+                at = ts * st.time_base - st.start
+            pos = packet.pos
+            if pos is not None and pos >= 0:
+                reached = max(reached, pos + psize)
+                if deep and pos + psize > size:
+                    evidence.add(
+                        Severity.CORRUPT,
+                        "packet_past_eof",
+                        f"{st.label}: packet at byte {pos} extends past the end of the file",
+                        at=at,
+                    )
+            if packet.is_corrupt:
+                st.corrupt_packets += 1
+                if st.first_corrupt_packet_at is None:
+                    st.first_corrupt_packet_at = at
+            dts = packet.dts
+            if dts is not None:
+                if st.last_dts is not None and dts < st.last_dts and check_dts:
+                    st.dts_backwards += 1
+                    if st.first_dts_backwards_at is None:
+                        st.first_dts_backwards_at = at
+                st.last_dts = dts
+            if total_bytes > read_limit or total_packets > packet_limit:
+                evidence.add(
+                    Severity.CORRUPT,
+                    "demux_runaway",
+                    f"{container.format.name}: demuxer returned far more data than the file holds; stopped",
+                    at=at,
+                )
+                break
+        try:
+            frames = st.ctx.decode(packet)
+        except av.error.FFmpegError as exc:
+            st.decode_errors += 1
+            frames = ()
+            _drain_logs(logs, evidence, st, at, phase="decode")
+            evidence.add(*_decode_failure(exc, st), at=at)
+        for frame in frames:
+            _account(st, frame, at)
+        if logs:
+            _drain_logs(logs, evidence, st, at, phase="decode")
+    demuxer.close()
+    return reached
+
+
+def _flush(streams: list[_Stream], evidence: _Evidence, logs: list[tuple[int, str, str]]) -> None:
+    """Drain every decoder (again: harmless after PyAV's own flush packets, needed after a demux error)."""
+    for st in streams:
+        if not st.ctx.is_open:
+            continue
+        try:
+            frames = st.ctx.decode(None)
+        except av.error.EOFError:
+            frames = ()
+        except av.error.FFmpegError as exc:
+            st.decode_errors += 1
+            frames = ()
+            evidence.add(*_decode_failure(exc, st), at=st.end)
+        for frame in frames:
+            _account(st, frame, st.end)
+        if logs:
+            _drain_logs(logs, evidence, st, st.end, phase="decode")
+
+
+def _account(st: _Stream, frame: Any, at: float | None) -> None:
+    """Count one decoded frame: corruption flag, decoded extent, FLAC hash."""
+    st.frames += 1
+    if frame.is_corrupt:
+        st.corrupt_frames += 1
+        if st.first_corrupt_at is None:
+            pts = frame.pts
+            st.first_corrupt_at = pts * st.time_base - st.start if pts is not None else at
+    pts = frame.pts
+    if st.kind == "audio":
+        n = frame.samples
+        st.samples += n
+        rate = frame.sample_rate or st.sample_rate
+        dur = n / rate if rate else 0.0
+        if st.md5 is not None:
+            st.md5.update(frame)
+    else:
+        dur = (frame.duration or 0) * st.time_base
+        # Frames leave the decoder in presentation order, so a timestamp that does not increase is damaged
+        # timing (e.g. composition offsets); ffmpeg reports it as non-monotonic DTS when muxing.
+        if pts is not None and st.check_order:
+            last = st.last_pts
+            if last is not None and pts <= last:
+                if pts < last:
+                    st.pts_backwards += 1
+                    if st.first_pts_backwards_at is None:
+                        st.first_pts_backwards_at = pts * st.time_base - st.start
+                else:
+                    st.pts_repeated += 1
+            st.last_pts = pts
+    if pts is not None:
+        t = pts * st.time_base
+        if st.first_pts is None or t < st.first_pts:
+            st.first_pts = t
+        end = t + dur
+    elif st.kind == "audio" and st.sample_rate:
+        end = st.start + st.samples / st.sample_rate  # no timestamps (raw formats): count samples
+    else:
+        end = None
+    if end is not None and (st.end is None or end > st.end):
+        st.end = end
+    if dur > st.max_frame:
+        st.max_frame = dur
+    if st.kind == "audio" and not st.sample_rate:
+        st.sample_rate = frame.sample_rate or 0
+
+
+def _stream_findings(st: _Stream, options: CheckOptions) -> list[Finding]:
+    out: list[Finding] = []
+    cover = st.kind == "cover"
+    if st.corrupt_frames:
+        out.append(
+            Finding(
+                Severity.CORRUPT,
+                "cover_art_corrupt" if cover else "corrupt_frame",
+                TOOL,
+                f"{st.label}: {st.corrupt_frames} corrupt decoded frame(s) (damage concealed by the decoder)",
+                at_seconds=st.first_corrupt_at,
+                count=st.corrupt_frames,
+            )
+        )
+    if st.corrupt_packets:
+        out.append(
+            Finding(
+                Severity.CORRUPT,
+                "corrupt_packet",
+                TOOL,
+                f"{st.label}: demuxer flagged {st.corrupt_packets} packet(s) as corrupt",
+                at_seconds=st.first_corrupt_packet_at,
+                count=st.corrupt_packets,
+            )
+        )
+    if st.packets and not st.frames and not cover:
+        out.append(
+            Finding(
+                Severity.CORRUPT,
+                "no_frames",
+                TOOL,
+                f"{st.label}: {st.packets} packet(s) but no frame decoded",
+            )
+        )
+    if st.md5 is not None:
+        out.append(st.md5.finish())
+    if st.dts_backwards:
+        out.append(
+            Finding(
+                Severity.CORRUPT,
+                "dts_not_monotonic",
+                TOOL,
+                f"{st.label}: packet timestamps go backwards {st.dts_backwards} time(s) (damaged timing)",
+                at_seconds=st.first_dts_backwards_at,
+                count=st.dts_backwards,
+            )
+        )
+    if st.pts_backwards:
+        out.append(
+            Finding(
+                Severity.CORRUPT,
+                "frame_order",
+                TOOL,
+                f"{st.label}: {st.pts_backwards} decoded frame(s) with a timestamp earlier than the previous "
+                "frame (damaged timing)",
+                at_seconds=st.first_pts_backwards_at,
+                count=st.pts_backwards,
+            )
+        )
+    if st.pts_repeated:
+        out.append(
+            Finding(
+                Severity.WARNING,
+                "frame_pts_repeated",
+                TOOL,
+                f"{st.label}: {st.pts_repeated} decoded frame(s) repeat the previous frame's timestamp",
+                count=st.pts_repeated,
+            )
+        )
+    if options.deep:
+        extent = f", {st.end - st.start:.3f} s decoded" if st.end is not None else ""
+        out.append(
+            Finding(
+                Severity.INFO,
+                "stream_summary",
+                TOOL,
+                f"{st.label}: {st.packets} packets, {st.frames} frames, {st.corrupt_frames} corrupt frames, "
+                f"{st.decode_errors} decode errors{extent}",
+            )
+        )
+    return out
+
+
+def _discontinuous(fmt_name: str) -> bool:
+    return bool(set(fmt_name.split(",")) & _TS_DISCONTINUOUS)
+
+
+def _skip_duration(fmt_name: str, estimated: bool) -> bool:
+    return estimated or _discontinuous(fmt_name)
+
+
+def _truncation(container: Any, streams: list[_Stream], damaged: bool) -> list[Finding]:
+    """A stream, or the file, that decodes to well short of its declared end."""
+    out: list[Finding] = []
+    decoded = [s for s in streams if s.kind != "cover"]
+    worst_short = 0.0
+    for st in decoded:
+        if st.declared_end is None or st.end is None:
+            continue
+        declared = st.declared_end - st.start
+        short = st.declared_end - st.end
+        if declared > 0 and short > _tolerance(declared, st.max_frame, st.kind):
+            worst_short = max(worst_short, short)
+            out.append(
+                Finding(
+                    Severity.CORRUPT,
+                    "truncated",
+                    TOOL,
+                    f"{st.label}: decoded {max(0.0, st.end - st.start):.2f} s of a declared {declared:.2f} s "
+                    f"(ends {short:.2f} s early)",
+                    at_seconds=max(0.0, st.end - st.start),
+                )
+            )
+    if out:
+        return out
+    ends = [s.end for s in decoded if s.end is not None]
+    if container.duration and container.duration > 0 and ends:
+        start = (container.start_time or 0) / 1_000_000
+        declared = container.duration / 1_000_000
+        end = max(ends)
+        short = start + declared - end
+        frame = max((s.max_frame for s in decoded), default=0.0)
+        kind = "video" if any(s.kind == "video" for s in decoded) else "audio"
+        if short > _tolerance(declared, frame, kind):
+            out.append(
+                Finding(
+                    Severity.CORRUPT,
+                    "truncated",
+                    TOOL,
+                    f"decoded {max(0.0, end - start):.2f} s of a declared {declared:.2f} s "
+                    f"(ends {short:.2f} s early)",
+                    at_seconds=max(0.0, end - start),
+                )
+            )
+    elif not ends and any(s.packets for s in decoded) and not damaged:
+        out.append(Finding(Severity.WARNING, "no_timestamps", TOOL, "decoded frames carry no timestamps"))
+    return out
+
+
+def _tolerance(declared: float, frame: float, kind: str) -> float:
+    """How much shorter than declared a decode may end: priming/padding, reorder delay, last frame."""
+    floor = 0.5 if kind == "video" else 0.3
+    return max(floor, 0.01 * declared, 3 * frame)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Messages and failures.
+
+
+def _drain_logs(
+    logs: list[tuple[int, str, str]],
+    evidence: _Evidence,
+    st: _Stream | None,
+    at: float | None,
+    *,
+    phase: str,
+) -> None:
+    """Turn captured messages into evidence and empty the capture list (bounded memory)."""
+    if not logs:
+        return
+    pending_level = 0
+    pending_name = ""
+    pending = ""
+    items = list(logs)
+    logs.clear()
+    for level, name, text in items:
+        # FFmpeg sometimes builds one line from several calls; join until the newline.
+        if pending and name == pending_name:
+            text = pending + text
+            level = min(level, pending_level)
+            pending = ""
+        elif pending:
+            _one_message(pending_level, pending_name, pending, evidence, st, at, phase)
+            pending = ""
+        if not text.endswith("\n"):
+            pending, pending_level, pending_name = text, level, name
+            continue
+        _one_message(level, name, text, evidence, st, at, phase)
+    if pending:
+        _one_message(pending_level, pending_name, pending, evidence, st, at, phase)
+
+
+def _one_message(
+    level: int, name: str, text: str, evidence: _Evidence, st: _Stream | None, at: float | None, phase: str
+) -> None:
+    text = " ".join(text.split())
+    if not text:
+        return
+    cover = st is not None and st.kind == "cover"
+    severity, code = _classify(level, text, cover=cover)
+    who = name.split(",")[0] if name else "ffmpeg"
+    if st is not None:
+        st.messages += 1
+        where = f"{who} (cover art #{st.index})" if cover else f"{who} (stream #{st.index})"
+    else:
+        where = who
+        if code == "decode_error":
+            code = "demux_error" if phase != "open" else "container_error"
+        elif code == "decoder_warning":
+            code = "demuxer_warning"
+    evidence.add(severity, code, f"{where}: {text}", at=at)
+
+
+def _demux_failure(exc: av.error.FFmpegError, container: Any, reached: int) -> tuple[Severity, str, str]:
+    name = (container.format.name or "demuxer").split(",")[0]
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, OSError) and not isinstance(exc, av.error.InvalidDataError):
+        return Severity.UNREADABLE, "io_error", f"{name}: read failed after byte {reached}: {reason}"
+    return (
+        Severity.CORRUPT,
+        "demux_error",
+        f"{name}: demuxing stopped after byte {reached} of the file: {reason}",
+    )
+
+
+def _decode_failure(exc: av.error.FFmpegError, st: _Stream) -> tuple[Severity, str, str]:
+    reason = exc.strerror or str(exc)
+    code = "cover_art_corrupt" if st.kind == "cover" else "decode_error"
+    return Severity.CORRUPT, code, f"{st.label}: decoder rejected a packet: {reason}"
+
+
+def _open_failure(exc: av.error.FFmpegError) -> Finding:
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, OSError) and not isinstance(exc, av.error.InvalidDataError):
+        return _os_finding(exc, "cannot open the file")
+    return Finding(Severity.CORRUPT, "open_failed", TOOL, f"cannot open as media: {reason}")
+
+
+def _os_finding(exc: OSError, what: str) -> Finding:
+    return Finding(Severity.UNREADABLE, "io_error", TOOL, f"{what}: {exc.strerror or exc}")
+
+
+_MOV_NAMES = {
+    ".mov": "mov",
+    ".qt": "mov",
+    ".m4a": "m4a",
+    ".m4b": "m4a",
+    ".m4v": "m4v",
+    ".3gp": "3gp",
+    ".3g2": "3g2",
+}
+
+
+def _container_name(fmt_name: str, path: str) -> str:
+    """A short container name: ``mp4``/``mov``/``m4a`` for the mov family, ``webm``/``matroska`` ..."""
+    ext = os.path.splitext(path)[1].lower()
+    if fmt_name.startswith("mov,"):
+        return _MOV_NAMES.get(ext, "mp4")
+    if fmt_name.startswith("matroska"):
+        return "webm" if ext == ".webm" else "matroska"
+    return fmt_name.split(",")[0] if fmt_name else "unknown"
+
+
+__all__ = ["TOOL", "check", "tool_versions"]

@@ -1,0 +1,339 @@
+"""The audio/video decode checker and the FLAC MD5 verification, on real generated media."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import struct
+from pathlib import Path
+
+import av
+import av.logging
+import pytest
+
+from pixelprobe_tui.core import samples
+from pixelprobe_tui.core.checkers import av as av_checker
+from pixelprobe_tui.core.checkers import flac
+from pixelprobe_tui.core.verdict import CheckOptions, Severity, Verdict
+
+NORMAL = CheckOptions()
+DEEP = CheckOptions(deep=True)
+
+AV_KINDS = [k.name for k in samples.iter_kinds("video")] + [k.name for k in samples.iter_kinds("audio")]
+AUDIO_ONLY_CONTAINERS = ["ogg_vorbis", "opus", "mp4_audio_only", "m4a_aac", "mkv_audio"]
+# Kinds whose damage is visible to a decoder when the file is cut in half (Ogg streams cut at a page
+# boundary and MPEG-TS carry no declared length to compare with, so they are not listed).
+CUT_DETECTABLE = [k for k in AV_KINDS if k not in ("opus", "ogg_vorbis", "ts_h264")]
+# Containers with a header that a decoder cannot do without.
+HEADER_DETECTABLE = [k for k in AV_KINDS if k not in ("ts_h264", "avi_mpeg4", "mp3")]
+
+
+def codes(result) -> set[str]:
+    return {f.code for f in result.findings if not f.ignored}
+
+
+def corrupt_codes(result) -> set[str]:
+    return {f.code for f in result.findings if f.severity == Severity.CORRUPT}
+
+
+def write_damaged(src: Path, dst: Path, data: bytes) -> str:
+    dst.write_bytes(data)
+    return str(dst)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Valid media.
+
+
+@pytest.mark.parametrize("kind", AV_KINDS)
+def test_valid_kind_is_healthy(kind: str, media_factory) -> None:
+    path = media_factory(kind, seconds=1.0)
+    result = av_checker.check(str(path), NORMAL)
+    assert result.verdict == Verdict.HEALTHY, result.findings
+    assert result.family == samples.KINDS[kind].family
+    assert result.container
+    assert result.decisive_tool.startswith(f"pyav {av.__version__} (libavcodec ")
+    assert result.tool_versions["pyav"] == av.__version__
+    assert "libavcodec" in result.tool_versions
+    assert result.file_size == path.stat().st_size
+
+
+@pytest.mark.parametrize("kind", ["mp4_h264_aac", "mkv_h264", "flac", "mp3", "webm_vp9_opus"])
+def test_valid_kind_is_healthy_in_deep_mode_with_stream_accounting(kind: str, media_factory) -> None:
+    result = av_checker.check(str(media_factory(kind, seconds=1.0)), DEEP)
+    assert result.verdict == Verdict.HEALTHY, result.findings
+    summaries = [f for f in result.findings if f.code == "stream_summary"]
+    assert summaries and all(f.severity == Severity.INFO for f in summaries)
+    assert all("frames" in f.message and "0 decode errors" in f.message for f in summaries)
+
+
+@pytest.mark.parametrize("kind", AUDIO_ONLY_CONTAINERS)
+def test_audio_only_containers_are_audio_files(kind: str, media_factory) -> None:
+    result = av_checker.check(str(media_factory(kind, seconds=1.0)), NORMAL)
+    assert result.family == "audio"
+    assert result.verdict == Verdict.HEALTHY, result.findings
+
+
+def test_container_names_are_short(media_factory) -> None:
+    assert av_checker.check(str(media_factory("mp4_h264", seconds=1.0)), NORMAL).container == "mp4"
+    assert av_checker.check(str(media_factory("mov_h264", seconds=1.0)), NORMAL).container == "mov"
+    assert av_checker.check(str(media_factory("m4a_aac", seconds=1.0)), NORMAL).container == "m4a"
+    assert av_checker.check(str(media_factory("webm_vp9", seconds=1.0)), NORMAL).container == "webm"
+
+
+def test_cover_art_does_not_make_audio_a_video(tmp_path: Path, media_factory) -> None:
+    """An MP3 with an attached picture is still an audio file, and the picture is decoded too."""
+    src = av.open(str(media_factory("mp3", seconds=1.0)))
+    out_path = tmp_path / "cover.mp3"
+    out = av.open(str(out_path), "w", format="mp3")
+    audio_in = src.streams.audio[0]
+    audio_out = out.add_stream_from_template(audio_in)
+    pic = out.add_stream("mjpeg", rate=1)
+    pic.width, pic.height, pic.pix_fmt = 32, 32, "yuvj420p"
+    pic.disposition = av.stream.Disposition.attached_pic
+    frame = av.VideoFrame(32, 32, "yuvj420p")
+    for plane in frame.planes:
+        plane.update(bytes(plane.buffer_size))
+    packets = pic.encode(frame) + pic.encode()
+    for packet in src.demux(audio_in):
+        if packet.size:
+            packet.stream = audio_out
+            out.mux(packet)
+    for packet in packets:
+        out.mux(packet)
+    out.close()
+    src.close()
+    with av.open(str(out_path)) as check_open:
+        assert any(s.type == "video" for s in check_open.streams), "the cover stream was written"
+    result = av_checker.check(str(out_path), DEEP)
+    assert result.family == "audio"
+    assert result.verdict == Verdict.HEALTHY, result.findings
+    assert any("cover art" in f.message for f in result.findings if f.code == "stream_summary")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Damaged media.
+
+
+@pytest.mark.parametrize("kind", CUT_DETECTABLE)
+def test_file_cut_in_half_is_corrupted(kind: str, media_factory, tmp_path: Path) -> None:
+    src = media_factory(kind, seconds=2.0)
+    data = src.read_bytes()
+    path = write_damaged(src, tmp_path / f"cut{src.suffix}", data[: len(data) // 2])
+    result = av_checker.check(path, NORMAL)
+    assert result.verdict == Verdict.CORRUPTED, result.findings
+
+
+@pytest.mark.parametrize("kind", ["flac", "aiff", "mp3", "mkv_audio"])
+def test_truncation_is_reported_with_the_decoded_extent(kind: str, media_factory, tmp_path: Path) -> None:
+    """Formats that declare their length (STREAMINFO, COMM, Xing, Segment Info) end short when cut.
+
+    (FFmpeg's WAV demuxer clamps the declared length to the file size, so a cut WAV is only caught when the
+    cut splits a sample; the structure walk compares the chunk sizes.)"""
+    src = media_factory(kind, seconds=2.0)
+    data = src.read_bytes()
+    path = write_damaged(src, tmp_path / f"cut{src.suffix}", data[: len(data) * 45 // 100])
+    result = av_checker.check(path, NORMAL)
+    assert result.verdict == Verdict.CORRUPTED
+    truncated = [f for f in result.findings if f.code == "truncated"]
+    assert truncated, result.findings
+    for f in truncated:
+        assert f.at_seconds is not None and 0.0 <= f.at_seconds < 1.5
+        assert "declared" in f.message
+
+
+@pytest.mark.parametrize("kind", HEADER_DETECTABLE)
+@pytest.mark.parametrize("how", ["clobbered_header", "junk"])
+def test_clobbered_header_and_junk_are_corrupted(kind: str, how: str, damaged_media) -> None:
+    result = av_checker.check(str(damaged_media(kind, how, seed=1, seconds=1.0)), NORMAL)
+    assert result.verdict == Verdict.CORRUPTED, result.findings
+
+
+@pytest.mark.parametrize("kind", ["mp3", "avi_mpeg4", "ts_h264"])
+def test_junk_is_corrupted_even_without_a_required_header(kind: str, damaged_media) -> None:
+    result = av_checker.check(str(damaged_media(kind, "junk", seed=2, seconds=1.0)), NORMAL)
+    assert result.verdict == Verdict.CORRUPTED, result.findings
+
+
+def test_empty_file_is_corrupted(tmp_path: Path) -> None:
+    path = tmp_path / "empty.mp4"
+    path.write_bytes(b"")
+    result = av_checker.check(str(path), NORMAL)
+    assert result.verdict == Verdict.CORRUPTED
+    assert codes(result) == {"empty"}
+
+
+def test_missing_file_is_unreadable_not_corrupt(tmp_path: Path) -> None:
+    result = av_checker.check(str(tmp_path / "gone.mkv"), NORMAL)
+    assert result.verdict == Verdict.UNREADABLE
+
+
+def _mdat_range(data: bytes) -> tuple[int, int]:
+    pos = 0
+    while pos + 8 <= len(data):
+        size, typ = struct.unpack(">I4s", data[pos : pos + 8])
+        header = 8
+        if size == 1:
+            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
+            header = 16
+        if typ == b"mdat":
+            return pos + header, pos + size
+        pos += size
+    raise AssertionError("no mdat")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_bit_flips_in_h264_video_are_found(seed: int, media_factory, tmp_path: Path) -> None:
+    """Flips inside the coded frames only (the index is intact): the decoder conceals the damage, and
+    the concealment (error messages, corrupt frame flags) must still be reported."""
+    src = media_factory("mp4_h264", seconds=2.0)
+    data = bytearray(src.read_bytes())
+    lo, hi = _mdat_range(bytes(data))
+    rng = random.Random(seed)
+    for bit in rng.sample(range((lo + (hi - lo) // 5) * 8, hi * 8), 12):
+        data[bit // 8] ^= 1 << (bit % 8)
+    path = write_damaged(src, tmp_path / "flipped.mp4", bytes(data))
+    result = av_checker.check(path, NORMAL)
+    assert result.verdict == Verdict.CORRUPTED, result.findings
+    assert corrupt_codes(result) & {"decode_error", "corrupt_frame"}
+    decoder_findings = [f for f in result.findings if f.code in ("decode_error", "corrupt_frame")]
+    # Messages name the decoder class and carry the media time where the damage was seen.
+    assert any(f.message.startswith("h264") for f in decoder_findings)
+    assert all(f.at_seconds is not None and 0.0 <= f.at_seconds <= 2.1 for f in decoder_findings)
+
+
+def test_overwritten_block_in_matroska_is_a_demux_problem(media_factory, tmp_path: Path) -> None:
+    src = media_factory("mkv_h264", seconds=2.0)
+    data = bytearray(src.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 2048] = random.Random(5).randbytes(2048)
+    result = av_checker.check(write_damaged(src, tmp_path / "block.mkv", bytes(data)), NORMAL)
+    assert result.verdict == Verdict.CORRUPTED, result.findings
+
+
+def test_video_track_with_an_unknown_codec_tag_is_corrupted(media_factory, tmp_path: Path) -> None:
+    """The sample description of the only track names no codec any more (damaged stsd entry)."""
+    data = media_factory("mp4_h264", seconds=1.0).read_bytes()
+    tag = data.index(b"avc1", data.index(b"stsd"))
+    path = tmp_path / "unknown_codec.mp4"
+    path.write_bytes(data[:tag] + b"q\x00z\x01" + data[tag + 4 :])
+    result = av_checker.check(str(path), NORMAL)
+    assert result.verdict == Verdict.CORRUPTED, result.findings
+    assert "unknown_codec" in codes(result)
+
+
+# --------------------------------------------------------------------------------------------------------
+# FLAC.
+
+
+def _streaminfo_offset(data: bytes) -> int:
+    assert data[:4] == b"fLaC"
+    assert data[4] & 0x7F == 0  # STREAMINFO is always the first block
+    return 8
+
+
+def _with_md5(data: bytes, md5: bytes) -> bytes:
+    start = _streaminfo_offset(data)
+    buf = bytearray(data)
+    buf[start + 18 : start + 34] = md5
+    return bytes(buf)
+
+
+@pytest.mark.parametrize("kind", ["flac", "flac_24bit"])
+def test_flac_md5_is_verified_on_valid_files(kind: str, media_factory) -> None:
+    result = av_checker.check(str(media_factory(kind, seconds=1.0)), NORMAL)
+    assert result.verdict == Verdict.HEALTHY
+    assert "flac_md5_ok" in codes(result)
+
+
+def test_flac_wrong_streaminfo_md5_is_corrupted(media_factory, tmp_path: Path) -> None:
+    data = media_factory("flac", seconds=1.0).read_bytes()
+    path = tmp_path / "wrong_md5.flac"
+    path.write_bytes(_with_md5(data, hashlib.md5(b"not this audio").digest()))
+    result = av_checker.check(str(path), NORMAL)
+    assert result.verdict == Verdict.CORRUPTED
+    # The frames themselves are intact: the MD5 comparison alone decides.
+    assert corrupt_codes(result) == {"flac_md5_mismatch"}
+
+
+def test_flac_without_md5_is_skipped_with_info(media_factory, tmp_path: Path) -> None:
+    data = media_factory("flac", seconds=1.0).read_bytes()
+    path = tmp_path / "no_md5.flac"
+    path.write_bytes(_with_md5(data, bytes(16)))
+    result = av_checker.check(str(path), NORMAL)
+    assert result.verdict == Verdict.HEALTHY
+    assert "flac_md5_unset" in codes(result)
+
+
+@pytest.mark.parametrize("kind", ["flac", "flac_24bit"])
+def test_flac_flipped_audio_byte_is_corrupted(kind: str, media_factory, tmp_path: Path) -> None:
+    data = bytearray(media_factory(kind, seconds=1.0).read_bytes())
+    data[len(data) * 2 // 3] ^= 0x5A
+    path = tmp_path / f"flipped_{kind}.flac"
+    path.write_bytes(bytes(data))
+    result = av_checker.check(str(path), NORMAL)
+    assert result.verdict == Verdict.CORRUPTED
+    assert corrupt_codes(result) & {"decode_error", "flac_md5_mismatch"}
+
+
+def test_flac_check_is_the_same_single_pass(media_factory) -> None:
+    path = str(media_factory("flac", seconds=1.0))
+    assert flac.check(path, NORMAL).findings == av_checker.check(path, NORMAL).findings
+
+
+def test_parse_streaminfo_fields() -> None:
+    md5 = bytes(range(16))
+    # min/max block 4096, frame sizes 0; 48000 Hz, 2 channels, 24 bits, 123456 samples.
+    packed = (48000 << 44) | ((2 - 1) << 41) | ((24 - 1) << 36) | 123456
+    block = struct.pack(">HH", 4096, 4096) + bytes(6) + packed.to_bytes(8, "big") + md5
+    for data in (block, b"\x80\x00\x00\x22" + block, b"fLaC\x80\x00\x00\x22" + block):
+        info = flac.parse_streaminfo(data)
+        assert info == flac.StreamInfo(48000, 2, 24, 123456, md5)
+    assert flac.parse_streaminfo(b"") is None
+    assert flac.parse_streaminfo(block[:20]) is None
+
+
+def test_md5_packing_matches_reference_layout() -> None:
+    """24-bit samples arrive as s32 shifted left by 8 and are hashed as 3 little-endian bytes each."""
+    values = [(1, -2), (0x123456, -0x123456), (-1, 0x7FFFFF)]
+    frame = av.AudioFrame(format="s32", layout="stereo", samples=len(values))
+    frame.sample_rate = 48000
+    raw = b"".join(struct.pack("<ii", a << 8, b << 8) for a, b in values)
+    frame.planes[0].update(raw + bytes(frame.planes[0].buffer_size - len(raw)))
+    expected = b"".join(
+        a.to_bytes(3, "little", signed=True) + b.to_bytes(3, "little", signed=True) for a, b in values
+    )
+    info = flac.StreamInfo(48000, 2, 24, len(values), hashlib.md5(expected).digest())
+    check = flac.Md5Check(info)
+    check.update(frame)
+    assert check.finish().code == "flac_md5_ok"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Log capture hygiene.
+
+
+def test_log_level_and_repeat_folding_are_restored(media_factory, tmp_path: Path) -> None:
+    before = (av.logging.get_level(), av.logging.get_skip_repeated())
+    data = bytearray(media_factory("mp4_h264", seconds=1.0).read_bytes())
+    lo, hi = _mdat_range(bytes(data))
+    for i in range(lo + (hi - lo) // 3, hi, 997):
+        data[i] ^= 0xFF
+    path = tmp_path / "noisy.mp4"
+    path.write_bytes(bytes(data))
+    result = av_checker.check(str(path), NORMAL)
+    assert result.verdict == Verdict.CORRUPTED
+    assert (av.logging.get_level(), av.logging.get_skip_repeated()) == before
+
+
+def test_messages_of_one_file_do_not_leak_into_the_next(media_factory, tmp_path: Path) -> None:
+    data = bytearray(media_factory("mp4_h264", seconds=1.0).read_bytes())
+    lo, hi = _mdat_range(bytes(data))
+    for i in range(lo + (hi - lo) // 3, hi, 501):
+        data[i] ^= 0xFF
+    path = tmp_path / "noisy2.mp4"
+    path.write_bytes(bytes(data))
+    assert av_checker.check(str(path), NORMAL).verdict == Verdict.CORRUPTED
+    clean = av_checker.check(str(media_factory("mp4_h264", seconds=1.0)), NORMAL)
+    assert clean.verdict == Verdict.HEALTHY, clean.findings
+    assert not clean.findings
