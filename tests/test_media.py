@@ -242,3 +242,10 @@ def test_permission_denied_is_unreadable(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "permission_denied"
+
+
+def test_typescript_source_named_ts_is_not_media(tmp_path: Path) -> None:
+    src = tmp_path / "index.ts"
+    src.write_text("export const answer: number = 42;\n")
+    s = sniff(str(src))
+    assert s.unknown_content and s.ext_family is Family.UNKNOWN

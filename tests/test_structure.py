@@ -444,3 +444,39 @@ def test_tiff_strips_beyond_the_end_are_found(media_factory, tmp_path: Path) -> 
 def test_png_crc_helper_agrees_with_zlib() -> None:
     # Guard against a CRC helper that silently passes everything: IEND's CRC is a known constant.
     assert zlib.crc32(b"IEND") == 0xAE426082
+
+
+def test_flac_with_junk_after_the_last_frame_is_only_a_warning(media_factory, tmp_path: Path) -> None:
+    data = media_factory("flac", **SMALL).read_bytes()
+    result = check(write(tmp_path, "junk_tail.flac", data + b"not audio, some tagger's leftovers" * 3))
+    assert result.verdict is Verdict.WARNING and codes(result) == {"trailing_data"}
+
+
+def test_flac_last_frame_cut_inside_is_corrupt(media_factory, tmp_path: Path) -> None:
+    data = media_factory("flac", **SMALL).read_bytes()
+    result = check(write(tmp_path, "cut_last.flac", data[:-7]))
+    assert result.verdict is Verdict.CORRUPTED and codes(result) & {"truncated", "crc_mismatch"}
+
+
+def test_jpeg_extraneous_bytes_between_segments_are_a_warning(media_factory, tmp_path: Path) -> None:
+    data = media_factory("jpg_baseline", size=(32, 32)).read_bytes()
+    # After the APP0 segment (SOI + FFE0 + its length), insert bytes libjpeg would skip with a warning.
+    app0_end = 4 + struct.unpack(">H", data[4:6])[0]
+    result = check(write(tmp_path, "extra.jpg", data[:app0_end] + b"\x00\x00\x00" + data[app0_end:]))
+    assert result.verdict is Verdict.WARNING and codes(result) == {"extraneous_bytes"}
+
+
+def test_gif_stray_zero_between_blocks_is_a_warning(media_factory, tmp_path: Path) -> None:
+    data = media_factory("gif_animated", size=(32, 32)).read_bytes()
+    result = check(write(tmp_path, "stray.gif", data[:-1] + b"\x00\x3b"))
+    assert result.verdict is Verdict.WARNING and codes(result) == {"stray_bytes"}
+
+
+def test_typescript_source_named_ts_is_unsupported_not_corrupt(tmp_path: Path) -> None:
+    result = check(write(tmp_path, "app.ts", b"import x from './x';\nconsole.log(x);\n"))
+    assert result.verdict is Verdict.UNSUPPORTED
+
+
+@pytest.mark.parametrize(("kind", "family"), [("mkv_audio", "audio"), ("webm_vp9_opus", "video")])
+def test_matroska_family_comes_from_track_types(kind: str, family: str, media_factory) -> None:
+    assert check(str(media_factory(kind, **SMALL))).family == family

@@ -207,6 +207,8 @@ _OTHER_MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 HEAD_SIZE = 64 * 1024
+# Media extensions that also name source files (TypeScript .ts/.mts): text under them is not damaged media.
+_SHARED_WITH_SOURCE_CODE = frozenset({"ts", "mts"})
 
 
 class UnreadableError(Exception):
@@ -417,6 +419,8 @@ def sniff_fd(path: str, fd: int, size: int) -> Sniff:
         if other is None and _looks_like_text(head):
             other = "text"
         all_zero = not head.strip(b"\x00")
+    if container is None and other == "text" and ext in _SHARED_WITH_SOURCE_CODE:
+        ext_family = Family.UNKNOWN  # a TypeScript file, not a transport stream with a bad payload
     content_family = _CONTENT_FAMILY.get(container) if container else None
     if container == "tiff" and ext not in RAW_EXTENSIONS and ext not in ("tif", "tiff"):
         content_family = Family.IMAGE

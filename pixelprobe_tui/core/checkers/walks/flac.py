@@ -179,19 +179,16 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
 
 
 def _check_last_frame(r: Reader, out: Notes, info: StreamInfo, frames_at: int) -> None:
+    """Does the audio end on a complete frame, and does that frame reach the declared sample count?"""
     end, _tags = trailing_tags(r)
     if end <= frames_at:
         return
     span = max(info.max_framesize * 2 + 64, 1 << 16) if info.max_framesize else 1 << 18
     lo = max(frames_at, end - span)
     tail = r.read(lo, end - lo)
-    ends = [len(tail)]
-    stripped = len(tail.rstrip(b"\x00"))
-    if stripped < len(tail) - 1:
-        ends.append(stripped)
     candidates = []
     pos = tail.rfind(b"\xff", 0, len(tail) - 1)
-    while pos != -1 and len(candidates) < 8:
+    while pos != -1 and len(candidates) < 4:
         h = parse_frame_header(tail, pos, info)
         if h is not None:
             candidates.append((pos, h))
@@ -200,16 +197,18 @@ def _check_last_frame(r: Reader, out: Notes, info: StreamInfo, frames_at: int) -
         if lo == frames_at:
             out.corrupt("no_sync", "no complete frame header found near the end of the audio")
         return
-    for tail_end in ends:
-        for pos, (number, block, variable) in candidates:
-            if pos + 6 > tail_end:
-                continue
-            body = tail[pos : tail_end - 2]
-            if crc16(body) == int.from_bytes(tail[tail_end - 2 : tail_end], "big"):
+
+    def reach(h: tuple[int, int, bool]) -> int:
+        number, block, variable = h
+        return (number if variable else number * info.max_blocksize) + block
+
+    stripped = len(tail.rstrip(b"\x00"))
+    for tail_end in (len(tail), stripped) if stripped < len(tail) - 1 else (len(tail),):
+        for pos, h in candidates:
+            if pos + 6 <= tail_end and crc16(tail[pos:tail_end]) == 0:  # CRC over frame + its CRC is 0
                 if tail_end != len(tail):
-                    out.warning("trailing_zeros", f"{len(tail) - tail_end} zero bytes after the last frame")
-                first_sample = number if variable else number * info.max_blocksize
-                reached = first_sample + block
+                    out.info("trailing_zeros", f"{len(tail) - tail_end} zero bytes after the last frame")
+                reached = reach(h)
                 if info.total_samples and reached < info.total_samples:
                     missing = info.total_samples - reached
                     out.corrupt(
@@ -218,8 +217,37 @@ def _check_last_frame(r: Reader, out: Notes, info: StreamInfo, frames_at: int) -
                         f"{missing / info.sample_rate:.2f} s missing",
                     )
                 return
-    cut_at = candidates[0][0] + lo
-    out.corrupt(
-        "truncated",
-        f"the last frame (from byte {cut_at}) is incomplete or damaged: its CRC does not match",
+    # No frame ends exactly where the audio does. If the final frame (the one reaching the declared total)
+    # is complete, what follows it is foreign data; otherwise the file was cut inside a frame.
+    final = [(pos, h) for pos, h in candidates if info.total_samples and reach(h) == info.total_samples]
+    if final:
+        pos = final[0][0]
+        frame_end = _crc_zero_at(tail, pos)
+        if frame_end is not None:
+            out.warning(
+                "trailing_data", f"{len(tail) - frame_end} bytes of unrecognised data after the last frame"
+            )
+            return
+    message = (
+        f"the last frame (from byte {candidates[0][0] + lo}) is incomplete or damaged: its CRC does not match"
     )
+    if final:
+        out.corrupt(
+            "crc_mismatch",
+            f"the final frame (byte {final[0][0] + lo}) fails its CRC check: damaged, or cut inside the frame",
+        )
+    elif info.total_samples:
+        out.corrupt("truncated", message)
+    else:
+        out.warning("truncated", message + " (total length unknown, so it may be trailing data)")
+
+
+def _crc_zero_at(b: bytes, start: int) -> int | None:
+    """First offset after ``start`` + a minimal frame where the running CRC-16 is zero (a frame end)."""
+    c = 0
+    t = _CRC16
+    for i in range(start, len(b)):
+        c = ((c << 8) & 0xFFFF) ^ t[(c >> 8) ^ b[i]]
+        if c == 0 and i - start >= 8:
+            return i + 1
+    return None

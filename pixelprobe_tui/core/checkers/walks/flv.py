@@ -51,6 +51,11 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             return
         data_size = int.from_bytes(tag[1:4], "big")
         end = pos + 11 + data_size + 4
+        if end == size + 4:
+            out.warning(
+                "missing_back_pointer", "the last tag is complete but its trailing size field is missing"
+            )
+            return
         if end > size:
             out.corrupt(
                 "truncated",

@@ -29,6 +29,7 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     if lsd[4] & 0x80:
         pos += 3 << ((lsd[4] & 7) + 1)
     images = 0
+    stray = 0
     while True:
         b = r.read(pos, 1)
         if not b:
@@ -55,6 +56,13 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
                 if desc[8] & 0x80:
                     start += 3 << ((desc[8] & 7) + 1)
                 nxt = _skip_sub_blocks(r, start + 1)  # after the LZW minimum code size byte
+        elif intro == 0x00 and images:
+            # A stray zero between blocks (some encoders write one); decoders skip it.
+            if not stray:
+                out.warning("stray_bytes", f"stray zero byte between blocks at byte {pos}")
+            stray += 1
+            pos += 1
+            continue
         else:
             if images and r.all_zero(pos, size):
                 out.corrupt("missing_trailer", f"no trailer: zero bytes follow image {images} (data lost)")

@@ -14,7 +14,7 @@ import re
 from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, plural
 
 _MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
-_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_SOF = (set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}) | {0xF7}  # F7: JPEG-LS
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 EOI, SOS, SOI = 0xD9, 0xDA, 0xD8
 
@@ -36,8 +36,14 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             )
             return
         if b[0] != 0xFF:
-            out.corrupt("bad_marker", f"expected a marker at byte {pos}, found 0x{b[0]:02X}")
-            return
+            # libjpeg skips "extraneous bytes before marker" with a warning; so do we, within reason.
+            nxt = r.read(pos, 1 << 16).find(b"\xff")
+            if nxt <= 0 or r.read(pos + nxt + 1, 1) in (b"", b"\x00"):
+                out.corrupt("bad_marker", f"expected a marker at byte {pos}, found 0x{b[0]:02X}")
+                return
+            out.warning("extraneous_bytes", f"{plural(nxt, 'extraneous byte')} before a marker at byte {pos}")
+            pos += nxt
+            continue
         marker = b[1]
         if marker == EOI:
             pos += 2

@@ -169,6 +169,8 @@ def _walk_children(
             return False, found
         eid, data, esize = h
         found.add(eid)
+        if eid == TRACKS and esize != UNKNOWN and esize < (1 << 20) and data + esize <= size:
+            _note_track_family(r.read(data, esize), out)
         if esize == UNKNOWN:
             if eid != CLUSTER:
                 out.info("unknown_size", f"{_name(eid)} at byte {pos} has an unknown size; walk stopped")
@@ -239,3 +241,32 @@ def _doctype(header: bytes) -> str | None:
     except (IndexError, _Bad):
         return None
     return None
+
+
+def _children(b: bytes, pos: int, end: int):
+    """(id, data start, data end) of the elements in ``b[pos:end]`` (stops at anything malformed)."""
+    while pos < end:
+        try:
+            eid, ilen = _read_vint(b, pos, keep_marker=True)
+            esize, slen = _read_vint(b, pos + ilen, keep_marker=False)
+        except (IndexError, _Bad):
+            return
+        data = pos + ilen + slen
+        if esize == UNKNOWN or data + esize > end:
+            return
+        yield eid, data, data + esize
+        pos = data + esize
+
+
+def _note_track_family(tracks: bytes, out: Notes) -> None:
+    """Record the family the track types imply (any video track makes it video)."""
+    types = set()
+    for eid, s, e in _children(tracks, 0, len(tracks)):
+        if eid == 0xAE:  # TrackEntry
+            for cid, cs, ce in _children(tracks, s, e):
+                if cid == 0x83:  # TrackType: 1 video, 2 audio
+                    types.add(int.from_bytes(tracks[cs:ce], "big"))
+    if 1 in types:
+        out.facts["family"] = "video"
+    elif 2 in types:
+        out.facts["family"] = "audio"

@@ -28,7 +28,7 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     """Walk every page: capture pattern, size inside the file, CRC, sequence, EOS."""
     size = r.size
     check_all = ctx.deep or size <= OGG_CRC_LIMIT
-    pos = 0
+    pos = ctx.sniff.data_offset  # after an ID3v2 tag some taggers put in front
     pages = 0
     bad_crc = []
     seq: dict[int, int] = {}

@@ -146,7 +146,7 @@ def walk_wav(r: Reader, out: Notes, ctx: WalkContext) -> None:
             "partial_frame", f"the data size {data_size} is not a multiple of the block size {block_align}"
         )
     if declared_end is not None:
-        if declared_end > size:
+        if declared_end > size + 1:
             out.warning(
                 "size_mismatch",
                 f"the RIFF header declares {declared_end} bytes but the file has {size} (audio data is complete)",
