@@ -113,6 +113,9 @@ VALID_WRITERS = {
     "jpeg_cmyk": lambda p: _save(p / "a.jpg", _noise().convert("CMYK")),
     "jpeg_restart_markers": lambda p: _save(p / "a.jpg", _noise(), restart_marker_blocks=2),
     "jpeg_trailing_bytes": lambda p: _write(p / "a.jpg", _jpeg_bytes() + b"\x00" * 100),
+    "jpeg_zero_padding_before_eoi": lambda p: _write(
+        p / "a.jpg", _jpeg_bytes()[:-2] + bytes(16) + b"\xff\xd9"
+    ),
     "png_rgba": lambda p: _save(p / "a.png", _noise().convert("RGBA")),
     "png_palette": lambda p: _save(p / "a.png", _noise().convert("P")),
     "png_16bit": lambda p: _save(p / "a.png", Image.linear_gradient("L").convert("I;16")),
@@ -249,6 +252,15 @@ def test_jpeg_overwritten_entropy_data_is_corrupt_though_pillow_passes(tmp_path:
     result = _check(path)
     assert result.verdict == Verdict.CORRUPTED, _messages(result)
     assert "Corrupt JPEG data" in _messages(result)
+
+
+def test_leftover_data_before_eoi_is_corrupt(tmp_path: Path) -> None:
+    # The same shape as zero padding, but the extra bytes are data: damage, not an encoder's habit.
+    data = _jpeg_bytes()
+    path = _write(tmp_path / "extra.jpg", data[:-2] + bytes(range(1, 17)) + b"\xff\xd9")
+    result = _check(path)
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+    assert "extraneous bytes before marker 0xd9" in _messages(result)
 
 
 def test_jpeg_damage_from_sample_generator(damaged_media) -> None:

@@ -8,15 +8,22 @@ Decisions, each made on evidence (see the tests and ``bench/``):
 - **JPEG goes to libjpeg-turbo through simplejpeg with ``strict=True``**, not to Pillow. Pillow's
   libjpeg error manager drops libjpeg's warnings ("Premature end of JPEG file", "Corrupt JPEG data: N
   extraneous bytes before marker 0xd9", "bad Huffman code"), which are exactly how libjpeg reports a
-  damaged entropy-coded segment: Pillow's ``load()`` passes most of those files. Pillow's own libjpeg is
-  also built without arithmetic decoding and fails valid arithmetic-coded files, which simplejpeg reads.
+  damaged entropy-coded segment: Pillow's ``load()`` passes most of those files. Pillow also fails valid
+  arithmetic-coded JPEGs larger than its 64 KB read buffer (libjpeg's arithmetic decoder cannot
+  suspend); simplejpeg gets the whole file at once and reads them.
+- **FFmpeg's mjpeg decoder (PyAV) gives a second opinion** on JPEGs libjpeg passed: libjpeg silently
+  tolerates an AC run past the end of a block and Huffman codes no table defines, FFmpeg reports them.
+  On randomly damaged JPEGs, libjpeg alone caught 92 % of what Pillow or the ffmpeg CLI caught; with the
+  second opinion, all of it. Only those damage-specific FFmpeg errors count; a JPEG flavour FFmpeg
+  cannot decode (arithmetic coding) is ignored.
 - **The strict JPEG decode is scaled to 1/8 and grey.** libjpeg only finds damage while entropy-decoding
   and reading markers; every coefficient of every component is still Huffman/arithmetic-decoded at 1/8
   scale, only the IDCT, upsampling and colour conversion shrink. On 680 randomly damaged JPEGs
   (baseline, progressive, CMYK, grey, 4:4:4, arithmetic, restart intervals) the 1/8 grey decode gave the
   same message as the full-size RGB decode every time, at a fraction of the time and memory.
 - A benign libjpeg warning (odd SOS parameters in a sequential file, unknown JFIF revision, unknown
-  Adobe transform) is an info note, never corruption; a bad ICC marker is metadata damage.
+  Adobe transform, zero bytes padding the last scan) is an info note, never corruption; a bad ICC
+  marker is metadata damage.
 - **Every frame and page is decoded** (animated GIF/WebP/PNG/AVIF, multi-page TIFF, HEIF sequences, the
   extra images of an MPO); damage is reported with the frame index and, where the format has frame
   durations, the time offset.
@@ -63,10 +70,16 @@ except ImportError:  # pragma: no cover - a declared dependency
 try:
     import pillow_heif
 
-    # Only the primary images are checked; thumbnails, depth and auxiliary images are not decoded.
-    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+    # Only the primary images are checked; thumbnails, depth and auxiliary images are not decoded. One
+    # decode thread: parallelism comes from the worker processes, one check each.
+    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False, decode_threads=1)
 except ImportError:  # pragma: no cover - a declared dependency
     pillow_heif = None
+
+with contextlib.suppress(ImportError):
+    from PIL import AvifImagePlugin
+
+    AvifImagePlugin.DEFAULT_MAX_THREADS = 1
 
 TOOL_PILLOW = "pillow"
 TOOL_SIMPLEJPEG = "simplejpeg"
@@ -481,9 +494,13 @@ def _strict_jpeg(run: _Run, buf: bytes | memoryview, label: str) -> bool:
     except ValueError as exc:
         message = _text(exc)
         lowered = message.lower()
-        benign = any(k in lowered for k in _JPEG_BENIGN)
+        padding = _zero_padding(buf, message)
+        benign = padding or any(k in lowered for k in _JPEG_BENIGN)
         if benign or any(k in lowered for k in _JPEG_METADATA):
-            if benign:
+            if padding:
+                note = f"{label}{message}: zero padding after complete image data"
+                run.add(Severity.INFO, "decoder_notice", TOOL_SIMPLEJPEG, note)
+            elif benign:
                 run.add(Severity.INFO, "decoder_notice", TOOL_SIMPLEJPEG, f"{label}{message}")
             else:
                 run.add(Severity.WARNING, "metadata_damaged", TOOL_SIMPLEJPEG, f"{label}{message}")
@@ -495,6 +512,26 @@ def _strict_jpeg(run: _Run, buf: bytes | memoryview, label: str) -> bool:
             return _mjpeg_opinion(run, buf, label)
         return _jpeg_failure(run, buf, label, message)
     return _mjpeg_opinion(run, buf, label)
+
+
+_EXTRANEOUS_BEFORE_EOI = re.compile(r"(\d+) extraneous bytes before marker 0xd9", re.IGNORECASE)
+
+
+def _zero_padding(buf: bytes | memoryview, message: str) -> bool:
+    """Whether libjpeg's "N extraneous bytes before marker 0xd9" are only zero bytes before the EOI.
+
+    Some encoders pad the last scan with zeros: every MCU was decoded, then libjpeg skips the padding on
+    its way to the end-of-image marker and warns. Damage leaves leftover entropy-coded data there instead,
+    which is not all zeros.
+    """
+    match = _EXTRANEOUS_BEFORE_EOI.search(message)
+    if not match:
+        return False
+    count = int(match.group(1))
+    data = bytes(buf)
+    sos = data.find(b"\xff\xda")
+    eoi = data.find(b"\xff\xd9", sos) if sos >= 0 else -1
+    return 0 < count <= eoi - sos and not data[eoi - count : eoi].strip(b"\x00")
 
 
 def _mjpeg_opinion(run: _Run, buf: bytes | memoryview, label: str) -> bool:
