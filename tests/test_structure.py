@@ -480,3 +480,43 @@ def test_typescript_source_named_ts_is_unsupported_not_corrupt(tmp_path: Path) -
 @pytest.mark.parametrize(("kind", "family"), [("mkv_audio", "audio"), ("webm_vp9_opus", "video")])
 def test_matroska_family_comes_from_track_types(kind: str, family: str, media_factory) -> None:
     assert check(str(media_factory(kind, **SMALL))).family == family
+
+
+def _long_flac(path: Path, seconds: float = 4.0) -> bytes:
+    """A FLAC with small blocks, so frame numbers pass 127 (two-byte coded numbers in frame headers)."""
+    import av
+
+    rate = 22050
+    with av.open(str(path), "w", format="flac") as out:
+        stream = out.add_stream("flac", rate=rate, layout="mono")
+        stream.codec_context.options = {"compression_level": "0"}
+        total = int(rate * seconds)
+        for start in range(0, total, 1000):
+            n = min(1000, total - start)
+            samples_ = bytes((((start + i) * 37) & 0xFF) for i in range(n * 2))
+            frame = av.AudioFrame(format="s16", layout="mono", samples=n)
+            frame.planes[0].update(samples_)
+            frame.sample_rate = rate
+            frame.pts = start
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def test_flac_with_many_frames_is_clean_and_its_frame_boundary_cut_is_caught(tmp_path: Path) -> None:
+    data = _long_flac(tmp_path / "long.flac")
+    info = flac_info.read_streaminfo(str(tmp_path / "long.flac"))
+    assert info is not None and info.total_samples // info.max_blocksize > 128
+    ok = check(str(tmp_path / "long.flac"))
+    assert ok.verdict is Verdict.HEALTHY, [f.describe() for f in ok.findings]
+    pos = len(data)
+    while True:
+        pos = data.rfind(b"\xff\xf8", 0, pos)
+        header = flac_walk.parse_frame_header(data, pos, info)
+        if header:
+            break
+    assert header[0] > 127  # the frame number needed the two-byte coding
+    cut = check(write(tmp_path, "long_cut.flac", data[:pos]))
+    assert cut.verdict is Verdict.CORRUPTED and codes(cut) == {"truncated"}

@@ -88,7 +88,7 @@ def parse_frame_header(b: bytes, pos: int, info: StreamInfo) -> tuple[int, int, 
     if first < 0x80:
         n, extra = first, 0
     elif 0xC0 <= first < 0xFE:
-        extra = 7 - (first ^ 0xFF).bit_length() - 1
+        extra = 8 - (first ^ 0xFF).bit_length() - 1  # leading one bits, minus one
         n = first & (0x3F >> extra)
         if p + 1 + extra > len(b):
             return None
