@@ -1,0 +1,111 @@
+"""Reading verdicts back and recording a person's "mark as good", for the CLI and the TUI.
+
+Statuses as people ask for them: ``corrupted``, ``warning``, ``healthy``, ``error`` (unreadable or
+unsupported), ``pending`` (found, not checked yet), ``all``. Marking a file good never rewrites its verdict:
+it records who and when, and the content hash at that moment, so the mark lapses when the content changes
+(see ``scan_writer.upsert_results``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import socket
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from pixelprobe_tui.core.discovery import path_to_db
+from pixelprobe_tui.db.engine import Database
+from pixelprobe_tui.db.models import ScanResult, utcnow
+
+STATUS_CHOICES = ("corrupted", "warning", "error", "healthy", "pending", "all")
+_STATUS_VALUES: dict[str, tuple[str, ...]] = {
+    "corrupted": ("corrupted",),
+    "warning": ("warning",),
+    "error": ("unreadable", "unsupported"),
+    "healthy": ("healthy",),
+    "pending": ("pending",),
+}
+COLUMNS: tuple[str, ...] = tuple(c.name for c in ScanResult.__table__.columns)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def iter_results(db: Database, status: str = "all", *, batch_size: int = 1000) -> Iterator[dict[str, Any]]:
+    """Rows of ``scan_results`` with *status* as dicts keyed by column name (JSON-ready values), by path.
+
+    ``file_path`` is the stored text (``discovery.path_from_db`` gives the file system path back). Reads in
+    keyset pages, so memory does not grow with the table.
+    """
+    if status not in STATUS_CHOICES:
+        raise ValueError(f"unknown status {status!r} (expected one of {', '.join(STATUS_CHOICES)})")
+    t = ScanResult.__table__
+    cond: Any = sa.true() if status == "all" else t.c.scan_status.in_(_STATUS_VALUES[status])
+    last = ""
+    while True:
+        with db.session() as s:
+            rows = s.execute(
+                sa.select(t).where(cond, t.c.file_path > last).order_by(t.c.file_path).limit(batch_size)
+            ).all()
+        for row in rows:
+            yield {k: _jsonable(v) for k, v in row._mapping.items()}
+        if len(rows) < batch_size:
+            return
+        last = rows[-1].file_path
+
+
+def who() -> str:
+    """``user@host`` for ``marked_as_good_by``."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no name for this uid (containers)
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+@dataclass(frozen=True)
+class MarkOutcome:
+    """Which paths were (un)marked and which have no row in the database."""
+
+    changed: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+def mark_good(
+    db: Database, paths: Iterable[str], *, undo: bool = False, by: str | None = None
+) -> MarkOutcome:
+    """Mark files good (or, with *undo*, remove the mark). Paths are made absolute; unknown ones are
+    returned in ``missing``."""
+    wanted = {path_to_db(os.path.abspath(os.fsdecode(p))): os.fsdecode(p) for p in paths}
+    t = ScanResult.__table__
+    now = utcnow()
+    changed: list[str] = []
+    with db.session() as s:
+        found = set(s.scalars(sa.select(t.c.file_path).where(t.c.file_path.in_(list(wanted)))).all())
+        if found:
+            stmt = sa.update(t).where(t.c.file_path.in_(list(found)))
+            if undo:
+                stmt = stmt.values(
+                    marked_as_good=False,
+                    marked_as_good_at=None,
+                    marked_as_good_by=None,
+                    marked_as_good_hash=None,
+                )
+            else:
+                stmt = stmt.values(
+                    marked_as_good=True,
+                    marked_as_good_at=now,
+                    marked_as_good_by=by or who(),
+                    marked_as_good_hash=t.c.file_hash,
+                )
+            s.execute(stmt)
+        changed = [p for p in wanted if p in found]
+    return MarkOutcome(tuple(changed), tuple(wanted[p] for p in wanted if p not in found))

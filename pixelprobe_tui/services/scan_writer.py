@@ -1,0 +1,354 @@
+"""The scan's one writer: batches check results into ``scan_results`` and keeps ``scan_state`` current.
+
+Worker threads hand finished rows to :meth:`ResultWriter.put` (a bounded queue, so a slow database slows the
+workers instead of filling memory). The writer thread upserts about ``batch_size`` rows per transaction and,
+a few times a second, writes the run's counters and heartbeat into its ``scan_state`` row, reads back
+``cancel_requested`` (so a cancel from another process arrives within about half a second) and sends a
+:class:`~pixelprobe_tui.core.events.Progress` event. A kill loses at most the batch in the queue.
+
+:func:`result_row` is the one mapping from a :class:`CheckResult` to a ``scan_results`` row;
+:func:`upsert_results` the one statement that stores rows, on SQLite and PostgreSQL alike
+(``INSERT ... ON CONFLICT (file_path) DO UPDATE``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from pixelprobe_tui.core.discovery import path_to_db
+from pixelprobe_tui.core.events import Event, Progress, ProgressEstimator
+from pixelprobe_tui.core.verdict import CheckResult, Severity, Verdict
+from pixelprobe_tui.db.engine import Database
+from pixelprobe_tui.db.models import ScanResult, ScanState, utcnow
+from pixelprobe_tui.services.logs import scan_context
+
+log = logging.getLogger("pixelprobe.scan")
+
+_INT64 = 1 << 63
+
+
+def signed_inode(inode: int | None) -> int | None:
+    """*inode* wrapped into a signed 64-bit integer (``file_inode`` is a BIGINT; st_ino can reach 2**64)."""
+    if inode is None:
+        return None
+    return inode - (1 << 64) if inode >= _INT64 else inode
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Size, mtime and inode of a file as recorded with its verdict (``None`` = unknown: check again)."""
+
+    size: int | None
+    mtime_ns: int | None
+    inode: int | None
+
+
+_ERROR_VERDICTS = (Verdict.UNREADABLE, Verdict.UNSUPPORTED)
+
+
+def result_row(
+    result: CheckResult,
+    snapshot: Snapshot,
+    *,
+    family: str | None,
+    deep: bool,
+    now: dt.datetime,
+    file_exists: bool = True,
+) -> dict[str, Any]:
+    """The ``scan_results`` columns a check result sets (everything but the marked-good record)."""
+    verdict = result.verdict
+    active = result.active_findings
+    if verdict in _ERROR_VERDICTS:
+        error = result.summary((Severity.UNREADABLE, Severity.UNSUPPORTED)) or str(verdict)
+    else:
+        error = None
+    media_family = result.family if result.family and result.family != "unknown" else family
+    return {
+        "file_path": path_to_db(result.path),
+        "file_hash": result.content_hash,
+        "is_corrupted": verdict == Verdict.CORRUPTED,
+        "corruption_details": "\n".join(f.describe() for f in active if f.severity == Severity.CORRUPT)
+        or None,
+        "has_warning": verdict == Verdict.WARNING or any(f.severity == Severity.WARNING for f in active),
+        "warning_details": "\n".join(f.describe() for f in active if f.severity == Severity.WARNING) or None,
+        "error_message": error,
+        "scan_status": str(verdict),
+        "findings": json.dumps([f.to_dict() for f in result.findings]) if result.findings else None,
+        "scan_tool": (result.decisive_tool or "")[:200] or None,
+        "scan_duration": round(result.duration_s, 4),
+        "media_info": json.dumps(dict(result.media_info), default=str) if result.media_info else None,
+        "file_type": (result.container or "")[:100] or None,
+        "media_family": media_family,
+        "file_size": snapshot.size if snapshot.size is not None else result.file_size,
+        "file_mtime_ns": snapshot.mtime_ns,
+        "file_inode": signed_inode(snapshot.inode),
+        "scan_date": now,
+        "last_verified_at": now,
+        "discovered_at": now,
+        "deep_scanned": deep,
+        "file_exists": file_exists,
+    }
+
+
+def _insert_for(dialect: str) -> Any:
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise ValueError(f"unsupported database dialect {dialect!r}")
+
+
+def upsert_results(conn: Connection, dialect: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or update *rows* (from :func:`result_row`) by ``file_path``, in the caller's transaction.
+
+    A user's "marked as good" is kept, except that it lapses when the content hash differs from the hash
+    recorded at marking time. ``bitrot_suspected`` is set when the content changed while size and mtime did
+    not, cleared when the content changed with them, kept otherwise.
+    """
+    if not rows:
+        return
+    t = ScanResult.__table__
+    stmt = _insert_for(dialect)(t).values(list(rows))
+    new = stmt.excluded
+    hash_changed = sa.and_(
+        t.c.file_hash.is_not(None), new.file_hash.is_not(None), t.c.file_hash != new.file_hash
+    )
+    updates: dict[str, Any] = {c: getattr(new, c) for c in rows[0] if c not in ("file_path", "discovered_at")}
+    updates["discovered_at"] = sa.func.coalesce(t.c.discovered_at, new.discovered_at)
+    updates["marked_as_good"] = sa.case(
+        (
+            sa.and_(
+                t.c.marked_as_good_hash.is_not(None),
+                new.file_hash.is_not(None),
+                t.c.marked_as_good_hash != new.file_hash,
+            ),
+            sa.false(),
+        ),
+        else_=t.c.marked_as_good,
+    )
+    updates["bitrot_suspected"] = sa.case(
+        (
+            sa.and_(hash_changed, t.c.file_size == new.file_size, t.c.file_mtime_ns == new.file_mtime_ns),
+            sa.true(),
+        ),
+        (hash_changed, sa.false()),
+        else_=t.c.bitrot_suspected,
+    )
+    stmt = stmt.on_conflict_do_update(index_elements=[t.c.file_path], set_=updates)
+    conn.execute(stmt)
+
+
+def insert_pending(conn: Connection, dialect: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Record newly discovered files as ``pending`` rows (existing rows are left alone)."""
+    if not rows:
+        return
+    t = ScanResult.__table__
+    stmt = _insert_for(dialect)(t).values(list(rows)).on_conflict_do_nothing(index_elements=[t.c.file_path])
+    conn.execute(stmt)
+
+
+@dataclass
+class ScanCounters:
+    """The run's live numbers: written by the scan's threads, read by the writer for ``scan_state``.
+
+    Plain attribute updates of ints are atomic under the GIL; each field has one writing thread.
+    """
+
+    phase: str = "starting"
+    phase_number: int = 0
+    total_phases: int = 3
+    phase_current: int = 0
+    phase_total: int = 0
+    directories: int = 0
+    files_found: int = 0
+    files_total: int = 0  # files to check in phase 3
+    bytes_total: int = 0
+    files_done: int = 0  # results received by the writer
+    bytes_done: int = 0
+    verdicts: dict[str, int] = field(default_factory=lambda: {str(v): 0 for v in Verdict})
+    current: list[str | None] = field(default_factory=list)  # the file each worker is on
+
+
+_STOP = object()
+
+
+class ResultWriter:
+    """The writer thread of one scan run. Start it with :meth:`start`, end it with :meth:`close`."""
+
+    def __init__(
+        self,
+        db: Database,
+        scan_id: uuid.UUID,
+        counters: ScanCounters,
+        *,
+        cancel: threading.Event,
+        sink: Callable[[Event], None] | None = None,
+        batch_size: int = 100,
+        state_interval_s: float = 0.25,
+        progress_interval_s: float = 0.25,
+        max_batch_wait_s: float = 0.5,
+    ) -> None:
+        self.db = db
+        self.scan_id = scan_id
+        self.counters = counters
+        self.cancel = cancel
+        self.sink = sink
+        self.batch_size = batch_size
+        self.state_interval_s = state_interval_s
+        self.progress_interval_s = progress_interval_s
+        self.max_batch_wait_s = max_batch_wait_s
+        self.cancel_requested = False  # a cancel was read from the database
+        self.error: BaseException | None = None
+        self.rows_written = 0
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=batch_size * 4)
+        self._estimator: ProgressEstimator | None = None
+        self._thread = threading.Thread(target=self._run, name="pixelprobe-scan-writer", daemon=True)
+        self._dialect = db.dialect
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, row: dict[str, Any], verdict: str, size: int) -> None:
+        """Queue one result row (blocks while the queue is full, unless the writer has failed)."""
+        while True:
+            if self.error is not None:
+                return
+            try:
+                self._queue.put((row, verdict, size), timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def start_checking(self, files_total: int, bytes_total: int) -> None:
+        """Phase 3 begins: the estimator starts from here."""
+        self._estimator = ProgressEstimator(files_total, bytes_total)
+
+    def close(self) -> None:
+        """Write what is queued, the final counters, and stop the thread."""
+        while self._thread.is_alive():
+            try:
+                self._queue.put(_STOP, timeout=0.5)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
+
+    # -- the thread -------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        with scan_context(self.scan_id):
+            try:
+                self._loop()
+            except BaseException as exc:  # handed to the scan's thread, which ends the run with an error
+                self.error = exc
+                self.cancel.set()
+                log.error("scan writer failed: %s", exc)
+                # Keep draining so workers blocked in put() can finish.
+                while True:
+                    try:
+                        if self._queue.get(timeout=0.5) is _STOP:
+                            return
+                    except queue.Empty:
+                        continue
+
+    def _loop(self) -> None:
+        batch: list[dict[str, Any]] = []
+        first_at = 0.0
+        next_state = 0.0
+        next_progress = 0.0
+        c = self.counters
+        while True:
+            now = time.monotonic()
+            timeout = min(next_state, first_at + self.max_batch_wait_s if batch else next_state) - now
+            try:
+                item = self._queue.get(timeout=max(0.0, timeout))
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                self._flush(batch)
+                self._write_state()
+                self._emit_progress(time.monotonic())
+                return
+            if item is not None:
+                row, verdict, size = item
+                if not batch:
+                    first_at = time.monotonic()
+                batch.append(row)
+                c.files_done += 1
+                c.bytes_done += size
+                c.verdicts[verdict] = c.verdicts.get(verdict, 0) + 1
+            now = time.monotonic()
+            if batch and (len(batch) >= self.batch_size or now - first_at >= self.max_batch_wait_s):
+                self._flush(batch)
+                batch = []
+            if now >= next_state:
+                self._write_state()
+                next_state = now + self.state_interval_s
+            if now >= next_progress:
+                self._emit_progress(now)
+                next_progress = now + self.progress_interval_s
+
+    def _flush(self, batch: list[dict[str, Any]]) -> None:
+        if not batch:
+            return
+        with self.db.engine.begin() as conn:
+            upsert_results(conn, self._dialect, batch)
+        self.rows_written += len(batch)
+
+    def _write_state(self) -> None:
+        c = self.counters
+        t = ScanState.__table__
+        current = [p for p in c.current if p]
+        values = {
+            "phase": c.phase,
+            "phase_number": c.phase_number,
+            "total_phases": c.total_phases,
+            "phase_current": c.phase_current,
+            "phase_total": c.phase_total,
+            "files_processed": c.files_done,
+            "total_files": c.files_total,
+            "bytes_processed": c.bytes_done,
+            "bytes_total": c.bytes_total,
+            "current_files": json.dumps([path_to_db(p) for p in current]) if current else None,
+            "heartbeat_at": utcnow(),
+        }
+        with self.db.engine.begin() as conn:
+            requested = conn.execute(
+                sa.update(t).where(t.c.id == self.scan_id).values(**values).returning(t.c.cancel_requested)
+            ).scalar()
+        if requested and not self.cancel_requested:
+            self.cancel_requested = True
+            self.cancel.set()
+
+    def _emit_progress(self, now: float) -> None:
+        if self.sink is None or self._estimator is None:
+            return
+        c = self.counters
+        est = self._estimator
+        est.set_totals(c.files_total, c.bytes_total)
+        e = est.feed(now, c.files_done, c.bytes_done)
+        self.sink(
+            Progress(
+                files_done=c.files_done,
+                files_total=c.files_total,
+                bytes_done=c.bytes_done,
+                bytes_total=c.bytes_total,
+                rate_files_s=e.rate_files_s,
+                rate_bytes_s=e.rate_bytes_s,
+                eta_s=e.eta_s,
+                current_files=tuple(p for p in c.current if p),
+            )
+        )
