@@ -12,7 +12,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from pixelprobe_tui.core import samples
 from pixelprobe_tui.core.checkers import image
@@ -165,6 +165,13 @@ def test_interlaced_png_is_healthy(tmp_path: Path) -> None:
     with Image.open(path) as im:
         assert im.info.get("interlace") == 1
     _assert_healthy(_check(path))
+
+
+def test_png_with_large_xmp_is_healthy(tmp_path: Path) -> None:
+    # Over Pillow's default 1 MB limit for an inflated text chunk; photo editors write XMP this big.
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", "<x>" + "a b c d " * 200_000 + "</x>", zip=True)
+    _assert_healthy(_check(_save(tmp_path / "xmp.png", _noise(), pnginfo=info)))
 
 
 def test_jpeg_with_exif_is_healthy(tmp_path: Path) -> None:

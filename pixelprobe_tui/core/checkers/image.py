@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import PIL
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
 from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, Finding, Severity, make_result
 
@@ -75,6 +75,11 @@ try:
     pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False, decode_threads=1)
 except ImportError:  # pragma: no cover - a declared dependency
     pillow_heif = None
+
+# Pillow refuses PNG text chunks that inflate past 1 MB, but photo editors write bigger XMP packets
+# into valid files; allow more, and call what still exceeds it a metadata oddity (see _decode_failure).
+PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, 64 * 1024 * 1024)
+PngImagePlugin.MAX_TEXT_MEMORY = max(PngImagePlugin.MAX_TEXT_MEMORY, 256 * 1024 * 1024)
 
 with contextlib.suppress(ImportError):
     from PIL import AvifImagePlugin
@@ -729,6 +734,14 @@ def _decode_failure(
         run.add(Severity.UNREADABLE, "io_error", tool, f"{prefix}read failed: {_os_reason(exc)}")
         return
     message = _text(exc)
+    if "MAX_TEXT_" in message:
+        run.add(
+            Severity.WARNING,
+            "metadata_too_large",
+            tool,
+            f"{prefix}text metadata too large to read: {message}",
+        )
+        return
     if library_lines:
         message += f" ({'; '.join(library_lines[:3])})"
     lowered = message.lower()
