@@ -36,11 +36,13 @@ from pixelprobe_tui.core.checkers.walks import (
     jpeg,
     matroska,
     mpeg_audio,
+    mpegps,
     mpegts,
     ogg,
     png,
     riff,
     tiff,
+    wavpack,
 )
 from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext
 from pixelprobe_tui.core.media import (
@@ -83,6 +85,8 @@ WALKS: dict[str, Walk] = {
     "bmp": bmp.walk,
     "tiff": tiff.walk,
     "mpegts": mpegts.walk,
+    "mpegps": mpegps.walk,
+    "wavpack": wavpack.walk,
     "asf": asf.walk,
     "flv": flv.walk,
 }

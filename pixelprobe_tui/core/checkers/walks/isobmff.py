@@ -16,7 +16,31 @@ from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, 
 _MOOV_LIMIT = 256 * 1024 * 1024  # above this the sample tables are not read (a pathological moov)
 _CONTAINERS = {b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"edts", b"mvex"}
 _IMAGE_CONTAINERS = {"heif", "avif"}
-_ESSENTIAL = {b"moov", b"mdat", b"moof", b"meta", b"ftyp"}
+# Registered top-level boxes: one of these cut short is truncation; an unknown "box" running past the end
+# of an otherwise complete file is more likely foreign bytes appended to it.
+_KNOWN_TOP_LEVEL = {
+    b"moov",
+    b"mdat",
+    b"moof",
+    b"meta",
+    b"ftyp",
+    b"free",
+    b"skip",
+    b"wide",
+    b"uuid",
+    b"udta",
+    b"mfra",
+    b"sidx",
+    b"ssix",
+    b"styp",
+    b"prft",
+    b"emsg",
+    b"pdin",
+    b"meco",
+    b"pnot",
+    b"junk",
+    b"Xtra",
+}
 
 
 def _plausible_type(t: bytes) -> bool:
@@ -63,7 +87,7 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             break
         seen.setdefault(typ, (off, hlen, box_size))
         end = off + box_size
-        if end > size and typ not in _ESSENTIAL and _complete_enough(seen):
+        if end > size and typ not in _KNOWN_TOP_LEVEL and _complete_enough(seen):
             # Everything playable is complete; what follows is a cut-off extra box or foreign bytes.
             out.warning(
                 "trailing_data",

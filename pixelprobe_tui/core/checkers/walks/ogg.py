@@ -37,7 +37,7 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     while pos < size:
         hdr = r.read(pos, 27)
         if len(hdr) < 27 or hdr[:4] != b"OggS":
-            if len(hdr) < 27 and hdr == b"OggS"[: len(hdr)]:
+            if len(hdr) < 27 and (hdr.startswith(b"OggS") or b"OggS".startswith(hdr)):
                 out.corrupt("truncated", f"the file ends inside a page header at byte {pos}")
                 return
             if pages and r.all_zero(pos, size):
