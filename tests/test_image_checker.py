@@ -174,6 +174,16 @@ def test_png_with_large_xmp_is_healthy(tmp_path: Path) -> None:
     _assert_healthy(_check(_save(tmp_path / "xmp.png", _noise(), pnginfo=info)))
 
 
+def test_ycck_jpeg_is_healthy(tmp_path: Path) -> None:
+    import numpy as np
+    import simplejpeg
+
+    cmyk = np.random.default_rng(0).integers(0, 255, (64, 96, 4), dtype=np.uint8)
+    data = simplejpeg.encode_jpeg(cmyk, colorspace="CMYK")
+    assert simplejpeg.decode_jpeg_header(data)[2] == "YCCK"
+    _assert_healthy(_check(_write(tmp_path / "ycck.jpg", data)))
+
+
 def test_jpeg_with_exif_is_healthy(tmp_path: Path) -> None:
     exif = Image.Exif()
     exif[0x010F] = "PixelProbe"

@@ -349,13 +349,15 @@ def _check_image(run: _Run, data: bytes | None, versions: dict[str, str]) -> Non
         if fmt in ("JPEG", "MPO") and data is not None and simplejpeg is not None:
             run.decisive = _decisive(TOOL_SIMPLEJPEG, versions)
             _check_jpeg(run, im, data)
+        elif fmt == "TIFF":
+            # libtiff explains its failures only on stderr; Pillow passes on "decoder error -2".
+            with _NativeStderr() as native:
+                _decode_frames(run, im, tool, native)
         else:
-            if fmt == "TIFF":
-                # libtiff explains its failures only on stderr; Pillow passes on "decoder error -2".
-                with _NativeStderr() as native:
-                    _decode_frames(run, im, tool, native)
-            else:
-                _decode_frames(run, im, tool)
+            if fmt in ("JPEG", "MPO"):
+                note = "JPEG too big to read at once: decoded by Pillow, which ignores libjpeg's warnings"
+                run.add(Severity.INFO, "lenient_decode", TOOL_PILLOW, note)
+            _decode_frames(run, im, tool)
         # After the decode: Pillow's PNG getexif() loads the image to find an eXIf chunk after IDAT, and
         # on a file already proven corrupt, metadata complaints would only repeat the damage.
         if not any(f.severity == Severity.CORRUPT for f in run.findings):
@@ -586,6 +588,7 @@ _JPEG_VARIANT_HINTS = (
     "unsupported color conversion",
     "requested features are incompatible",
     "maximum supported image dimension",
+    "dnl not supported",
 )
 
 
