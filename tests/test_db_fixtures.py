@@ -89,3 +89,27 @@ def test_backend_is_read_from_the_test_id():
     assert backend_of("tests/test_x.py::test_y[sqlite-3]") == "sqlite"
     assert backend_of("tests/test_x.py::test_y[a-postgresql-b]") == "postgresql"
     assert backend_of("tests/test_x.py::test_y") is None
+
+
+def test_db_a_test_fills_the_database(db):
+    with db.session() as s:
+        s.add_all([ScanResult(file_path=f"/m/{i}.mkv") for i in range(3)])
+
+
+def test_db_the_next_test_gets_it_empty_with_ids_from_one(db):
+    # Runs after the test above on the same backend: a recycled database must come back empty.
+    with db.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(ScanResult)) == 0
+        row = ScanResult(file_path="/m/first.mkv")
+        s.add(row)
+        s.flush()
+        assert row.id == 1
+
+
+def test_db_a_test_that_changes_the_schema(db):
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE INDEX ix_test_only ON scan_results (file_type)")
+
+
+def test_db_the_next_test_gets_the_schema_unchanged(db):
+    assert "ix_test_only" not in {ix["name"] for ix in sa.inspect(db.engine).get_indexes("scan_results")}
