@@ -594,3 +594,13 @@ def test_wavpack_walk(tmp_path: Path) -> None:
     assert ok.container == "wavpack" and ok.verdict is Verdict.HEALTHY, [f.describe() for f in ok.findings]
     cut = check(write(tmp_path, "cut.wv", data[: len(data) // 2]))
     assert cut.verdict is Verdict.CORRUPTED and codes(cut) == {"truncated"}
+
+
+def test_second_image_of_an_mpo_cut_short_is_caught(media_factory, tmp_path: Path) -> None:
+    first = media_factory("jpg_baseline", size=(64, 48)).read_bytes()
+    second = media_factory("jpg_progressive", size=(64, 48)).read_bytes()
+    pair = first + second
+    assert codes(check(write(tmp_path, "pair.jpg", pair))) == {"multi_image"}
+    cut = check(write(tmp_path, "pair_cut.jpg", pair[: len(first) + len(second) // 2]))
+    assert cut.verdict is Verdict.CORRUPTED and codes(cut) == {"missing_eoi"}
+    assert cut.findings[0].message.startswith("image 2: ")

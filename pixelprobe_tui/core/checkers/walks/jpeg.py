@@ -21,8 +21,15 @@ EOI, SOS, SOI = 0xD9, 0xDA, 0xD8
 
 def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     """Walk the main image's segments and scans to its EOI, then classify what follows."""
+    end = _walk_image(r, out, 0, "")
+    if end is not None and end < r.size:
+        _after_eoi(r, out, end)
+
+
+def _walk_image(r: Reader, out: Notes, start: int, label: str) -> int | None:
+    """Walk one JPEG from its SOI at ``start``; the offset after its EOI, or None when damage was found."""
     size = r.size
-    pos = 2
+    pos = start + 2
     frames = scans = 0
     while True:
         # Markers may be preceded by any number of 0xFF fill bytes.
@@ -32,16 +39,19 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             b = r.read(pos, 2)
         if len(b) < 2:
             out.corrupt(
-                "missing_eoi", f"the file ends at byte {size} before the end-of-image marker (truncated)"
+                "missing_eoi",
+                f"{label}the file ends at byte {size} before the end-of-image marker (truncated)",
             )
-            return
+            return None
         if b[0] != 0xFF:
             # libjpeg skips "extraneous bytes before marker" with a warning; so do we, within reason.
             nxt = r.read(pos, 1 << 16).find(b"\xff")
             if nxt <= 0 or r.read(pos + nxt + 1, 1) in (b"", b"\x00"):
-                out.corrupt("bad_marker", f"expected a marker at byte {pos}, found 0x{b[0]:02X}")
-                return
-            out.warning("extraneous_bytes", f"{plural(nxt, 'extraneous byte')} before a marker at byte {pos}")
+                out.corrupt("bad_marker", f"{label}expected a marker at byte {pos}, found 0x{b[0]:02X}")
+                return None
+            out.warning(
+                "extraneous_bytes", f"{label}{plural(nxt, 'extraneous byte')} before a marker at byte {pos}"
+            )
             pos += nxt
             continue
         marker = b[1]
@@ -53,21 +63,24 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             continue
         seg = r.read(pos + 2, 2)
         if len(seg) < 2:
-            out.corrupt("missing_eoi", f"the file ends inside a segment header at byte {pos} (truncated)")
-            return
+            out.corrupt(
+                "missing_eoi", f"{label}the file ends inside a segment header at byte {pos} (truncated)"
+            )
+            return None
         length = int.from_bytes(seg, "big")
         if length < 2:
             out.corrupt(
-                "bad_marker", f"segment 0xFF{marker:02X} at byte {pos} has an invalid length {length}"
+                "bad_marker", f"{label}segment 0xFF{marker:02X} at byte {pos} has an invalid length {length}"
             )
-            return
+            return None
         end = pos + 2 + length
         if end > size:
             out.corrupt(
                 "missing_eoi",
-                f"segment 0xFF{marker:02X} at byte {pos} needs {length} bytes but the file ends first (truncated)",
+                f"{label}segment 0xFF{marker:02X} at byte {pos} needs {length} bytes but the file ends first "
+                "(truncated)",
             )
-            return
+            return None
         if marker in _SOF:
             frames += 1
         pos = end
@@ -77,15 +90,15 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             if nxt is None:
                 out.corrupt(
                     "missing_eoi",
-                    f"the file ends inside the image data (scan {scans} from byte {pos}); no end-of-image marker",
+                    f"{label}the file ends inside the image data (scan {scans} from byte {pos}); "
+                    "no end-of-image marker",
                 )
-                return
+                return None
             pos = nxt
     if not frames or not scans:
-        out.corrupt("no_image_data", "the end-of-image marker comes before any image data")
-        return
-    if pos < size:
-        _after_eoi(r, out, pos)
+        out.corrupt("no_image_data", f"{label}the end-of-image marker comes before any image data")
+        return None
+    return pos
 
 
 def _scan_end(r: Reader, pos: int) -> int | None:
@@ -108,7 +121,23 @@ def _after_eoi(r: Reader, out: Notes, pos: int) -> None:
     head = r.read(pos, 64)
     stripped = head.lstrip(b"\x00")
     if head.startswith(b"\xff\xd8\xff") or stripped.startswith(b"\xff\xd8\xff"):
-        out.info("multi_image", f"{plural(extra, 'byte')} after EOI hold another JPEG image (MPO or similar)")
+        # Further images (MPO stereo pairs, multi-picture previews): walk each, they can be cut too.
+        index = 1
+        while pos < r.size and index < 64:
+            gap = r.read(pos, 64)
+            start = pos + len(gap) - len(gap.lstrip(b"\x00"))
+            if r.read(start, 3) != b"\xff\xd8\xff":
+                break
+            index += 1
+            end = _walk_image(r, out, start, f"image {index}: ")
+            if end is None:
+                return
+            pos = end
+        out.info(
+            "multi_image", f"{plural(extra, 'byte')} after EOI hold {index - 1} more JPEG image(s) (MPO)"
+        )
+        if pos < r.size:
+            _after_eoi(r, out, pos)  # not another image (the loop walked those): padding or a trailer
     elif r.all_zero(pos, r.size) or not head.strip(b"\x00\xff") and r.all_zero(pos + 64, r.size):
         out.info("trailing_zeros", f"{plural(extra, 'padding byte')} after the end-of-image marker")
     elif b"ftyp" in head[:16] or b"SEF" in r.read(r.size - 8, 8):
