@@ -376,6 +376,22 @@ def test_exif_without_tiff_header_is_a_warning(tmp_path: Path) -> None:
     assert result.verdict == Verdict.WARNING, _messages(result)
 
 
+def test_jpeg_header_pillow_cannot_parse_is_a_warning_when_the_data_decodes(tmp_path: Path) -> None:
+    # An "Adobe" APP14 segment too short for Pillow's parser; libjpeg skips it and decodes the image.
+    data = _insert_after_soi(_jpeg_bytes(), _segment(0xEE, b"Adobe\x00"))
+    path = _write(tmp_path / "adobe.jpg", data)
+    assert not _pillow_loads(path)
+    result = _check(path)
+    assert result.verdict == Verdict.WARNING, _messages(result)
+    assert [f.code for f in result.findings if f.severity != Severity.INFO] == ["metadata_damaged"]
+
+
+def test_jpeg_pillow_cannot_open_and_libjpeg_cannot_decode_is_corrupt(tmp_path: Path) -> None:
+    data = _insert_after_soi(_jpeg_bytes(), _segment(0xEE, b"Adobe\x00"))
+    result = _check(_write(tmp_path / "cut.jpg", data[: _scan_middle(data)]))
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+
+
 def test_broken_icc_profile_is_a_warning(tmp_path: Path) -> None:
     data = _jpeg_bytes()
     icc = b"ICC_PROFILE\x00\x01\x01" + b"\x00\x00\x01\x00" + b"junk" * 60

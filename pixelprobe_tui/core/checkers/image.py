@@ -333,7 +333,10 @@ def _check_image(run: _Run, data: bytes | None, versions: dict[str, str]) -> Non
     except MemoryError:
         raise
     except Exception as exc:  # a plugin that raises something other than "not mine" while opening
-        _decode_failure(run, exc, TOOL_PILLOW, "cannot open")
+        if sniffed == "jpeg" and data is not None and simplejpeg is not None:
+            _jpeg_without_pillow(run, data, versions, _text(exc))
+        else:
+            _decode_failure(run, exc, TOOL_PILLOW, "cannot open")
         return
     with im:
         fmt = (im.format or "").upper()
@@ -755,13 +758,28 @@ def _decode_failure(
     run.add(Severity.CORRUPT, "truncated" if truncated else "decode_error", tool, f"{prefix}{message}", at)
 
 
+def _jpeg_without_pillow(run: _Run, data: bytes, versions: dict[str, str], reason: str) -> None:
+    """A JPEG whose headers Pillow cannot parse: libjpeg judges the image data.
+
+    Pillow's JPEG opener also parses APP segments (EXIF, Adobe, MPF) that libjpeg skips; when libjpeg
+    decodes the image cleanly, what Pillow choked on is metadata. When it does not, libjpeg's message
+    says what is damaged.
+    """
+    run.decisive = _decisive(TOOL_SIMPLEJPEG, versions)
+    run.frames = 1
+    if _strict_jpeg(run, data, ""):
+        run.add(
+            Severity.WARNING,
+            "metadata_damaged",
+            TOOL_PILLOW,
+            f"JPEG headers Pillow cannot parse (the image data decodes): {reason}",
+        )
+
+
 def _unidentified(run: _Run, data: bytes | None, sniffed: str | None, versions: dict[str, str]) -> None:
     """Pillow recognised no format: damaged header, junk, or a format no decoder here reads."""
     if sniffed == "jpeg" and data is not None and simplejpeg is not None:
-        # Pillow's JPEG opener gives no reason; libjpeg's marker reader does.
-        run.decisive = _decisive(TOOL_SIMPLEJPEG, versions)
-        if _strict_jpeg(run, data, ""):
-            run.add(Severity.UNSUPPORTED, "unsupported_variant", TOOL_PILLOW, "JPEG that Pillow cannot open")
+        _jpeg_without_pillow(run, data, versions, _plugin_reason("JPEG", data))
         return
     plugin = (sniffed or "").upper() or None
     if plugin is not None and data is not None:
