@@ -18,7 +18,7 @@ from pixelprobe_tui.core.checker_child import HOOK_ENV
 from pixelprobe_tui.core.isolation import CheckerChild, CheckerPool, IsolationConfig
 from pixelprobe_tui.core.verdict import CheckOptions, Verdict
 
-FAST = IsolationConfig(min_timeout_s=2.0, base_timeout_s=0.0, progress_grace_s=1.0, busy_cpu_share=0.1)
+FAST = IsolationConfig(min_timeout_s=3.0, base_timeout_s=0.0, progress_grace_s=1.0, busy_cpu_share=0.1)
 
 
 def _comparable(result):
@@ -142,7 +142,7 @@ def test_ignore_patterns_apply_on_crash_and_timeout_paths(hooked):
 def test_ignore_patterns_apply_inside_the_child(tmp_path):
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
-    with CheckerChild(FAST) as child:
+    with CheckerChild() as child:
         assert child.check(str(empty)).verdict == Verdict.CORRUPTED
         ignored = child.check(str(empty), CheckOptions(), ["empty file"])
         assert ignored.verdict == Verdict.HEALTHY
@@ -154,7 +154,7 @@ def test_non_utf8_path_round_trip(tmp_path, media):
     with open(raw, "wb") as fh:
         fh.write(media["png"].read_bytes())
     path = os.fsdecode(raw)  # a str with surrogate escapes
-    with CheckerChild(FAST) as child:
+    with CheckerChild() as child:
         result = child.check(path)
     assert result.path == path
     assert _comparable(result) == _comparable(checkers.check(path))
@@ -162,7 +162,7 @@ def test_non_utf8_path_round_trip(tmp_path, media):
 
 
 def test_child_ignores_sigint(media):
-    with CheckerChild(FAST) as child:
+    with CheckerChild() as child:
         child.start()
         pid = child.pid
         os.kill(pid, signal.SIGINT)
@@ -181,7 +181,7 @@ def test_child_is_recycled_after_n_files(media):
 def test_pool_keeps_input_order(media, tmp_path):
     missing = str(tmp_path / "missing.mp4")
     paths = [str(media["mp4"]), missing, str(media["png"]), missing]
-    with CheckerPool(2, FAST) as pool:
+    with CheckerPool(2) as pool:
         results = list(pool.check_many(paths, CheckOptions(want_media_info=False)))
     assert [r.path for r in results] == paths
     assert results[1].verdict == Verdict.UNREADABLE
