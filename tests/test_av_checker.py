@@ -74,6 +74,30 @@ def test_audio_only_containers_are_audio_files(kind: str, media_factory) -> None
     assert result.verdict == Verdict.HEALTHY, result.findings
 
 
+def test_tags_in_a_legacy_encoding_do_not_stop_the_check(media_factory, tmp_path: Path) -> None:
+    """A title that is not valid UTF-8 (common in old files) makes PyAV's default open raise."""
+    src = av.open(str(media_factory("mkv_audio", seconds=1.0)))
+    tagged = tmp_path / "tagged.mka"
+    out = av.open(str(tagged), "w", format="matroska")
+    out.metadata["title"] = "TITLEMARKER"
+    stream = out.add_stream_from_template(src.streams.audio[0])
+    for packet in src.demux(src.streams.audio[0]):
+        if packet.size:
+            packet.stream = stream
+            out.mux(packet)
+    out.close()
+    src.close()
+    data = tagged.read_bytes()
+    assert data.count(b"TITLEMARKER") == 1
+    path = tmp_path / "latin.mka"
+    path.write_bytes(data.replace(b"TITLEMARKER", b"TITLE\xcf\xff\xfeKER"))
+    with pytest.raises(UnicodeDecodeError):
+        av.open(str(path))
+    result = av_checker.check(str(path), NORMAL)
+    assert result.verdict == Verdict.HEALTHY, result.findings
+    assert result.family == "audio"
+
+
 def test_container_names_are_short(media_factory) -> None:
     assert av_checker.check(str(media_factory("mp4_h264", seconds=1.0)), NORMAL).container == "mp4"
     assert av_checker.check(str(media_factory("mov_h264", seconds=1.0)), NORMAL).container == "mov"

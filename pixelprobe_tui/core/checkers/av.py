@@ -66,6 +66,8 @@ _MAX_DISTINCT = 48
 # A demuxer that keeps returning data far beyond what the file holds is looping on a damaged index.
 _MAX_READ_FACTOR = 16
 _MAX_READ_SLACK = 16 * 1024 * 1024
+# Consecutive "try again" answers from the demuxer before it counts as stuck.
+_MAX_EAGAIN = 1000
 
 _NORMAL_ERR_DETECT_FLAC = "crccheck"
 _DEEP_ERR_DETECT = "crccheck+bitstream+buffer+careful"
@@ -99,7 +101,7 @@ _BENIGN: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 _METADATA = re.compile(
     r"ID3v2|ID3v1|APE tag|\bAPEv2\b|Error reading frame .{1,8}, skipped|Incorrect BOM value|"
     r"Unknown attached picture mimetype|Error decoding attached picture description|"
-    r"Unknown cover type|chapter|metadata",
+    r"Unknown cover type|chapter|metadata|The tags at index \d+ refer to",
     re.IGNORECASE,
 )
 
@@ -107,7 +109,7 @@ _METADATA = re.compile(
 _DAMAGE_WARNINGS = re.compile(
     r"Packet corrupt|corrupt(ed)? (input|frame|packet|data)|damaged|invalid data|truncated|overread|"
     r"error while decoding|concealing|CRC (mismatch|error)|checksum mismatch|missing picture|"
-    r"Invalid NAL unit size|partial file|premature",
+    r"Invalid NAL unit size|partial file|premature|undecodable",
     re.IGNORECASE,
 )
 
@@ -188,6 +190,8 @@ class _Evidence:
     def add(
         self, severity: Severity, code: str, message: str, at: float | None = None, count: int = 1
     ) -> None:
+        if at is not None and at < 0:
+            at = 0.0  # leading frames before the stream's start time
         key = (severity, code, _DIGITS.sub("#", message))
         entry = self.entries.get(key)
         if entry is not None:
@@ -381,7 +385,8 @@ def check(path: str, options: CheckOptions) -> CheckResult:
     evidence = _Evidence()
     with _ffmpeg_log() as logs:
         try:
-            container = av.open(path, mode="r")
+            # Tags in a legacy encoding are common in valid files; they must not stop the check.
+            container = av.open(path, mode="r", metadata_errors="replace")
         except av.error.FFmpegError as exc:
             _drain_logs(logs, evidence, None, None, phase="open")
             return make_result(path, [*evidence.findings(), _open_failure(exc)], **base)
@@ -488,11 +493,26 @@ def _decode(
     reached = 0
     at: float | None = None  # media time of the last packet, relative to its stream's start
     demuxer = container.demux(selected)
+    retries = 0
     while True:
         try:
             packet = next(demuxer)
         except StopIteration:
             break
+        except BlockingIOError:
+            # EAGAIN: the demuxer has no packet ready yet (mpegts resyncing). ffmpeg retries; so do we, with
+            # a fresh generator that reads on from the same position, a bounded number of times in a row.
+            retries += 1
+            if retries > _MAX_EAGAIN:
+                evidence.add(
+                    Severity.CORRUPT,
+                    "demux_error",
+                    f"{_short(container.format.name)}: demuxer made no progress after byte {reached}",
+                    at=at,
+                )
+                break
+            demuxer = container.demux(selected)
+            continue
         except IndexError:
             # PyAV's final flush indexes streams the demuxer added mid-file (AVFMTCTX_NOHEADER) and fails;
             # all data was read by then, and _flush drains the decoders.
@@ -501,6 +521,7 @@ def _decode(
             _drain_logs(logs, evidence, None, at, phase="demux")
             evidence.add(*_demux_failure(exc, container, reached), at=at)
             break
+        retries = 0
         if logs:
             _drain_logs(logs, evidence, None, at, phase="demux")
         psize = packet.size
@@ -868,6 +889,10 @@ _MOV_NAMES = {
     ".3gp": "3gp",
     ".3g2": "3g2",
 }
+
+
+def _short(fmt_name: str | None) -> str:
+    return (fmt_name or "demuxer").split(",")[0]
 
 
 def _container_name(fmt_name: str, path: str) -> str:
