@@ -459,6 +459,32 @@ def test_tiff_strip_damage_is_corrupt(tmp_path: Path) -> None:
     assert result.verdict == Verdict.CORRUPTED, _messages(result)
 
 
+def _tiff_with_tag(tmp_path: Path, tag: int, value: int) -> Path:
+    """A TIFF whose first IFD has ``tag`` (a SHORT) set to ``value``."""
+    data = bytearray(_save(tmp_path / "a.tiff", _noise(), compression="tiff_deflate").read_bytes())
+    assert data[:4] == b"II*\x00"
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for i in range(struct.unpack_from("<H", data, ifd)[0]):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack_from("<H", data, entry)[0] == tag:
+            struct.pack_into("<H", data, entry + 8, value)
+            return _write(tmp_path / f"tag{tag}_{value}.tiff", bytes(data))
+    raise AssertionError(f"tag {tag} not written by Pillow")
+
+
+def test_tiff_with_impossible_photometric_is_corrupt(tmp_path: Path) -> None:
+    result = _check(_tiff_with_tag(tmp_path, 262, 16386))
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+    assert "PhotometricInterpretation=16386" in _messages(result)
+
+
+def test_tiff_layout_pillow_lacks_is_unsupported_not_corrupt(tmp_path: Path) -> None:
+    # CIELab (8) is a real photometric interpretation; Pillow has no mode for 3-sample CIELab + deflate
+    # in this layout, or decodes it: either way, never corrupt.
+    result = _check(_tiff_with_tag(tmp_path, 262, 8))
+    assert result.verdict in (Verdict.HEALTHY, Verdict.UNSUPPORTED), _messages(result)
+
+
 @pytest.mark.parametrize("name", ["empty.jpg", "junk.png", "zeros.jpg"])
 def test_empty_and_junk_are_corrupt(name: str, tmp_path: Path) -> None:
     content = {"empty.jpg": b"", "junk.png": bytes(range(256)) * 12, "zeros.jpg": bytes(4096)}[name]

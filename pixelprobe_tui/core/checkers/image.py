@@ -785,7 +785,12 @@ def _unidentified(run: _Run, data: bytes | None, sniffed: str | None, versions: 
     if plugin is not None and data is not None:
         reason = _plugin_reason(plugin, data)
         lowered = reason.lower()
-        if any(k in lowered for k in _UNSUPPORTED_HINTS):
+        implausible = _implausible_tiff_tags(data) if plugin == "TIFF" else None
+        if implausible:
+            run.add(
+                Severity.CORRUPT, "bad_header", TOOL_PILLOW, f"tiff header damaged: {implausible} ({reason})"
+            )
+        elif any(k in lowered for k in _UNSUPPORTED_HINTS):
             run.add(Severity.UNSUPPORTED, "unsupported_variant", TOOL_PILLOW, f"{sniffed} variant: {reason}")
         else:
             run.add(Severity.CORRUPT, "bad_header", TOOL_PILLOW, f"{sniffed} header unreadable: {reason}")
@@ -803,6 +808,55 @@ def _unidentified(run: _Run, data: bytes | None, sniffed: str | None, versions: 
         )
         return
     run.add(Severity.UNSUPPORTED, "unsupported", TOOL_PILLOW, "content not recognised as an image")
+
+
+# Values the TIFF 6 specification and its common extensions (DNG, LogLuv, CIELab) define. A layout
+# Pillow cannot decode made only of these is a valid file it does not support; anything else is damage.
+_TIFF_PLAUSIBLE: dict[int, frozenset[int]] = {
+    262: frozenset({0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 32803, 32844, 32845, 34892}),  # PhotometricInterpretation
+    266: frozenset({1, 2}),  # FillOrder
+    284: frozenset({1, 2}),  # PlanarConfiguration
+    338: frozenset({0, 1, 2}),  # ExtraSamples
+    339: frozenset({1, 2, 3, 4, 5, 6}),  # SampleFormat
+}
+_TIFF_TAG_NAMES = {
+    258: "BitsPerSample",
+    262: "PhotometricInterpretation",
+    266: "FillOrder",
+    277: "SamplesPerPixel",
+    284: "PlanarConfiguration",
+    338: "ExtraSamples",
+    339: "SampleFormat",
+}
+
+
+def _implausible_tiff_tags(data: bytes) -> str | None:
+    """The first IFD's layout tag holding a value no TIFF writer uses, or None if all are plausible."""
+    from PIL import TiffImagePlugin
+
+    try:
+        ifd = TiffImagePlugin.ImageFileDirectory_v2(data[:8])
+        fp = io.BytesIO(data)
+        fp.seek(ifd.next)
+        ifd.load(fp)
+    except Exception:  # the IFD itself is unreadable: the plugin's reason covers it
+        return None
+    for tag, name in _TIFF_TAG_NAMES.items():
+        value = ifd.get(tag)
+        if value is None:
+            continue
+        values = value if isinstance(value, tuple) else (value,)
+        if not all(isinstance(v, int) for v in values):
+            return f"{name}={value!r}"
+        if tag == 258:
+            bad = [v for v in values if not (1 <= v <= 32 or v == 64)]
+        elif tag == 277:
+            bad = [v for v in values if not 1 <= v <= 32]
+        else:
+            bad = [v for v in values if v not in _TIFF_PLAUSIBLE[tag]]
+        if bad:
+            return f"{name}={bad[0]}"
+    return None
 
 
 def _plugin_reason(fmt: str, data: bytes) -> str:
