@@ -174,6 +174,7 @@ _METADATA_WARNINGS = (
     "metadata",
     "malformed mpo",
     "icc",
+    "truncated file read",  # a tag's data runs past the end of its IFD block
 )
 # FFmpeg mjpeg errors that only a damaged entropy-coded segment produces: an AC run past the end of
 # the block ("error count: 64", then "error y=.. x=.." for the MCU) or a Huffman code no table holds.
@@ -416,7 +417,6 @@ def _metadata(run: _Run, im: Image.Image) -> None:
         if tiff[:4] not in (b"II*\x00", b"MM\x00*"):
             # Pillow skips such a block silently; the camera's metadata is lost all the same.
             run.add(Severity.WARNING, "metadata_damaged", TOOL_PILLOW, "EXIF block has no valid TIFF header")
-            raw = None
     try:
         exif = im.getexif()
         for ifd in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo):
