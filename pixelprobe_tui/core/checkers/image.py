@@ -65,7 +65,7 @@ try:  # FFmpeg's mjpeg decoder: a second, stricter opinion on the entropy-coded 
     import av
     import av.logging as av_logging
 except ImportError:  # pragma: no cover - a declared dependency
-    av = None
+    av = None  # type: ignore[assignment]
 
 try:
     import pillow_heif
@@ -74,7 +74,7 @@ try:
     # decode thread: parallelism comes from the worker processes, one check each.
     pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False, decode_threads=1)
 except ImportError:  # pragma: no cover - a declared dependency
-    pillow_heif = None
+    pillow_heif = None  # type: ignore[assignment]
 
 # Pillow refuses PNG text chunks that inflate past 1 MB, but photo editors write bigger XMP packets
 # into valid files; allow more, and call what still exceeds it a metadata oddity (see _decode_failure).
