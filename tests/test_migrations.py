@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -12,7 +13,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from pixelprobe_tui.db.engine import Database
-from pixelprobe_tui.db.migrate import downgrade, head_revision, migrations_dir, schema_status, upgrade
+from pixelprobe_tui.db.migrate import (
+    downgrade,
+    head_revision,
+    migrations_dir,
+    open_and_upgrade,
+    schema_status,
+    upgrade,
+)
 from pixelprobe_tui.db.models import ALL_TABLES, Base, ScanReport, ScanResult, ScanState
 
 SEED_INDEXES = {
@@ -116,6 +124,29 @@ def test_processes_starting_together_upgrade_once(database_url):
         assert tables(database) == set(ALL_TABLES)
     finally:
         database.dispose()
+
+
+def test_threads_released_together_upgrade_once(database_url):
+    # Same race, started on a barrier: each thread has its own engine (own connections, own lock file handle).
+    count = 4
+    barrier = threading.Barrier(count)
+    outcomes: list = [None] * count
+
+    def start(i: int) -> None:
+        barrier.wait()
+        try:
+            opened = open_and_upgrade(database_url)
+            outcomes[i] = opened.upgraded
+            opened.db.dispose()
+        except Exception as exc:  # reported below with the others
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(outcomes, key=str) == [False] * (count - 1) + [True], outcomes
 
 
 def test_scripts_are_found_in_the_checkout():

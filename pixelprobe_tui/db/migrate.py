@@ -11,7 +11,7 @@ import functools
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,41 +158,54 @@ def upgrade(db: Database, revision: str = "head", *, lock_timeout: float = LOCK_
 
     Refuses (DatabaseError) a database whose revision the scripts do not know.
     """
+    return _upgrade(db, revision, lock_timeout)[1]
+
+
+def _upgrade(db: Database, revision: str, lock_timeout: float) -> tuple[SchemaStatus, SchemaStatus]:
+    """(status before, status after); "before" is read under the lock when the lock was needed."""
     with _translate_errors(db):
         if revision == "head":
             with db.engine.connect() as conn:
                 status = _status(conn)
             _refuse_newer(status, db)
             if status.at_head:
-                return status  # the common case: no lock, no Alembic run
-        return _run_locked(db, lock_timeout, lambda cfg: command.upgrade(cfg, revision))
+                return status, status  # the common case: no lock, no Alembic run
+        return _run_locked(db, lock_timeout, lambda cfg: command.upgrade(cfg, revision), skip_at_head=True)
 
 
 def downgrade(db: Database, revision: str, *, lock_timeout: float = LOCK_TIMEOUT_S) -> SchemaStatus:
     """Downgrade ``db`` to ``revision`` (``"base"`` drops every table) under the migration lock."""
     with _translate_errors(db):
-        return _run_locked(db, lock_timeout, lambda cfg: command.downgrade(cfg, revision))
+        run = lambda cfg: command.downgrade(cfg, revision)  # noqa: E731
+        return _run_locked(db, lock_timeout, run, skip_at_head=False)[1]
 
 
-def _run_locked(db: Database, lock_timeout: float, run) -> SchemaStatus:  # type: ignore[no-untyped-def]
+def _run_locked(
+    db: Database, lock_timeout: float, run: Callable[[Config], None], *, skip_at_head: bool
+) -> tuple[SchemaStatus, SchemaStatus]:
     path = sqlite_path(db.engine.url)
     if db.dialect == "sqlite" and path is not None:
         lock_path = path.with_name(path.name + ".migrate-lock")
         with _file_lock(lock_path, lock_timeout), db.engine.begin() as conn:
-            _check_and_run(conn, db, run)
+            before = _check_and_run(conn, db, run, skip_at_head)
     else:
         with db.engine.begin() as conn:
             if db.dialect == "postgresql":
                 _pg_advisory_xact_lock(conn, lock_timeout)
-            _check_and_run(conn, db, run)
+            before = _check_and_run(conn, db, run, skip_at_head)
     with db.engine.connect() as conn:
-        return _status(conn)
+        return before, _status(conn)
 
 
-def _check_and_run(conn: Connection, db: Database, run) -> None:  # type: ignore[no-untyped-def]
+def _check_and_run(
+    conn: Connection, db: Database, run: Callable[[Config], None], skip_at_head: bool
+) -> SchemaStatus:
     # Look again under the lock: another process may have upgraded (or the schema may be newer) meanwhile.
-    _refuse_newer(_status(conn), db)
-    run(alembic_config(conn))
+    status = _status(conn)
+    _refuse_newer(status, db)
+    if not (skip_at_head and status.at_head):
+        run(alembic_config(conn))
+    return status
 
 
 def open_database(url: str | None = None) -> Database:
@@ -223,8 +236,7 @@ def open_and_upgrade(url: str | None = None) -> OpenedDatabase:
     resolved = resolve_database_url(url)
     db = open_unmigrated(resolved.url)
     try:
-        before = schema_status(db)
-        after = upgrade(db) if not before.at_head else before
+        before, after = _upgrade(db, "head", LOCK_TIMEOUT_S)
     except BaseException:
         db.dispose()
         raise
