@@ -604,3 +604,10 @@ def test_second_image_of_an_mpo_cut_short_is_caught(media_factory, tmp_path: Pat
     cut = check(write(tmp_path, "pair_cut.jpg", pair[: len(first) + len(second) // 2]))
     assert cut.verdict is Verdict.CORRUPTED and codes(cut) == {"missing_eoi"}
     assert cut.findings[0].message.startswith("image 2: ")
+
+
+def test_samsung_trailer_after_a_complete_mp4_is_info(media_factory, tmp_path: Path) -> None:
+    data = media_factory("mp4_h264", **SMALL).read_bytes()
+    sef = b"\x12\x34\x56\x78some slow-motion metadata" + b"SEFH" + bytes(12) + b"SEFT"
+    result = check(write(tmp_path, "samsung.mp4", data + sef))
+    assert result.verdict is Verdict.HEALTHY and codes(result) == {"trailer"}

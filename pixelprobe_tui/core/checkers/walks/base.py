@@ -130,6 +130,8 @@ def trailing(r: Reader, out: Notes, offset: int, what: str) -> None:
         return
     if r.all_zero(offset, r.size):
         out.info("trailing_zeros", f"{plural(extra, 'zero byte')} after the {what}")
+    elif r.read(r.size - 4, 4) == b"SEFT":
+        out.info("trailer", f"{plural(extra, 'byte')} of Samsung metadata (SEF trailer) after the {what}")
     else:
         out.warning("trailing_data", f"{plural(extra, 'byte')} of unrecognised data after the {what}")
 

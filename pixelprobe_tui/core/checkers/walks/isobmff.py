@@ -88,12 +88,8 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
         seen.setdefault(typ, (off, hlen, box_size))
         end = off + box_size
         if end > size and typ not in _KNOWN_TOP_LEVEL and _complete_enough(seen):
-            # Everything playable is complete; what follows is a cut-off extra box or foreign bytes.
-            out.warning(
-                "trailing_data",
-                f"{size - off} bytes after the last complete box do not form a complete box "
-                f"('{fourcc(typ)}' claims {box_size} bytes)",
-            )
+            # Everything playable is complete; what follows is foreign bytes appended to the file.
+            trailing(r, out, off, "last box")
             break
         if end > size:
             missing = end - size
