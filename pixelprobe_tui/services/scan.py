@@ -20,12 +20,15 @@ threads, each with its own checker child process; one writer thread stores the r
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
+import pickle
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +149,43 @@ def _scan_type(files: bool, deep: bool, force: bool) -> str:
     if deep:
         return "deep_scan"
     return "rescan" if force else "full_scan"
+
+
+class _WorkSpool:
+    """The files selected for checking, spooled to an unnamed temporary file.
+
+    A first scan of a large library selects every file; keeping them on disk instead of in a list keeps the
+    scan's memory flat whatever the library size. Items are pickled ``(DiscoveredFile, is_new)`` tuples
+    (pickle keeps surrogate-escaped names intact).
+    """
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="pixelprobe-scan-")  # noqa: SIM115 (closed in close())
+        self._pickler = pickle.Pickler(self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count = 0
+        self.new = 0
+        self.bytes = 0
+
+    def append(self, f: DiscoveredFile, is_new: bool) -> None:
+        self._pickler.dump((tuple(f), is_new))
+        self._pickler.clear_memo()
+        self.count += 1
+        self.new += is_new
+        self.bytes += f.size
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[tuple[DiscoveredFile, bool]]:
+        self._file.flush()
+        self._file.seek(0)
+        unpickler = pickle.Unpickler(self._file)
+        for _ in range(self.count):
+            raw, is_new = unpickler.load()
+            yield DiscoveredFile(*raw), is_new
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class _RootHealth:
@@ -397,10 +437,13 @@ class _Run:
         walk_report = None
         try:
             to_check, walk_report = self._discover()
-            if not self.cancel.is_set():
-                self._add(to_check)
-            if not self.cancel.is_set():
-                self._check(to_check)
+            try:
+                if not self.cancel.is_set():
+                    self._add(to_check)
+                if not self.cancel.is_set():
+                    self._check(to_check)
+            finally:
+                to_check.close()
         except BaseException as exc:  # recorded in the run's state below, then raised again
             error = exc
             self.cancel.set()
@@ -436,7 +479,7 @@ class _Run:
         self.svc.emit(PhaseChanged(str(self.claim.scan_id), name, number, c.total_phases))
         log.info("phase %d/%d: %s", number, c.total_phases, name)
 
-    def _discover(self) -> tuple[list[tuple[DiscoveredFile, bool]], Any]:
+    def _discover(self) -> tuple[_WorkSpool, Any]:
         svc, c, s = self.svc, self.counters, self.summary
         self._set_phase("discovering", 1)
         issues_logged = 0
@@ -455,7 +498,7 @@ class _Run:
             follow_symlinks=svc.settings.follow_symlinks,
             on_error=on_issue,
         )
-        to_check: list[tuple[DiscoveredFile, bool]] = []
+        to_check = _WorkSpool()
         batch: list[DiscoveredFile] = []
         next_event = 0.0
         with self.db.engine.connect() as conn:
@@ -491,9 +534,7 @@ class _Run:
             files_skipped_unchanged=self.summary.skipped_unchanged,
         )
 
-    def _classify(
-        self, conn: Any, batch: list[DiscoveredFile], out: list[tuple[DiscoveredFile, bool]]
-    ) -> None:
+    def _classify(self, conn: Any, batch: list[DiscoveredFile], out: _WorkSpool) -> None:
         """Append the files of *batch* that need a check (with "is new") to *out*; count the others."""
         t = ScanResult.__table__
         by_path = {path_to_db(f.path): f for f in batch}
@@ -517,10 +558,10 @@ class _Run:
         for db_path, f in by_path.items():
             row = known.get(db_path)
             if row is None:
-                out.append((f, True))
+                out.append(f, True)
                 continue
             if row.scan_status == "pending":
-                out.append((f, False))
+                out.append(f, False)
                 continue
             same = (
                 row.file_size == f.size
@@ -539,19 +580,19 @@ class _Run:
                 if row.is_corrupted and not row.marked_as_good:
                     s.known_corrupted += 1
                 continue
-            out.append((f, False))
+            out.append(f, False)
 
     # -- phase 2 ---------------------------------------------------------------------------------------
 
-    def _add(self, to_check: list[tuple[DiscoveredFile, bool]]) -> None:
-        new = [f for f, is_new in to_check if is_new]
-        self._set_phase("adding", 2, len(new))
+    def _add(self, to_check: _WorkSpool) -> None:
+        self._set_phase("adding", 2, to_check.new)
         now = utcnow()
         dialect = self.db.dialect
-        for i in range(0, len(new), PENDING_BATCH):
+        new = (f for f, is_new in to_check if is_new)
+        done = 0
+        while chunk := list(itertools.islice(new, PENDING_BATCH)):
             if self.cancel.is_set():
                 return
-            chunk = new[i : i + PENDING_BATCH]
             rows = [
                 {
                     "file_path": path_to_db(f.path),
@@ -565,14 +606,15 @@ class _Run:
             ]
             with self.db.engine.begin() as conn:
                 insert_pending(conn, dialect, rows)
-            self.counters.phase_current = i + len(chunk)
+            done += len(chunk)
+            self.counters.phase_current = done
 
     # -- phase 3 ---------------------------------------------------------------------------------------
 
-    def _check(self, to_check: list[tuple[DiscoveredFile, bool]]) -> None:
+    def _check(self, to_check: _WorkSpool) -> None:
         c = self.counters
         c.files_total = len(to_check)
-        c.bytes_total = sum(f.size for f, _ in to_check)
+        c.bytes_total = to_check.bytes
         self._set_phase("scanning", 3, c.files_total)
         self.writer.start_checking(c.files_total, c.bytes_total)
         if not to_check:
