@@ -611,3 +611,12 @@ def test_samsung_trailer_after_a_complete_mp4_is_info(media_factory, tmp_path: P
     sef = b"\x12\x34\x56\x78some slow-motion metadata" + b"SEFH" + bytes(12) + b"SEFT"
     result = check(write(tmp_path, "samsung.mp4", data + sef))
     assert result.verdict is Verdict.HEALTHY and codes(result) == {"trailer"}
+
+
+def test_overwritten_bytes_inside_a_matroska_cluster_are_found(media_factory, tmp_path: Path) -> None:
+    data = bytearray(media_factory("mkv_h264", **SMALL).read_bytes())
+    cluster = data.find(b"\x1f\x43\xb6\x75")
+    # Garble the first block header after the cluster's timestamp element.
+    data[cluster + 12 : cluster + 20] = b"\x00" * 8
+    result = check(write(tmp_path, "garbled.mkv", bytes(data)))
+    assert result.verdict is Verdict.CORRUPTED and codes(result) == {"bad_element"}

@@ -30,6 +30,7 @@ _NAMES = {
     VOID: "Void",
 }
 UNKNOWN = -1
+_IN_MEMORY = 8 << 20  # clusters up to this size are checked from one read
 
 
 class _Bad(Exception):
@@ -191,8 +192,60 @@ def _walk_children(
         if data + esize > end:
             out.corrupt("bad_element", f"{_name(eid)} at byte {pos} runs past the end of its Segment")
             return False, found
+        if eid == CLUSTER and not _cluster_children_fit(r, out, data, data + esize):
+            return False, found
         pos = data + esize
     return True, found
+
+
+def _cluster_children_fit(r: Reader, out: Notes, pos: int, end: int) -> bool:
+    """Blocks of a known-size Cluster must tile it exactly; a broken header inside means damaged data."""
+    start = pos
+    if end - pos <= _IN_MEMORY:
+        buf = r.read(pos, end - pos)  # one read instead of one per block header
+        bad = _first_untiled(buf)
+        if bad is None:
+            return True
+        pos += bad
+    else:
+        while pos < end:
+            try:
+                h = _header(r, pos)
+            except _Bad:
+                h = None
+            if h is None or h[2] == UNKNOWN or h[1] + h[2] > end:
+                break
+            pos = h[1] + h[2]
+        else:
+            return True
+    out.corrupt(
+        "bad_element", f"the Cluster at byte {start} is damaged: no valid element at byte {pos} inside it"
+    )
+    return False
+
+
+def _first_untiled(buf: bytes) -> int | None:
+    """Offset in ``buf`` where the element sequence breaks (None when elements tile it exactly)."""
+    pos, n = 0, len(buf)
+    while pos < n:
+        first = buf[pos]
+        if first == 0:
+            return pos
+        ilen = 9 - first.bit_length()
+        if ilen > 4 or pos + ilen >= n:
+            return pos
+        b = buf[pos + ilen]
+        if b == 0:
+            return pos
+        slen = 9 - b.bit_length()
+        data = pos + ilen + slen
+        if data > n:
+            return pos
+        size = int.from_bytes(buf[pos + ilen : data], "big") & ((1 << (7 * slen)) - 1)
+        if size == (1 << (7 * slen)) - 1 or data + size > n:
+            return pos
+        pos = data + size
+    return None
 
 
 def _walk_unknown_cluster(r: Reader, out: Notes, pos: int, end: int, report_truncation: bool) -> int | None:
