@@ -72,6 +72,7 @@ class PostgresServer:
 
     admin_url: sa.URL  # a superuser (or CREATEDB) connection to a maintenance database
     description: str
+    data_dir: Path | None = None  # the throwaway server's data directory; None for an external server
     _admin: sa.Engine | None = field(default=None, repr=False)
 
     def admin(self) -> sa.Engine:
@@ -264,7 +265,11 @@ def pg_server() -> Iterator[PostgresServer]:
         instance.stop()
         _unavailable(str(exc))
         raise
-    server = PostgresServer(admin_url=admin_url, description=f"throwaway server on 127.0.0.1:{instance.port}")
+    server = PostgresServer(
+        admin_url=admin_url,
+        description=f"throwaway server on 127.0.0.1:{instance.port}",
+        data_dir=instance.data,
+    )
     try:
         with server.admin().connect() as conn:
             version = conn.exec_driver_sql("SHOW server_version").scalar()

@@ -1,8 +1,10 @@
 """The database fixtures themselves: both backends are real, fresh and isolated."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import sqlalchemy as sa
 
 from pixelprobe_tui.db.migrate import head_revision, schema_status
 from pixelprobe_tui.db.models import ALL_TABLES, ScanResult
-from tests.fixtures_db import backend_of
+from tests.fixtures_db import backend_of, find_pg_bindir
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -113,3 +115,81 @@ def test_db_a_test_that_changes_the_schema(db):
 
 def test_db_the_next_test_gets_the_schema_unchanged(db):
     assert "ix_test_only" not in {ix["name"] for ix in sa.inspect(db.engine).get_indexes("scan_results")}
+
+
+SERVER_PROBE = """
+import time
+
+
+def test_hold_the_server(pg_server):
+    print("DATADIR", pg_server.data_dir, flush=True)
+    time.sleep(120)
+"""
+
+
+def postmasters_of(data_dir: str) -> list[int]:
+    """Live processes whose command line names ``data_dir`` (the postmaster and its children)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = next(
+                line for line in (proc / "status").read_text().splitlines() if line.startswith("State:")
+            )
+        except (OSError, StopIteration):
+            continue
+        if data_dir in cmdline and "zombie" not in state and "postgres" in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_throwaway_server_goes_away_with_the_session(tmp_path, how):
+    if os.environ.get("PIXELPROBE_TEST_DATABASE_URL") or find_pg_bindir() is None:
+        pytest.skip("needs PostgreSQL server binaries for a throwaway server")
+    (tmp_path / "test_probe.py").write_text(SERVER_PROBE)
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.fixtures_db",
+            "-q",
+            "-s",
+            "-p",
+            "no:cacheprovider",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        # As from a terminal: SIGINT raises KeyboardInterrupt (background jobs inherit it ignored).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        data_dir = None
+        for line in proc.stdout:
+            if line.startswith("DATADIR "):
+                data_dir = line.split(" ", 1)[1].strip()
+                break
+        assert data_dir, "the probe session never got a server"
+        assert postmasters_of(data_dir)
+        proc.send_signal(how)
+        proc.communicate(timeout=60)
+        deadline = time.monotonic() + 30  # after kill -9 the watchdog notices within a few seconds
+        while (postmasters_of(data_dir) or Path(data_dir).exists()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert postmasters_of(data_dir) == []
+        assert not Path(data_dir).parent.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
