@@ -1,0 +1,314 @@
+"""``pixelprobe schedule`` (add, list, edit, enable, disable, remove, preview), ``run-due`` and ``daemon``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from types import FrameType
+
+from pixelprobe_tui.commands import add_database_option, database_from_args
+from pixelprobe_tui.core.schedule import PREVIEW_RUNS, format_local, local_zone, next_runs
+from pixelprobe_tui.db.engine import Database
+from pixelprobe_tui.db.models import utcnow
+from pixelprobe_tui.services.schedules import (
+    POLL_S,
+    RETRY_S,
+    SCHEDULE_TYPES,
+    RunOutcome,
+    ScheduleInfo,
+    Scheduler,
+    ScheduleService,
+    default_runners,
+    parse_spec,
+)
+
+SPEC_HELP = (
+    "cron expression in local time ('0 3 * * *', '@daily') or interval ('every 6h', 'every 1d at 03:00')"
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``schedule ...``, ``run-due`` and ``daemon``."""
+    schedule = subparsers.add_parser(
+        "schedule",
+        help="scheduled scans, cleanups and file-change checks",
+        description="Cron expressions run in local time; intervals are elapsed time. " + SPEC_HELP + ".",
+    )
+    actions = schedule.add_subparsers(dest="schedule_command", metavar="ACTION", required=True)
+
+    add = actions.add_parser("add", help="create a schedule and show its next runs")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
+    add.add_argument("--type", dest="scan_type", default="scan", choices=SCHEDULE_TYPES, help="what to run")
+    add.add_argument(
+        "--path", dest="paths", action="append", default=[], metavar="DIR", help="scan only DIR (repeatable)"
+    )
+    add.add_argument("--force-rescan", action="store_true", help="check unchanged files again")
+    add.add_argument("--disabled", action="store_true", help="create it disabled")
+    add.add_argument("--json", action="store_true", help="machine-readable output")
+    add_database_option(add)
+    add.set_defaults(func=run_add)
+
+    list_ = actions.add_parser("list", help="show every schedule with its last and next run")
+    list_.add_argument("--json", action="store_true", help="machine-readable output")
+    add_database_option(list_)
+    list_.set_defaults(func=run_list)
+
+    edit = actions.add_parser("edit", help="change a schedule")
+    edit.add_argument("name", metavar="NAME")
+    edit.add_argument("--spec", metavar="SPEC", help=SPEC_HELP)
+    edit.add_argument("--rename", metavar="NEW_NAME")
+    edit.add_argument("--type", dest="scan_type", choices=SCHEDULE_TYPES)
+    paths = edit.add_mutually_exclusive_group()
+    paths.add_argument(
+        "--path", dest="paths", action="append", metavar="DIR", help="scan only DIR (repeatable)"
+    )
+    paths.add_argument("--all-roots", action="store_true", help="scan every configured root")
+    force = edit.add_mutually_exclusive_group()
+    force.add_argument("--force-rescan", dest="force_rescan", action="store_true", default=None)
+    force.add_argument("--no-force-rescan", dest="force_rescan", action="store_false")
+    edit.add_argument("--json", action="store_true", help="machine-readable output")
+    add_database_option(edit)
+    edit.set_defaults(func=run_edit)
+
+    for action, helptext in (
+        ("enable", "enable a schedule (its next run is computed from now)"),
+        ("disable", "disable a schedule"),
+        ("remove", "delete a schedule"),
+    ):
+        p = actions.add_parser(action, help=helptext)
+        p.add_argument("name", metavar="NAME")
+        add_database_option(p)
+        p.set_defaults(func=run_toggle, action=action)
+
+    preview = actions.add_parser("preview", help="validate a SPEC and show its next runs (changes nothing)")
+    preview.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
+    preview.add_argument("-n", type=int, default=PREVIEW_RUNS, help="how many runs (default 5)")
+    preview.set_defaults(func=run_preview)
+
+    run_due = subparsers.add_parser(
+        "run-due",
+        help="run the schedules that are due, once, then exit (for cron or a systemd timer)",
+        description="Claims each due schedule in the database, so several machines or processes never run "
+        "the same slot twice. A run that finds a scan in progress is given back (it runs on the next "
+        "run-due) unless --wait.",
+    )
+    run_due.add_argument("--wait", action="store_true", help="wait for a running scan instead of giving back")
+    run_due.add_argument("--retry", type=float, default=RETRY_S, metavar="SECONDS", help="with --wait")
+    run_due.add_argument("--json", action="store_true", help="machine-readable output")
+    add_database_option(run_due)
+    run_due.set_defaults(func=run_run_due)
+
+    daemon = subparsers.add_parser(
+        "daemon",
+        help="run due schedules until stopped (SIGTERM or Ctrl-C stops it cleanly)",
+    )
+    daemon.add_argument("--poll", type=float, default=POLL_S, metavar="SECONDS", help="how often to look")
+    daemon.add_argument(
+        "--retry", type=float, default=RETRY_S, metavar="SECONDS", help="retry a busy run after"
+    )
+    add_database_option(daemon)
+    daemon.set_defaults(func=run_daemon)
+
+
+def _print_info(info: ScheduleInfo, service: ScheduleService, *, with_preview: bool) -> None:
+    tz = service.tz
+    where = ", ".join(info.scan_paths) if info.scan_paths else "all roots"
+    kind = info.scan_type + (f" ({where})" if info.scan_type == "scan" else "")
+    force = ", force rescan" if info.force_rescan else ""
+    state = "enabled" if info.is_active else "disabled"
+    print(f"{info.name}: {kind}{force}, {info.spec.describe()}, {state}")
+    if with_preview and info.is_active and info.next_run is not None:
+        runs = service.preview(info.spec, now=info.next_run)
+        print("next runs:")
+        for r in [info.next_run, *runs[: PREVIEW_RUNS - 1]]:
+            print(f"  {format_local(r, tz)}")
+
+
+def _with_db(args: argparse.Namespace) -> tuple[Database, ScheduleService]:
+    db = database_from_args(args)
+    return db, ScheduleService(db)
+
+
+def run_add(args: argparse.Namespace) -> int:
+    """Create a schedule; print it and its next five runs."""
+    db, service = _with_db(args)
+    try:
+        info = service.add(
+            args.name,
+            args.spec,
+            scan_type=args.scan_type,
+            paths=args.paths,
+            force_rescan=args.force_rescan,
+            active=not args.disabled,
+        )
+        if args.json:
+            print(json.dumps(_with_preview(info, service), indent=2))
+        else:
+            _print_info(info, service, with_preview=True)
+    finally:
+        db.dispose()
+    return 0
+
+
+def _with_preview(info: ScheduleInfo, service: ScheduleService) -> dict[str, object]:
+    data = info.to_dict()
+    runs = []
+    if info.is_active and info.next_run is not None:
+        runs = [info.next_run, *service.preview(info.spec, PREVIEW_RUNS - 1, now=info.next_run)]
+    data["next_runs"] = [r.isoformat() for r in runs]
+    return data
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """A table of schedules (local times), or JSON."""
+    db, service = _with_db(args)
+    try:
+        items = service.list()
+    finally:
+        db.dispose()
+    if args.json:
+        print(json.dumps([i.to_dict() for i in items], indent=2))
+        return 0
+    if not items:
+        print("no schedules (add one: pixelprobe schedule add NAME '0 3 * * *')")
+        return 0
+    tz = service.tz
+    rows = [("NAME", "TYPE", "WHEN", "ON", "LAST RUN", "NEXT RUN")]
+    for i in items:
+        rows.append(
+            (
+                i.name,
+                i.scan_type + (" (force)" if i.force_rescan else ""),
+                i.schedule_value,
+                "yes" if i.is_active else "no",
+                format_local(i.last_run, tz),
+                format_local(i.next_run, tz) + (" (running)" if i.claimed_by else ""),
+            )
+        )
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    """Change a schedule and show it again."""
+    db, service = _with_db(args)
+    try:
+        paths = [] if args.all_roots else args.paths
+        info = service.edit(
+            args.name,
+            new_name=args.rename,
+            spec=args.spec,
+            scan_type=args.scan_type,
+            paths=paths,
+            force_rescan=args.force_rescan,
+        )
+        if args.json:
+            print(json.dumps(_with_preview(info, service), indent=2))
+        else:
+            _print_info(info, service, with_preview=True)
+    finally:
+        db.dispose()
+    return 0
+
+
+def run_toggle(args: argparse.Namespace) -> int:
+    """enable, disable or remove."""
+    db, service = _with_db(args)
+    try:
+        if args.action == "remove":
+            info = service.remove(args.name)
+            print(f"removed schedule {info.name!r}")
+            return 0
+        info = service.set_active(args.name, args.action == "enable")
+        _print_info(info, service, with_preview=args.action == "enable")
+    finally:
+        db.dispose()
+    return 0
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    """Validate a spec without a database and print its next runs in local time."""
+
+    spec = parse_spec(args.spec)
+    tz = local_zone()
+    print(spec.describe())
+    for r in next_runs(spec, utcnow(), tz, max(1, min(args.n, 100))):
+        print(f"  {format_local(r, tz)}")
+    return 0
+
+
+def _outcome_line(o: RunOutcome) -> str:
+    slot = format_local(o.slot, local_zone()) if o.slot else "-"
+    tail = f": {o.message}" if o.message else ""
+    return f"{o.name} ({o.scan_type}, slot {slot}): {o.status}{tail}"
+
+
+def run_run_due(args: argparse.Namespace) -> int:
+    """One pass over due schedules. Exit 1 when a run failed."""
+    db = database_from_args(args)
+    scheduler = Scheduler(db, default_runners(db), retry_s=max(1.0, args.retry))
+    previous = _stop_on_signals(scheduler)
+    try:
+        outcomes = scheduler.run_pending(keep_busy=args.wait)
+        while args.wait and scheduler.waiting and not scheduler.stopping:
+            time.sleep(min(1.0, scheduler.retry_s))
+            outcomes += scheduler.run_pending(keep_busy=True)
+        scheduler.stop(timeout=0)
+        scheduler.give_back_waiting()
+    finally:
+        _restore_signals(previous)
+        db.dispose()
+    if args.json:
+        print(json.dumps([o.to_dict() for o in outcomes], indent=2))
+    elif not outcomes:
+        print("nothing due")
+    else:
+        for o in outcomes:
+            print(_outcome_line(o))
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def _stop_on_signals(scheduler: Scheduler) -> dict[int, object]:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        # Flags only: the scheduler ends the current step (the scan cancels) and exits its loop.
+        print(f"pixelprobe: {signal.Signals(signum).name}: stopping after the current step", file=sys.stderr)
+        scheduler.stop(timeout=0)
+
+    previous: dict[int, object] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def _restore_signals(previous: dict[int, object]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def run_daemon(args: argparse.Namespace) -> int:
+    """Run due schedules until SIGTERM/SIGINT; a busy run waits and retries."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    db = database_from_args(args)
+
+    def show(o: RunOutcome) -> None:
+        print(_outcome_line(o), flush=True)
+
+    scheduler = Scheduler(
+        db, default_runners(db), poll_s=max(0.2, args.poll), retry_s=max(0.2, args.retry), on_outcome=show
+    )
+    previous = _stop_on_signals(scheduler)
+    print(f"pixelprobe daemon: running schedules of {db.display_url} (owner {scheduler.owner})", flush=True)
+    try:
+        scheduler.serve()
+    finally:
+        _restore_signals(previous)
+        db.dispose()
+    print("pixelprobe daemon: stopped", flush=True)
+    return 0
