@@ -620,3 +620,14 @@ def test_overwritten_bytes_inside_a_matroska_cluster_are_found(media_factory, tm
     data[cluster + 12 : cluster + 20] = b"\x00" * 8
     result = check(write(tmp_path, "garbled.mkv", bytes(data)))
     assert result.verdict is Verdict.CORRUPTED and codes(result) == {"bad_element"}
+
+
+def test_garbled_chunk_header_inside_avi_movie_data_is_found(media_factory, tmp_path: Path) -> None:
+    data = bytearray(media_factory("avi_mpeg4", **SMALL).read_bytes())
+    movi = data.find(b"movi")
+    first = movi + 4  # the first stream chunk ('00dc' ...)
+    size = struct.unpack("<I", data[first + 4 : first + 8])[0]
+    second = first + 8 + size + (size & 1)
+    data[second : second + 8] = b"\x01\x02\x03\x04\x05\x06\x07\x08"
+    result = check(write(tmp_path, "garbled.avi", bytes(data)))
+    assert result.verdict is Verdict.CORRUPTED and codes(result) == {"bad_chunk"}

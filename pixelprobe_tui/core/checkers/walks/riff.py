@@ -236,12 +236,31 @@ def _walk_lists(r: Reader, out: Notes, pos: int, end: int, report: bool = True) 
             return True
         if ch.cid == b"LIST" and r.read(ch.data, 4) == b"movi":
             seen_movi = True
+            if report and ch.end <= end and not _movi_tiles(r, out, ch.data + 4, ch.end):
+                return False
         if ch.end > end:
             if report:
                 out.corrupt(
-                    "truncated",
+                    "truncated" if end >= r.size else "bad_chunk",
                     f"'{fourcc(ch.cid)}' chunk at byte {ch.offset} runs {ch.end - end} bytes past its container",
                 )
+            return False
+    return True
+
+
+def _movi_tiles(r: Reader, out: Notes, pos: int, end: int) -> bool:
+    """The stream chunks of the 'movi' list must follow each other exactly (False when damage was found)."""
+    for ch in chunks(r, pos, end):
+        if not ch.cid:
+            if r.all_zero(ch.offset, end):
+                out.warning(
+                    "zero_fill", f"{end - ch.offset} zero bytes fill the movie data from byte {ch.offset}"
+                )
+                return True
+            out.corrupt("bad_chunk", f"the movie data is damaged: no valid chunk header at byte {ch.offset}")
+            return False
+        if ch.end > end:
+            out.corrupt("bad_chunk", f"chunk '{fourcc(ch.cid)}' at byte {ch.offset} runs past the movie data")
             return False
     return True
 
