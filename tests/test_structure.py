@@ -631,3 +631,20 @@ def test_garbled_chunk_header_inside_avi_movie_data_is_found(media_factory, tmp_
     data[second : second + 8] = b"\x01\x02\x03\x04\x05\x06\x07\x08"
     result = check(write(tmp_path, "garbled.avi", bytes(data)))
     assert result.verdict is Verdict.CORRUPTED and codes(result) == {"bad_chunk"}
+
+
+def _raf(jpeg: bytes, raw: bytes) -> bytes:
+    header = b"FUJIFILMCCD-RAW 0201FF383501" + b"X-T100".ljust(32, b"\x00")
+    header = header.ljust(84, b"\x00")
+    jpeg_at = 84 + 24 + 36
+    raw_at = jpeg_at + len(jpeg)
+    table = struct.pack(">IIIIII", jpeg_at, len(jpeg), raw_at, 16, raw_at + 16, len(raw) - 16)
+    return (header + table).ljust(jpeg_at, b"\x00") + jpeg + raw
+
+
+def test_fujifilm_raf_offsets(media_factory, tmp_path: Path) -> None:
+    data = _raf(media_factory("jpg_baseline", size=(32, 32)).read_bytes(), bytes(range(256)) * 40)
+    ok = check(write(tmp_path, "shot.raf", data))
+    assert ok.container == "raf" and ok.family == "image" and ok.verdict is Verdict.HEALTHY
+    cut = check(write(tmp_path, "cut.raf", data[:-100]))
+    assert cut.verdict is Verdict.CORRUPTED and codes(cut) == {"truncated"}

@@ -40,6 +40,7 @@ from pixelprobe_tui.core.checkers.walks import (
     mpegts,
     ogg,
     png,
+    raf,
     riff,
     tiff,
     wavpack,
@@ -87,6 +88,7 @@ WALKS: dict[str, Walk] = {
     "mpegts": mpegts.walk,
     "mpegps": mpegps.walk,
     "wavpack": wavpack.walk,
+    "raf": raf.walk,
     "asf": asf.walk,
     "flv": flv.walk,
 }

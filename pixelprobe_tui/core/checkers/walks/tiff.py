@@ -57,8 +57,8 @@ class _Tiff:
         typ = self.uint(entry[2:4])
         count = self.uint(entry[4 : 4 + self.off_size]) if self.big else self.uint(entry[4:8])
         width = _TYPE_SIZE.get(typ)
-        if width is None or typ not in (3, 4, 13, 16, 18) or count > 10_000_000:
-            return []
+        if width is None or typ not in (3, 4, 13, 16, 18) or count > 4_000_000:
+            return []  # not an offset/count type, or an implausible table we will not load
         nbytes = width * count
         field = entry[4 + self.off_size :] if self.big else entry[8:12]
         if nbytes <= len(field):
