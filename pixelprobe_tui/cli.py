@@ -37,8 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         func = getattr(args, "func", None)
         if func is None:
-            parser.print_help()
-            return 0
+            return _run_tui(args)
         return int(func(args) or 0)
     except PixelProbeError as exc:
         print(f"pixelprobe: error: {exc}", file=sys.stderr)
@@ -46,6 +45,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pixelprobe: interrupted", file=sys.stderr)
         return 130
+
+
+def _run_tui(args: argparse.Namespace) -> int:
+    """No command: open the database (upgrading it first) and run the TUI, imported only now."""
+    from pixelprobe_tui.db.migrate import open_database
+    from pixelprobe_tui.tui import launch
+
+    db = open_database(getattr(args, "database_url", None))
+    try:
+        return launch.run(db)
+    finally:
+        db.dispose()
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from pixelprobe_tui.core.discovery import display_path, path_from_db
 from pixelprobe_tui.core.verdict import Finding
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import ScanReport, ScanResult, ScanState, utcnow
+from pixelprobe_tui.services.scan_lock import owner_alive
 
 SortKey = Literal["path", "status", "date", "size"]
 SORT_KEYS: tuple[SortKey, ...] = ("path", "status", "date", "size")
@@ -569,16 +570,20 @@ def _json_strings(text: str | None) -> tuple[str, ...]:
 
 
 def live_scan(db: Database) -> LiveScan | None:
-    """The newest ScanState row whose status is "running", or None."""
+    """The newest scan that is running now (status "running" and its owner alive), or None.
+
+    Rows left "running" by a process that died are not live (the next scan start closes them).
+    """
     t = ScanState.__table__
     stmt = (
         sa.select(t)
         .where(t.c.status == "running")
         .order_by(t.c.start_time.desc().nulls_last() if db.dialect == "postgresql" else t.c.start_time.desc())
-        .limit(1)
+        .limit(10)
     )
     with db.engine.connect() as conn:
-        r = conn.execute(stmt).mappings().first()
+        rows = conn.execute(stmt).mappings().all()
+    r = next((r for r in rows if owner_alive(r["owner"], r["heartbeat_at"])), None)
     if r is None:
         return None
     return LiveScan(
@@ -599,20 +604,6 @@ def live_scan(db: Database) -> LiveScan | None:
         cancel_requested=bool(r["cancel_requested"]),
         owner=r["owner"],
     )
-
-
-def request_cancel(db: Database, scan_id: str) -> bool:
-    """Ask the process running ``scan_id`` to stop (sets ScanState.cancel_requested); True if it was running."""
-    import uuid
-
-    t = ScanState.__table__
-    with db.engine.begin() as conn:
-        changed = conn.execute(
-            sa.update(t)
-            .where(t.c.id == uuid.UUID(scan_id), t.c.status == "running")
-            .values(cancel_requested=True)
-        ).rowcount
-    return bool(changed)
 
 
 def format_size(n: int | None) -> str:
@@ -643,7 +634,6 @@ __all__: Sequence[str] = [
     "format_size",
     "live_scan",
     "recent_reports",
-    "request_cancel",
     "result_detail",
     "selected_paths",
     "set_marked_good",

@@ -1,0 +1,204 @@
+"""The PixelProbe app: modes (one screen each), global keys with ids, the command palette, help, themes and the
+terminal-size guard. Screens read the database through ``pixelprobe_tui.services`` only, in worker threads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import events
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from pixelprobe_tui.db.engine import Database
+from pixelprobe_tui.tui.bridge import ScanBridge, ScanUpdate
+from pixelprobe_tui.tui.screens.dashboard import DashboardScreen
+from pixelprobe_tui.tui.screens.help import HelpScreen, binding_rows
+from pixelprobe_tui.tui.screens.logs import LogsScreen
+from pixelprobe_tui.tui.screens.reports import ReportsScreen
+from pixelprobe_tui.tui.screens.results import ResultsScreen
+from pixelprobe_tui.tui.screens.schedules import SchedulesScreen
+from pixelprobe_tui.tui.screens.settings import SettingsScreen
+from pixelprobe_tui.tui.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
+from pixelprobe_tui.tui.widgets.mode_bar import MODE_TABS
+
+if TYPE_CHECKING:
+    from pixelprobe_tui.services.scan import ScanService
+
+LIGHT_THEME = "textual-light"
+DARK_THEME = "textual-dark"
+
+
+class PixelProbeApp(App[None]):
+    """The TUI over one (already upgraded) database."""
+
+    TITLE = "PixelProbe"
+    CSS_PATH = "app.tcss"
+    MODES: ClassVar[dict[str, type[Screen]]] = {  # type: ignore[assignment]
+        "dashboard": DashboardScreen,
+        "results": ResultsScreen,
+        "reports": ReportsScreen,
+        "logs": LogsScreen,
+        "settings": SettingsScreen,
+        "schedules": SchedulesScreen,
+    }
+    DEFAULT_MODE = "dashboard"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(key, f"switch_mode('{mode}')", label, show=False, id=f"mode.{mode}")
+            for mode, label, key in MODE_TABS
+        ),
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("ctrl+t", "toggle_theme", "Light/dark", show=False, id="app.toggle_theme"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        remote: bool = False,
+        poll_interval: float | None = None,
+        keymap: Mapping[str, str] | None = None,
+        keymap_hint: str = 'put `"binding.id" = "key"` lines under [keymap] in keymap.toml '
+        "(in the pixelprobe config directory, or the file named by $PIXELPROBE_KEYMAP)",
+    ) -> None:
+        super().__init__()
+        self.db = db
+        self.remote = remote
+        self.keymap_hint = keymap_hint
+        # Over SSH the live panels poll less often: each repaint crosses the network.
+        self.poll_interval = poll_interval if poll_interval is not None else (1.0 if remote else 0.5)
+        if remote:
+            self.animation_level = "none"
+        self._initial_keymap = dict(keymap or {})
+        self._too_small: TooSmallScreen | None = None
+        self._scan_worker: Worker[object] | None = None
+        self._scan_service: ScanService | None = None
+        self.last_scan_update: ScanUpdate | None = None
+        self.theme = DARK_THEME
+        self.sub_title = db.display_url
+
+    # -- scans run by this process ----------------------------------------------------------------------------
+
+    @property
+    def scan_running_here(self) -> bool:
+        """Whether this app started a scan that has not ended yet."""
+        return self._scan_worker is not None and not self._scan_worker.is_finished
+
+    def start_scan(self, paths: Sequence[str], *, deep: bool, force: bool) -> None:
+        """Run a scan in a thread worker; progress reaches the screens through ScanState and the bridge."""
+        from pixelprobe_tui.services.scan import ScanService
+
+        bridge = ScanBridge(self, interval=self.poll_interval)
+
+        def run() -> object:
+            # Built in the thread: the service reads the configuration from the database.
+            service = ScanService(self.db, sink=bridge)
+            self._scan_service = service
+            try:
+                return service.start(list(paths), deep=deep, force=force)
+            finally:
+                self._scan_service = None
+
+        self._scan_worker = self.run_worker(run, name="scan", group="scan", thread=True, exit_on_error=False)
+
+    def cancel_scan(self, scan_id: str | None) -> None:
+        """Stop this app's scan at once, or ask the process running ``scan_id`` to stop."""
+        service = self._scan_service
+        if service is not None:
+            service.request_cancel()
+            return
+        if scan_id is not None:
+            from pixelprobe_tui.services.scan_lock import request_cancel
+
+            self.run_worker(lambda: request_cancel(self.db, scan_id), thread=True, exit_on_error=False)
+
+    def on_scan_update(self, message: ScanUpdate) -> None:
+        self.last_scan_update = message
+        if message.finished is not None:
+            f = message.finished
+            severity = "error" if f.corrupted else ("warning" if f.warning or f.unreadable else "information")
+            self.notify(
+                f"{f.files_total:,} files: {f.corrupted:,} corrupted, {f.warning:,} warnings, "
+                f"{f.unreadable:,} unreadable",
+                title=f"Scan {f.status}",
+                severity=severity,  # type: ignore[arg-type]
+                timeout=10,
+            )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "scan" and event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(
+                str(error).splitlines()[0] if error else "scan failed",
+                title="Scan failed",
+                severity="error",
+                timeout=10,
+            )
+
+    def on_mount(self) -> None:
+        if self._initial_keymap:
+            self.set_keymap(self._initial_keymap)
+        self._check_size(self.size.width, self.size.height)
+
+    # -- size guard -----------------------------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int, height: int) -> None:
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        if small and self._too_small is None:
+            self._too_small = TooSmallScreen()
+            self.push_screen(self._too_small)
+        elif small and self._too_small is not None:
+            self._too_small.update_size(width, height)
+        elif not small and self._too_small is not None:
+            screen, self._too_small = self._too_small, None
+            if screen.is_current:
+                self.pop_screen()
+
+    # -- actions --------------------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        """Show every key that works here, with its binding id."""
+        if isinstance(self.screen, HelpScreen):
+            return
+        active = self.screen.active_bindings
+        pairs = [(b.binding, self.get_key_display(b.binding)) for b in active.values()]
+        # The mode keys are hidden from the footer (the mode bar shows them) but belong in the help.
+        shown = {b.id for b, _ in pairs}
+        for binding in self._own_bindings:
+            if binding.id not in shown:
+                pairs.append((binding, self.get_key_display(binding)))
+        self.push_screen(HelpScreen(binding_rows(pairs), self.keymap_hint))
+
+    @property
+    def _own_bindings(self) -> list[Binding]:
+        out: list[Binding] = []
+        for item in self.BINDINGS:
+            if isinstance(item, Binding):
+                out.append(item)
+        return out
+
+    def action_toggle_theme(self) -> None:
+        """Switch between the light and the dark theme."""
+        self.theme = LIGHT_THEME if self.current_theme.dark else DARK_THEME
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for mode, label, _key in MODE_TABS:
+            yield SystemCommand(f"Go to {label}", f"Switch to the {label} screen", self._switcher(mode))
+        yield SystemCommand(
+            "Light/dark theme", "Toggle between the light and the dark theme", self.action_toggle_theme
+        )
+        yield SystemCommand("Keys", "Show every key and its binding id", self.action_help)
+
+    def _switcher(self, mode: str):  # type: ignore[no-untyped-def]
+        def switch() -> None:
+            self.switch_mode(mode)
+
+        return switch

@@ -1,0 +1,1 @@
+"""Screens of the PixelProbe TUI: one per mode, plus details, help and dialogs."""

@@ -1,0 +1,218 @@
+"""Results: every file and its verdict in a virtual grid, with filters, sorting, selection and actions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Input, Select, Static
+
+from pixelprobe_tui.services import browse
+from pixelprobe_tui.services.browse import (
+    FAMILIES,
+    SORT_KEYS,
+    STATUSES,
+    ResultsBrowser,
+    Selection,
+)
+from pixelprobe_tui.services.results import who
+from pixelprobe_tui.tui.screens.base import ModeScreen
+from pixelprobe_tui.tui.widgets.results_grid import ResultsGrid
+
+PROBLEMS = frozenset({"warning", "corrupted", "unreadable"})
+_STATUS_OPTIONS: list[tuple[str, str]] = [
+    ("Problems", "problems"),
+    *((s.capitalize(), s) for s in STATUSES),
+]
+_FAMILY_OPTIONS: list[tuple[str, str]] = [(f.capitalize(), f) for f in FAMILIES]
+_MARK_CYCLE: tuple[bool | None, ...] = (None, False, True)
+SEARCH_DEBOUNCE_S = 0.25
+
+
+class ResultsScreen(ModeScreen):
+    """The results grid with a filter bar above and a status line below."""
+
+    MODE = "results"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_search", "Search", id="results.search"),
+        Binding("escape", "focus_grid", "Grid", show=False, id="results.focus_grid"),
+        Binding("g", "mark_good", "Good", id="results.mark_good"),
+        Binding("u", "unmark_good", "Unmark", id="results.unmark_good"),
+        Binding("c", "copy_path", "Copy", id="results.copy_path"),
+        Binding("o", "cycle_sort", "Sort", id="results.sort"),
+        Binding("O", "reverse_sort", "Reverse sort", show=False, id="results.reverse_sort"),
+        Binding("m", "cycle_marked", "Marked filter", show=False, id="results.marked_filter"),
+        Binding("f5,ctrl+r", "refresh", "Refresh", show=False, id="results.refresh"),
+    ]
+    DEFAULT_CSS = """
+    ResultsScreen #filters { height: 1; }
+    ResultsScreen #filters Select { width: 18; }
+    ResultsScreen #filters #family { width: 14; }
+    ResultsScreen #filters Input { width: 1fr; }
+    ResultsScreen #status-line { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._search_timer: Timer | None = None
+        self._poll_timer: Timer | None = None
+        self._last_progress: tuple[str, int] | None = None
+
+    def compose_body(self) -> Iterable[Widget]:
+        with Horizontal(id="filters"):
+            yield Select(_STATUS_OPTIONS, prompt="Any status", id="status", compact=True)
+            yield Select(_FAMILY_OPTIONS, prompt="Any type", id="family", compact=True)
+            yield Input(placeholder="/ search paths", id="search", compact=True)
+        yield ResultsGrid(partial(ResultsBrowser, self.pp.db), id="grid")
+        yield Static("", id="status-line")
+
+    @property
+    def grid(self) -> ResultsGrid:
+        return self.query_one(ResultsGrid)
+
+    def on_mount(self) -> None:
+        self.grid.focus()
+        # New results appear while a scan runs (here or in another process): poll its progress.
+        self._poll_timer = self.set_interval(self.pp.poll_interval * 4, self._poll_scan)
+
+    # -- filters --------------------------------------------------------------------------------------------
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        query = self.grid.query_
+        value = event.value if event.value is not Select.NULL else None
+        if event.select.id == "status":
+            statuses = PROBLEMS if value == "problems" else (frozenset({value}) if value else frozenset())
+            query = query.with_changes(statuses=statuses)
+        elif event.select.id == "family":
+            query = query.with_changes(families=frozenset({value}) if value else frozenset())
+        if query != self.grid.query_:
+            self.grid.set_query(query)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._search_timer = self.set_timer(SEARCH_DEBOUNCE_S, partial(self._apply_search, event.value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._apply_search(event.value)
+        self.grid.focus()
+
+    def _apply_search(self, text: str) -> None:
+        if text != self.grid.query_.path_text:
+            self.grid.set_query(self.grid.query_.with_changes(path_text=text))
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_focus_grid(self) -> None:
+        self.grid.focus()
+
+    def action_cycle_sort(self) -> None:
+        q = self.grid.query_
+        nxt = SORT_KEYS[(SORT_KEYS.index(q.sort) + 1) % len(SORT_KEYS)]
+        self.grid.set_query(q.with_changes(sort=nxt, descending=nxt in ("date", "size")))
+
+    def action_reverse_sort(self) -> None:
+        q = self.grid.query_
+        self.grid.set_query(q.with_changes(descending=not q.descending))
+
+    def action_cycle_marked(self) -> None:
+        q = self.grid.query_
+        nxt = _MARK_CYCLE[(_MARK_CYCLE.index(q.marked_good) + 1) % len(_MARK_CYCLE)]
+        self.grid.set_query(q.with_changes(marked_good=nxt))
+
+    def action_refresh(self) -> None:
+        self.grid.reload()
+
+    # -- status line ----------------------------------------------------------------------------------------
+
+    def on_results_grid_changed(self, event: ResultsGrid.Changed) -> None:
+        self._update_status()
+
+    def on_results_grid_cursor_moved(self, event: ResultsGrid.CursorMoved) -> None:
+        self._update_status()
+
+    def _update_status(self) -> None:
+        grid = self.grid
+        if grid.count is None:
+            count = "counting…"
+        else:
+            count = f"{grid.cursor + 1 if grid.count else 0:,}/{grid.count:,} files"
+        parts = [count]
+        selected = grid.selected_count
+        if selected is None or selected:
+            parts.append(f"{selected:,} selected" if selected is not None else "all selected")
+        q = grid.query_
+        parts.append(f"sort {q.sort} {'↓' if q.descending else '↑'}")
+        parts.append(q.describe())
+        if grid.error:
+            parts.append(f"error: {grid.error}")
+        self.query_one("#status-line", Static).update(" · ".join(parts))
+
+    # -- actions --------------------------------------------------------------------------------------------
+
+    def on_results_grid_row_opened(self, event: ResultsGrid.RowOpened) -> None:
+        from pixelprobe_tui.tui.screens.details import DetailsScreen
+
+        self.app.push_screen(DetailsScreen(event.row.id), callback=lambda _: self.grid.reload())
+
+    def _selection_or_warn(self) -> Selection | None:
+        selection = self.grid.selection()
+        if not selection.ids and selection.query is None:
+            self.notify("No file under the cursor", severity="warning", timeout=3)
+            return None
+        return selection
+
+    def action_mark_good(self) -> None:
+        selection = self._selection_or_warn()
+        if selection is not None:
+            self.load("marked", browse.set_marked_good, self.pp.db, selection, True, who())
+
+    def action_unmark_good(self) -> None:
+        selection = self._selection_or_warn()
+        if selection is not None:
+            self.load("unmarked", browse.set_marked_good, self.pp.db, selection, False, None)
+
+    def loaded_marked(self, changed: int) -> None:
+        self.notify(f"Marked {changed:,} file{'s' if changed != 1 else ''} good", timeout=3)
+        self.grid.reload()
+
+    def loaded_unmarked(self, changed: int) -> None:
+        self.notify(f"Cleared the mark of {changed:,} file{'s' if changed != 1 else ''}", timeout=3)
+        self.grid.reload()
+
+    def action_copy_path(self) -> None:
+        selection = self._selection_or_warn()
+        if selection is not None:
+            self.load("paths", browse.selected_paths, self.pp.db, selection, 10_000)
+
+    def loaded_paths(self, paths: list[str]) -> None:
+        if not paths:
+            return
+        self.app.copy_to_clipboard("\n".join(paths))
+        what = paths[0] if len(paths) == 1 else f"{len(paths):,} paths"
+        self.notify(f"Copied {what}", timeout=3)
+
+    # -- live results ---------------------------------------------------------------------------------------
+
+    def _poll_scan(self) -> None:
+        if self.is_current:
+            self.load("scan_progress", browse.live_scan, self.pp.db)
+
+    def loaded_scan_progress(self, live: browse.LiveScan | None) -> None:
+        progress = None if live is None else (live.id, live.files_processed)
+        if progress != self._last_progress:
+            # Reload once more when the scan ends, so its last batch shows too.
+            if self._last_progress is not None:
+                self.grid.reload()
+            self._last_progress = progress

@@ -1,0 +1,655 @@
+"""The results grid: a line-API view over millions of rows that only ever holds a few pages of them.
+
+The grid renders rows from a page cache keyed by block number (``BLOCK`` rows per block). A missing block
+is requested from one reader thread (a Textual thread worker) that runs the query and posts the rows back
+as a message: the UI thread never waits on the database. The reader serves the newest requests first and
+chooses the cheapest query: keyset paging from a neighbouring block it already has, the last rows counted
+from the end, or one indexed OFFSET jump. The row count arrives the same way, after the first page.
+
+Every load carries a generation number; a new query (filter or sort change) bumps it, so rows of an old
+query that arrive late are dropped. A refresh of the same query (new results during a scan) keeps showing
+the old rows until the new ones arrive, so nothing flickers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.worker import get_current_worker
+
+from pixelprobe_tui.services.browse import (
+    ResultRow,
+    ResultsBrowser,
+    ResultsQuery,
+    Selection,
+    format_size,
+)
+
+BLOCK = 128
+MAX_BLOCKS = 48  # about 6,000 rows in memory, whatever the table holds
+PREFETCH_BLOCKS = 1  # blocks loaded ahead of and behind the viewport
+
+# (title, width); the path column takes what is left. Order as shown.
+FIXED_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("", 1),  # selection mark
+    ("Status", 10),
+    ("Type", 5),
+    ("Size", 8),
+    ("Scanned", 16),
+    ("Good", 4),
+)
+MIN_PATH_WIDTH = 12
+SELECTED_MARK = "●"
+GOOD_MARK = "✓"
+
+
+@dataclass(frozen=True)
+class _Request:
+    generation: int
+    block: int  # -1: count the rows
+    method: str  # "start" | "after" | "before" | "tail" | "offset" | "count"
+    key: Any = None
+    n_from_end: int = 0
+
+
+def fit_path(path: str, width: int) -> str:
+    """``path`` in ``width`` cells; a long one keeps its end (the file name), led by an ellipsis."""
+    if width <= 0:
+        return ""
+    if len(path) <= width:
+        return path.ljust(width)
+    return "…" + path[-(width - 1) :] if width > 1 else "…"
+
+
+class ResultsGrid(ScrollView, can_focus=True):
+    """A virtual grid of :class:`ResultRow` for one :class:`ResultsQuery`."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False, id="grid.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="grid.down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="grid.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="grid.page_down"),
+        Binding("home", "first", "First", show=False, id="grid.first"),
+        Binding("end", "last", "Last", show=False, id="grid.last"),
+        Binding("space", "toggle_select", "Select", id="grid.toggle_select"),
+        Binding("shift+down", "extend_down", "Select down", show=False, id="grid.extend_down"),
+        Binding("shift+up", "extend_up", "Select up", show=False, id="grid.extend_up"),
+        Binding("a", "select_all", "All in filter", id="grid.select_all"),
+        Binding("A", "clear_selection", "Select none", show=False, id="grid.clear_selection"),
+        Binding("enter", "open", "Details", id="grid.open"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "results-grid--header",
+        "results-grid--cursor",
+        "results-grid--selected",
+        "results-grid--placeholder",
+        "results-grid--healthy",
+        "results-grid--warning",
+        "results-grid--corrupted",
+        "results-grid--unreadable",
+        "results-grid--unsupported",
+        "results-grid--pending",
+        "results-grid--good",
+    }
+
+    DEFAULT_CSS = """
+    ResultsGrid {
+        height: 1fr;
+        overflow-x: hidden;
+        background: $surface;
+        & > .results-grid--header { text-style: bold; background: $panel; color: $foreground; }
+        & > .results-grid--cursor { background: $block-cursor-blurred-background; }
+        &:focus > .results-grid--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .results-grid--selected { background: $accent 30%; }
+        & > .results-grid--placeholder { color: $text-disabled; }
+        & > .results-grid--healthy { color: $success; }
+        & > .results-grid--warning { color: $warning; }
+        & > .results-grid--corrupted { color: $error; text-style: bold; }
+        & > .results-grid--unreadable { color: $secondary; }
+        & > .results-grid--unsupported { color: $text-muted; }
+        & > .results-grid--pending { color: $text-muted; }
+        & > .results-grid--good { color: $success; }
+    }
+    """
+
+    class CursorMoved(Message):
+        """The cursor is on another row (``row`` is None while that row is still loading)."""
+
+        def __init__(self, grid: ResultsGrid, index: int, row: ResultRow | None) -> None:
+            super().__init__()
+            self.grid = grid
+            self.index = index
+            self.row = row
+
+    class RowOpened(Message):
+        """Enter (or a double click) on a row."""
+
+        def __init__(self, grid: ResultsGrid, row: ResultRow) -> None:
+            super().__init__()
+            self.grid = grid
+            self.row = row
+
+    class Changed(Message):
+        """The count, the query or the selection changed: time to update a status line."""
+
+        def __init__(self, grid: ResultsGrid) -> None:
+            super().__init__()
+            self.grid = grid
+
+    class _Loaded(Message):
+        def __init__(self, request: _Request, rows: list[ResultRow] | None, count: int | None) -> None:
+            super().__init__()
+            self.request = request
+            self.rows = rows
+            self.count = count
+
+    class _LoadFailed(Message):
+        def __init__(self, request: _Request, error: str) -> None:
+            super().__init__()
+            self.request = request
+            self.error = error
+
+    def __init__(self, browser_factory: Any, query: ResultsQuery | None = None, **kwargs: Any) -> None:
+        """``browser_factory(query) -> ResultsBrowser`` (usually ``partial(ResultsBrowser, db)``)."""
+        super().__init__(**kwargs)
+        self._browser_factory = browser_factory
+        self.query_ = query or ResultsQuery()
+        self._browser: ResultsBrowser = browser_factory(self.query_)
+        self._generation = 0
+        self._blocks: OrderedDict[int, list[ResultRow]] = OrderedDict()
+        self._block_generation: dict[int, int] = {}
+        self._pending: dict[int, _Request] = {}
+        self._requests: list[_Request] = []
+        self._cond = threading.Condition()
+        self._stopping = False
+        self.count: int | None = None
+        self.cursor = 0
+        self.error: str | None = None
+        # Selection: explicit ids, or "all in filter" minus exclusions.
+        self._selected: set[int] = set()
+        self._all_selected = False
+        self._excluded: set[int] = set()
+        self._anchor: int | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.run_worker(self._reader, thread=True, name="results-reader", group="results-reader")
+        self._start_generation(keep_rows=False)
+
+    def on_unmount(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    # -- public API -----------------------------------------------------------------------------------------
+
+    @property
+    def query_text(self) -> str:
+        return self.query_.describe()
+
+    def set_query(self, query: ResultsQuery) -> None:
+        """Show another query: rows, count and selection start over; the cursor goes to the top."""
+        self.query_ = query
+        self._browser = self._browser_factory(query)
+        self.clear_selection()
+        self.cursor = 0
+        self.scroll_to(y=0, animate=False)
+        self._start_generation(keep_rows=False)
+
+    def reload(self) -> None:
+        """Read the same query again (new or changed rows), keeping cursor, scroll and selection."""
+        self._browser = self._browser_factory(self.query_)
+        self._start_generation(keep_rows=True)
+
+    @property
+    def cursor_row(self) -> ResultRow | None:
+        return self.row_at(self.cursor)
+
+    def row_at(self, index: int) -> ResultRow | None:
+        """The cached row at ``index``, or None when it is not loaded (or past the end)."""
+        block = self._blocks.get(index // BLOCK)
+        if block is None:
+            return None
+        i = index % BLOCK
+        return block[i] if i < len(block) else None
+
+    @property
+    def selected_count(self) -> int | None:
+        """How many rows are selected (None while an "all in filter" selection waits for the count)."""
+        if self._all_selected:
+            return None if self.count is None else max(0, self.count - len(self._excluded))
+        return len(self._selected)
+
+    def selection(self) -> Selection:
+        """The selection to act on, or the cursor row when nothing is selected (empty if none)."""
+        if self._all_selected:
+            return Selection(query=self.query_, excluded=frozenset(self._excluded))
+        if self._selected:
+            return Selection(ids=frozenset(self._selected))
+        row = self.cursor_row
+        return Selection(ids=frozenset({row.id})) if row is not None else Selection()
+
+    def is_selected(self, row: ResultRow) -> bool:
+        if self._all_selected:
+            return row.id not in self._excluded
+        return row.id in self._selected
+
+    def clear_selection(self) -> None:
+        self._selected.clear()
+        self._excluded.clear()
+        self._all_selected = False
+        self._anchor = None
+        self.refresh()
+        self.post_message(self.Changed(self))
+
+    # -- loading --------------------------------------------------------------------------------------------
+
+    def _start_generation(self, keep_rows: bool) -> None:
+        self._generation += 1
+        self.error = None
+        if not keep_rows:
+            self._blocks.clear()
+            self._block_generation.clear()
+            self.count = None
+            self._update_virtual_size()
+        self._pending.clear()
+        with self._cond:
+            self._requests.clear()
+        first = self.scroll_offset.y // BLOCK if keep_rows else 0
+        self._request_block(first, prefer_start=not keep_rows)
+        self._enqueue(_Request(self._generation, -1, "count"))
+        self.refresh()
+        self.post_message(self.Changed(self))
+
+    def _enqueue(self, request: _Request) -> None:
+        with self._cond:
+            self._requests.append(request)
+            self._cond.notify()
+
+    def _request_block(self, block: int, prefer_start: bool = False) -> None:
+        if block < 0 or block in self._pending:
+            return
+        if self._block_generation.get(block) == self._generation:
+            return
+        if self.count is not None and block * BLOCK >= self.count and block > 0:
+            return
+        gen = self._generation
+        prev_block = self._blocks.get(block - 1)
+        next_block = self._blocks.get(block + 1)
+        if block == 0:
+            request = _Request(gen, 0, "start")
+        elif (
+            prev_block is not None
+            and self._block_generation.get(block - 1) == gen
+            and len(prev_block) == BLOCK
+        ):
+            request = _Request(gen, block, "after", key=prev_block[-1].key)
+        elif next_block is not None and self._block_generation.get(block + 1) == gen and next_block:
+            request = _Request(gen, block, "before", key=next_block[0].key)
+        elif self.count is not None and self.count - block * BLOCK <= 4 * BLOCK:
+            request = _Request(gen, block, "tail", n_from_end=self.count - block * BLOCK)
+        else:
+            request = _Request(gen, block, "offset")
+        self._pending[block] = request
+        self._enqueue(request)
+
+    def _reader(self) -> None:
+        """The reader thread: serve the newest request of the current generation first."""
+        worker = get_current_worker()
+        while True:
+            with self._cond:
+                while not self._requests and not self._stopping and not worker.is_cancelled:
+                    self._cond.wait(0.5)
+                if self._stopping or worker.is_cancelled:
+                    return
+                request = self._next_request()
+                # Requests of older generations are dropped unread.
+                if request.generation != self._generation:
+                    continue
+                browser = self._browser
+            try:
+                if request.method == "count":
+                    self.post_message(self._Loaded(request, None, browser.count()))
+                    continue
+                rows = self._load(browser, request)
+            except Exception as exc:  # a broken database must show as a message, not kill the reader
+                self.post_message(
+                    self._LoadFailed(request, str(exc).splitlines()[0] if str(exc) else repr(exc))
+                )
+                continue
+            self.post_message(self._Loaded(request, rows, None))
+
+    def _next_request(self) -> _Request:
+        # The newest page first (it is what the user looks at now), the count when no page waits.
+        for i in range(len(self._requests) - 1, -1, -1):
+            if self._requests[i].method != "count":
+                return self._requests.pop(i)
+        return self._requests.pop()
+
+    @staticmethod
+    def _load(browser: ResultsBrowser, request: _Request) -> list[ResultRow]:
+        if request.method == "start":
+            return browser.page_after(None, BLOCK)
+        if request.method == "after":
+            return browser.page_after(request.key, BLOCK)
+        if request.method == "before":
+            return browser.page_before(request.key, BLOCK)
+        if request.method == "tail":
+            return browser.page_before(None, request.n_from_end)[:BLOCK]
+        return browser.page_at(request.block * BLOCK, BLOCK)
+
+    def on_results_grid__loaded(self, message: _Loaded) -> None:
+        message.stop()
+        request = message.request
+        if request.generation != self._generation:
+            return
+        if message.count is not None:
+            self.count = message.count
+            self.cursor = min(self.cursor, max(0, self.count - 1))
+            self._update_virtual_size()
+            self.refresh()
+            self.post_message(self.Changed(self))
+            self._post_cursor()
+            return
+        self._pending.pop(request.block, None)
+        rows = message.rows or []
+        self._blocks[request.block] = rows
+        self._blocks.move_to_end(request.block)
+        self._block_generation[request.block] = request.generation
+        while len(self._blocks) > MAX_BLOCKS:
+            old, _ = self._blocks.popitem(last=False)
+            self._block_generation.pop(old, None)
+        if self.count is None:
+            self._update_virtual_size()
+        self.refresh()
+        if request.block == self.cursor // BLOCK:
+            self._post_cursor()
+
+    def on_results_grid__load_failed(self, message: _LoadFailed) -> None:
+        message.stop()
+        if message.request.generation != self._generation:
+            return
+        self._pending.pop(message.request.block, None)
+        self.error = message.error
+        self.refresh()
+        self.post_message(self.Changed(self))
+
+    def _update_virtual_size(self) -> None:
+        if self.count is not None:
+            rows = self.count
+        else:
+            rows = max((b * BLOCK + len(r) for b, r in self._blocks.items()), default=0)
+        self.virtual_size = Size(self.size.width, rows + 1)  # + the header line
+
+    # -- rendering ------------------------------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._update_virtual_size()
+
+    @property
+    def page_rows(self) -> int:
+        """Data lines on screen (the header takes one)."""
+        return max(1, self.size.height - 1)
+
+    def _columns(self) -> list[tuple[str, int]]:
+        fixed = sum(w + 1 for _, w in FIXED_COLUMNS)
+        path_width = max(MIN_PATH_WIDTH, self.size.width - fixed)
+        return [*FIXED_COLUMNS, ("Path", path_width)]
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:
+            style = self.get_component_rich_style("results-grid--header")
+            cells = [title.ljust(w)[:w] for title, w in self._columns()]
+            cells[3] = cells[3].strip().rjust(FIXED_COLUMNS[3][1])
+            text = " ".join(cells)
+            arrow = "↓" if self.query_.descending else "↑"
+            sort_title = {"path": "Path", "status": "Status", "date": "Scanned", "size": "Size"}[
+                self.query_.sort
+            ]
+            text = (
+                text.replace(sort_title + " ", sort_title + arrow, 1)
+                if sort_title != "Path"
+                else text.replace("Path", "Path" + arrow, 1)
+            )
+            return Strip([Segment(text[:width].ljust(width), style)], width)
+        index = self.scroll_offset.y + y - 1
+        base = self.rich_style
+        if self.count is not None and index >= self.count:
+            if index == 0 and self.count == 0:
+                return self._message_line("No files match: " + self.query_text, width)
+            return Strip.blank(width, base)
+        if self.error is not None and index == self.scroll_offset.y:
+            return self._message_line("Cannot read results: " + self.error, width)
+        row = self.row_at(index)
+        if row is None:
+            self._request_visible()
+            if (
+                self.count is None
+                and self._blocks
+                and index >= max(b * BLOCK + len(r) for b, r in self._blocks.items())
+            ):
+                return Strip.blank(width, base)
+            style = self.get_component_rich_style("results-grid--placeholder")
+            return Strip([Segment("  loading…".ljust(width), style)], width)
+        return self._row_strip(row, index, width)
+
+    def _message_line(self, text: str, width: int) -> Strip:
+        style = self.get_component_rich_style("results-grid--placeholder")
+        return Strip([Segment(("  " + text)[:width].ljust(width), style)], width)
+
+    def _row_strip(self, row: ResultRow, index: int, width: int) -> Strip:
+        columns = self._columns()
+        selected = self.is_selected(row)
+        base = self.rich_style
+        if index == self.cursor:
+            line_style = base + self.get_component_rich_style("results-grid--cursor")
+        elif selected:
+            line_style = base + self.get_component_rich_style("results-grid--selected")
+        else:
+            line_style = base
+        status_style = line_style
+        if index != self.cursor:
+            status_style = line_style + self.get_component_rich_style(
+                f"results-grid--{row.status}", partial=True
+            )
+        good_style = line_style + (
+            self.get_component_rich_style("results-grid--good", partial=True)
+            if index != self.cursor
+            else Style()
+        )
+        date = row.scan_date.astimezone().strftime("%Y-%m-%d %H:%M") if row.scan_date else ""
+        cells = [
+            (SELECTED_MARK if selected else " ", line_style),
+            (row.status[: columns[1][1]].ljust(columns[1][1]), status_style),
+            ((row.family or "")[: columns[2][1]].ljust(columns[2][1]), line_style),
+            (format_size(row.size).rjust(columns[3][1])[: columns[3][1]], line_style),
+            (date.ljust(columns[4][1]), line_style),
+            ((GOOD_MARK if row.marked_good else "").center(columns[5][1]), good_style),
+            (fit_path(row.path, columns[6][1]), line_style),
+        ]
+        segments: list[Segment] = []
+        for i, (text, style) in enumerate(cells):
+            if i:
+                segments.append(Segment(" ", line_style))
+            segments.append(Segment(text, style))
+        return Strip(segments).crop_extend(0, width, line_style)
+
+    def _request_visible(self) -> None:
+        top = self.scroll_offset.y
+        first = top // BLOCK
+        last = (top + self.page_rows) // BLOCK
+        for block in range(first, last + 1):
+            self._request_block(block)
+        for block in (first - PREFETCH_BLOCKS, last + PREFETCH_BLOCKS):
+            self._request_block(block)
+
+    def on_idle(self) -> None:
+        # Prefetch the neighbours once the screen is quiet.
+        if self._blocks and not self._pending and self.count:
+            self._request_visible()
+
+    # -- cursor ---------------------------------------------------------------------------------------------
+
+    def _post_cursor(self) -> None:
+        self.post_message(self.CursorMoved(self, self.cursor, self.cursor_row))
+
+    def move_cursor(self, index: int) -> None:
+        """Put the cursor on row ``index`` (clamped) and scroll it into view, without animation."""
+        limit = (self.count if self.count is not None else self.virtual_size.height - 1) - 1
+        index = max(0, min(index, max(0, limit)))
+        old = self.cursor
+        self.cursor = index
+        top = self.scroll_offset.y
+        if index < top:
+            self.scroll_to(y=index, animate=False, immediate=True)
+        elif index >= top + self.page_rows:
+            self.scroll_to(y=index - self.page_rows + 1, animate=False, immediate=True)
+        self._refresh_index(old)
+        self._refresh_index(index)
+        self._request_visible()
+        self._post_cursor()
+
+    def _refresh_index(self, index: int) -> None:
+        y = index - self.scroll_offset.y + 1
+        if 1 <= y < self.size.height:
+            self.refresh_line(y)
+
+    def action_cursor_up(self) -> None:
+        self._anchor = None
+        self.move_cursor(self.cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._anchor = None
+        self.move_cursor(self.cursor + 1)
+
+    def action_page_down(self) -> None:
+        step = self.page_rows
+        target = self.cursor + step
+        self.scroll_to(y=self.scroll_offset.y + step, animate=False, immediate=True)
+        self.move_cursor(target)
+        self.refresh()
+
+    def action_page_up(self) -> None:
+        step = self.page_rows
+        target = self.cursor - step
+        self.scroll_to(y=max(0, self.scroll_offset.y - step), animate=False, immediate=True)
+        self.move_cursor(target)
+        self.refresh()
+
+    def action_first(self) -> None:
+        self.move_cursor(0)
+        self.refresh()
+
+    def action_last(self) -> None:
+        if self.count is None:
+            self.notify("Still counting the rows…", timeout=2)
+            return
+        self.move_cursor(self.count - 1)
+        self.refresh()
+
+    def action_open(self) -> None:
+        row = self.cursor_row
+        if row is not None:
+            self.post_message(self.RowOpened(self, row))
+
+    # -- selection ------------------------------------------------------------------------------------------
+
+    def _set_selected(self, row: ResultRow, selected: bool) -> None:
+        if self._all_selected:
+            (self._excluded.discard if selected else self._excluded.add)(row.id)
+        else:
+            (self._selected.add if selected else self._selected.discard)(row.id)
+
+    def action_toggle_select(self) -> None:
+        row = self.cursor_row
+        if row is None:
+            return
+        self._set_selected(row, not self.is_selected(row))
+        self._anchor = self.cursor
+        self._refresh_index(self.cursor)
+        self.post_message(self.Changed(self))
+        self.move_cursor(self.cursor + 1)
+
+    def _extend(self, step: int) -> None:
+        if self._anchor is None:
+            self._anchor = self.cursor
+        self.move_cursor(self.cursor + step)
+        self._select_range(self._anchor, self.cursor)
+
+    def _select_range(self, a: int, b: int) -> None:
+        for index in range(min(a, b), max(a, b) + 1):
+            row = self.row_at(index)
+            if row is not None:
+                self._set_selected(row, True)
+        self.refresh()
+        self.post_message(self.Changed(self))
+
+    def action_extend_down(self) -> None:
+        self._extend(+1)
+
+    def action_extend_up(self) -> None:
+        self._extend(-1)
+
+    def action_select_all(self) -> None:
+        self._all_selected = True
+        self._selected.clear()
+        self._excluded.clear()
+        self.refresh()
+        self.post_message(self.Changed(self))
+
+    def action_clear_selection(self) -> None:
+        self.clear_selection()
+
+    # -- mouse ----------------------------------------------------------------------------------------------
+
+    def on_click(self, event: events.Click) -> None:
+        y = event.y
+        if y == 0:
+            self._sort_by_column(event.x)
+            return
+        index = self.scroll_offset.y + y - 1
+        if self.count is not None and index >= self.count:
+            return
+        if event.shift:
+            anchor = self._anchor if self._anchor is not None else self.cursor
+            self.move_cursor(index)
+            self._select_range(anchor, index)
+            return
+        if event.ctrl:
+            row = self.row_at(index)
+            if row is not None:
+                self._set_selected(row, not self.is_selected(row))
+                self.post_message(self.Changed(self))
+        self._anchor = index
+        self.move_cursor(index)
+        if event.chain == 2:
+            self.action_open()
+
+    def _sort_by_column(self, x: int) -> None:
+        pos = 0
+        names = {"Status": "status", "Size": "size", "Scanned": "date", "Path": "path"}
+        for title, width in self._columns():
+            if pos <= x < pos + width + 1 and title in names:
+                sort = names[title]
+                descending = not self.query_.descending if sort == self.query_.sort else False
+                self.set_query(self.query_.with_changes(sort=sort, descending=descending))
+                return
+            pos += width + 1

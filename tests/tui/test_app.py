@@ -1,0 +1,168 @@
+"""The app shell: modes, keys with ids, help, themes, the size guard, the dashboard and its live scan panel."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import sqlalchemy as sa
+
+from pixelprobe_tui.db.engine import Database
+from pixelprobe_tui.db.models import ScanState
+from pixelprobe_tui.services import browse
+from pixelprobe_tui.tui.app import PixelProbeApp
+from pixelprobe_tui.tui.screens.dashboard import DashboardScreen
+from pixelprobe_tui.tui.screens.help import HelpScreen
+from pixelprobe_tui.tui.screens.results import ResultsScreen
+from pixelprobe_tui.tui.screens.too_small import TooSmallScreen
+from tests.tui import demo_data
+from tests.tui.conftest import run, text_of, wait_for
+
+ME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def static_text(app: PixelProbeApp, selector: str) -> str:
+    return text_of(app.screen.query_one(selector).content)  # type: ignore[attr-defined]
+
+
+def test_dashboard_shows_totals_by_type_and_last_scans(demo_db: Database) -> None:
+    totals = browse.totals(demo_db)
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 32)) as pilot:
+            assert isinstance(app.screen, DashboardScreen)
+            await wait_for(pilot, lambda: "Total" in static_text(app, "#totals"), what="totals")
+            text = static_text(app, "#totals")
+            for label, key in (("Healthy", "healthy"), ("Corrupted", "corrupted"), ("Pending", "pending")):
+                line = next(line for line in text.splitlines() if line.strip().startswith(label))
+                assert line.split()[-1] == f"{totals.status(key):,}"
+            assert f"{totals.marked_good:,}" in next(ln for ln in text.splitlines() if "Marked good" in ln)
+            families = static_text(app, "#families")
+            video = next(ln for ln in families.splitlines() if ln.strip().startswith("video"))
+            assert video.split()[1] == f"{sum(totals.by_family['video'].values()):,}"
+            await wait_for(pilot, lambda: "full_scan" in static_text(app, "#reports"), what="reports")
+            assert "cancelled" in static_text(app, "#reports")
+            assert "No scan running" in static_text(app, "#live-status")
+
+    run(body())
+
+
+def test_mode_keys_and_the_mode_bar_switch_screens(demo_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            seen = {}
+            for key, mode in (("2", "results"), ("3", "reports"), ("4", "logs"), ("5", "settings"), ("6", "schedules"), ("1", "dashboard")):  # fmt: skip
+                await pilot.press(key)
+                await pilot.pause()
+                seen[mode] = app.current_mode
+            assert seen == {m: m for m in seen}
+            # Click "Results" in the mode bar.
+            bar_text = " PixelProbe  1 Dashboard  2 Results "
+            await pilot.click("ModeBar", offset=(bar_text.index("Results"), 0))
+            await pilot.pause()
+            assert app.current_mode == "results" and isinstance(app.screen, ResultsScreen)
+
+    run(body())
+
+
+def test_help_lists_keys_with_their_binding_ids(demo_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("2")
+            await pilot.pause()
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            ids = {binding_id for _key, _desc, binding_id in app.screen.rows}
+            assert {"results.mark_good", "grid.toggle_select", "mode.dashboard", "app.help"} <= ids
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, ResultsScreen)
+
+    run(body())
+
+
+def test_a_keymap_remaps_a_binding_by_id(demo_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05, keymap={"mode.results": "f3"})
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("2")
+            await pilot.pause()
+            assert app.current_mode == "dashboard"  # "2" no longer switches
+            await pilot.press("f3")
+            await pilot.pause()
+            assert app.current_mode == "results"
+
+    run(body())
+
+
+def test_theme_toggles_between_light_and_dark(demo_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            assert app.current_theme.dark
+            await pilot.press("ctrl+t")
+            await pilot.pause()
+            assert not app.current_theme.dark
+            await pilot.press("ctrl+t")
+            await pilot.pause()
+            assert app.current_theme.dark
+
+    run(body())
+
+
+def test_a_small_terminal_gets_a_clear_message_until_it_grows(demo_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(70, 20)) as pilot:
+            await pilot.pause()
+            assert isinstance(app.screen, TooSmallScreen)
+            message = text_of(app.screen.query_one("#too-small-message").content)
+            assert "70x20" in message and "80x24" in message
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause()
+            assert isinstance(app.screen, DashboardScreen)
+            await pilot.resize_terminal(79, 30)
+            await pilot.pause()
+            assert isinstance(app.screen, TooSmallScreen)
+
+    run(body())
+
+
+def test_live_panel_follows_a_scan_running_in_another_process(demo_db: Database) -> None:
+    scan_id = demo_data.add_running_scan(demo_db, owner=ME, files_done=1234, files_total=5000)
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 32)) as pilot:
+            await wait_for(
+                pilot, lambda: "1,234/5,000 files" in static_text(app, "#live-status"), what="live"
+            )
+            assert "Phase 3/3 scanning" in static_text(app, "#live-status")
+            assert "Stalker (1979).mkv" in static_text(app, "#live-workers")
+            with demo_db.session() as s:
+                s.execute(
+                    sa.update(ScanState).values(files_processed=2500, bytes_processed=2500 * 800_000_000)
+                )
+            await wait_for(
+                pilot, lambda: "2,500/5,000 files" in static_text(app, "#live-status"), what="update"
+            )
+            assert "ETA" in static_text(app, "#live-status")
+            await pilot.press("x")
+            await pilot.pause()
+
+            def cancel_flag() -> bool:
+                with demo_db.engine.connect() as conn:
+                    return bool(conn.execute(sa.select(ScanState.cancel_requested)).scalar())
+
+            await wait_for(pilot, cancel_flag, what="cancel_requested")
+            # The other process ends its run: the panel goes idle.
+            with demo_db.session() as s:
+                s.execute(sa.update(ScanState).values(status="cancelled"))
+            await wait_for(pilot, lambda: "No scan running" in static_text(app, "#live-status"), what="idle")
+        assert scan_id
+
+    run(body())

@@ -1,0 +1,257 @@
+"""The results screen on a real SQLite database: paging, jumps, filters, search, sorting, selection, mark good,
+copy, details, and new rows appearing while a scan runs."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import sqlalchemy as sa
+
+from pixelprobe_tui.db.engine import Database
+from pixelprobe_tui.db.models import ScanResult
+from pixelprobe_tui.services.browse import ResultsBrowser, ResultsQuery
+from pixelprobe_tui.services.results import who
+from pixelprobe_tui.tui.app import PixelProbeApp
+from pixelprobe_tui.tui.screens.details import DetailsScreen
+from pixelprobe_tui.tui.screens.results import ResultsScreen
+from pixelprobe_tui.tui.widgets.results_grid import ResultsGrid
+from tests.tui import demo_data
+from tests.tui.conftest import DEMO_ROWS, run, text_of, wait_for
+
+
+def all_ids(db: Database, query: ResultsQuery) -> list[int]:
+    browser = ResultsBrowser(db, query)
+    return [r.id for r in browser.page_after(None, 10**6)]
+
+
+async def open_results(pilot, app: PixelProbeApp) -> ResultsGrid:  # type: ignore[no-untyped-def]
+    await pilot.press("2")
+    grid = app.screen.query_one(ResultsGrid)
+    await wait_for(pilot, lambda: grid.count is not None and grid.cursor_row is not None, what="first page")
+    return grid
+
+
+def marked(db: Database, ids: list[int]) -> list[tuple[bool, str | None]]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(ScanResult.marked_as_good, ScanResult.marked_as_good_by)
+            .where(ScanResult.id.in_(ids))
+            .order_by(ScanResult.id)
+        ).all()
+    return [(bool(r[0]), r[1]) for r in rows]
+
+
+def test_grid_pages_through_the_rows_in_order(demo_db: Database) -> None:
+    expected = all_ids(demo_db, ResultsQuery())
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            grid = await open_results(pilot, app)
+            assert grid.count == DEMO_ROWS
+            assert grid.cursor_row.id == expected[0]  # type: ignore[union-attr]
+            await pilot.press("down", "down")
+            assert grid.cursor == 2 and grid.cursor_row.id == expected[2]  # type: ignore[union-attr]
+            await pilot.press("pagedown")
+            await wait_for(pilot, lambda: grid.cursor_row is not None)
+            assert grid.cursor == 2 + grid.page_rows
+            assert grid.cursor_row.id == expected[grid.cursor]  # type: ignore[union-attr]
+            await pilot.press("end")
+            await wait_for(pilot, lambda: grid.cursor_row is not None, what="last row")
+            assert grid.cursor == DEMO_ROWS - 1 and grid.cursor_row.id == expected[-1]  # type: ignore[union-attr]
+            assert grid.scroll_offset.y == DEMO_ROWS - grid.page_rows
+            await pilot.press("home")
+            await wait_for(pilot, lambda: grid.cursor_row is not None)
+            assert grid.cursor_row.id == expected[0]  # type: ignore[union-attr]
+            status = text_of(app.screen.query_one("#status-line").content)
+            assert f"1/{DEMO_ROWS:,} files" in status
+
+    run(body())
+
+
+def test_filters_search_and_sort_change_the_rows(demo_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            grid = await open_results(pilot, app)
+            screen = app.screen
+            screen.query_one("#status").value = "corrupted"  # type: ignore[attr-defined]
+            want = all_ids(demo_db, ResultsQuery(statuses=frozenset({"corrupted"})))
+            await wait_for(
+                pilot, lambda: grid.count == len(want) and grid.cursor_row is not None, what="status"
+            )
+            assert grid.cursor_row.id == want[0] and grid.cursor_row.status == "corrupted"  # type: ignore[union-attr]
+
+            screen.query_one("#status").value = "problems"  # type: ignore[attr-defined]
+            want = all_ids(demo_db, ResultsQuery(statuses=frozenset({"warning", "corrupted", "unreadable"})))
+            await wait_for(pilot, lambda: grid.count == len(want), what="problems")
+
+            screen.query_one("#family").value = "audio"  # type: ignore[attr-defined]
+            q = ResultsQuery(
+                statuses=frozenset({"warning", "corrupted", "unreadable"}), families=frozenset({"audio"})
+            )
+            await wait_for(pilot, lambda: grid.count == len(all_ids(demo_db, q)), what="family")
+
+            screen.query_one("#status").clear()  # type: ignore[attr-defined]
+            screen.query_one("#family").clear()  # type: ignore[attr-defined]
+            await pilot.press("slash")
+            await pilot.press(*"twin peaks")
+            await pilot.press("enter")
+            want = all_ids(demo_db, ResultsQuery(path_text="twin peaks"))
+            assert want
+            await wait_for(
+                pilot, lambda: grid.count == len(want) and grid.cursor_row is not None, what="search"
+            )
+            assert "Twin Peaks" in grid.cursor_row.path  # type: ignore[union-attr]
+            assert grid.has_focus
+
+            await pilot.press("o")  # path -> status
+            want = all_ids(demo_db, ResultsQuery(path_text="twin peaks", sort="status"))
+            await wait_for(pilot, lambda: grid.cursor_row is not None and grid.query_.sort == "status")
+            assert grid.cursor_row.id == want[0]  # type: ignore[union-attr]
+            await pilot.press("O")
+            want = all_ids(demo_db, ResultsQuery(path_text="twin peaks", sort="status", descending=True))
+            await wait_for(pilot, lambda: grid.cursor_row is not None and grid.query_.descending)
+            assert grid.cursor_row.id == want[0]  # type: ignore[union-attr]
+
+            await pilot.press("slash", *"no such file", "enter")
+            await wait_for(pilot, lambda: grid.count == 0, what="empty")
+
+    run(body())
+
+
+def test_select_mark_good_and_unmark(demo_db: Database) -> None:
+    expected = all_ids(demo_db, ResultsQuery())
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            grid = await open_results(pilot, app)
+            await pilot.press("space", "space", "shift+down", "shift+down")
+            # space selects rows 0 and 1 and moves on; each shift+down extends the range by one row.
+            chosen = sorted(expected[:5])
+            assert grid.selected_count == 5 and grid.cursor == 4
+            before = dict(zip(chosen, marked(demo_db, chosen), strict=True))
+            await pilot.press("g")
+            await wait_for(pilot, lambda: all(m for m, _ in marked(demo_db, chosen)), what="marked")
+            after = dict(zip(chosen, marked(demo_db, chosen), strict=True))
+            # Rows marked earlier keep their mark (and who made it); the others are marked by us now.
+            assert all(after[i] == (before[i] if before[i][0] else (True, who())) for i in chosen)
+            assert any(not before[i][0] for i in chosen)
+            await pilot.press("u")
+            await wait_for(pilot, lambda: not any(m for m, _ in marked(demo_db, chosen)), what="unmarked")
+            assert {by for _, by in marked(demo_db, chosen)} == {None}
+
+            # Nothing selected: the cursor row.
+            grid.clear_selection()
+            await pilot.press("end")
+            await wait_for(pilot, lambda: grid.cursor_row is not None)
+            await pilot.press("g")
+            await wait_for(pilot, lambda: marked(demo_db, [expected[-1]])[0][0], what="cursor row marked")
+
+    run(body())
+
+
+def test_select_all_in_filter_marks_exactly_the_filtered_rows(demo_db: Database) -> None:
+    corrupted = ResultsQuery(statuses=frozenset({"corrupted"}))
+    want = all_ids(demo_db, corrupted)
+    others = sorted(set(all_ids(demo_db, ResultsQuery())) - set(want))
+    before_others = marked(demo_db, others)
+    first_before = marked(demo_db, want[:1])
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            grid = await open_results(pilot, app)
+            app.screen.query_one("#status").value = "corrupted"  # type: ignore[attr-defined]
+            await wait_for(pilot, lambda: grid.count == len(want) and grid.cursor_row is not None)
+            await pilot.press("a")
+            assert grid.selected_count == len(want)
+            await pilot.press("space")  # leave the first one out
+            assert grid.selected_count == len(want) - 1
+            await pilot.press("g")
+            await wait_for(pilot, lambda: all(m for m, _ in marked(demo_db, sorted(want[1:]))), what="marked")
+            assert marked(demo_db, others) == before_others
+            assert marked(demo_db, want[:1]) == first_before  # the row left out is untouched
+
+    run(body())
+
+
+def test_copy_path_and_details(demo_db: Database) -> None:
+    corrupted = all_ids(demo_db, ResultsQuery(statuses=frozenset({"corrupted"})))
+    with demo_db.engine.connect() as conn:
+        path, findings = conn.execute(
+            sa.select(ScanResult.file_path, ScanResult.findings).where(ScanResult.id == corrupted[0])
+        ).one()
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 36)) as pilot:
+            grid = await open_results(pilot, app)
+            app.screen.query_one("#status").value = "corrupted"  # type: ignore[attr-defined]
+            await wait_for(pilot, lambda: grid.count == len(corrupted) and grid.cursor_row is not None)
+            await pilot.press("c")
+            await wait_for(pilot, lambda: app.clipboard == path, what="clipboard")
+            await pilot.press("enter")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, DetailsScreen) and app.screen.detail is not None
+            )
+            screen = app.screen
+            assert isinstance(screen, DetailsScreen)
+            fields = text_of(screen.query_one("#fields").content)
+            assert "corrupted" in fields and "Content hash" in fields
+            found = text_of(screen.query_one("#findings").content)
+            import json
+
+            first = json.loads(findings)[0]
+            assert first["tool"] in found and first["message"][:30] in found
+            if "at_seconds" in first:
+                assert f"{first['at_seconds']:.2f} s" in found
+            await pilot.press("g")
+            await wait_for(pilot, lambda: marked(demo_db, [corrupted[0]])[0][0], what="marked from details")
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, ResultsScreen)
+
+    run(body())
+
+
+def test_new_results_appear_while_a_scan_runs(demo_db: Database) -> None:
+    demo_data.add_running_scan(demo_db, owner=f"{socket.gethostname()}:{os.getpid()}")
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            grid = await open_results(pilot, app)
+            assert grid.count == DEMO_ROWS
+            await pilot.pause(0.5)
+            with demo_db.session() as s:
+                s.add(
+                    ScanResult(
+                        file_path="/srv/media/AAA new.mkv", scan_status="healthy", media_family="video"
+                    )
+                )
+                from pixelprobe_tui.db.models import ScanState
+
+                s.execute(sa.update(ScanState).values(files_processed=1235))
+            await wait_for(pilot, lambda: grid.count == DEMO_ROWS + 1, what="live row")
+            await wait_for(
+                pilot, lambda: grid.row_at(0) is not None and grid.row_at(0).path == "/srv/media/AAA new.mkv"
+            )
+
+    run(body())
+
+
+def test_an_empty_database_says_so(empty_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("2")
+            grid = app.screen.query_one(ResultsGrid)
+            await wait_for(pilot, lambda: grid.count == 0)
+            await pilot.press("g", "enter", "end", "space")
+            await pilot.pause()
+            assert grid.selected_count == 0
+
+    run(body())
