@@ -5,15 +5,21 @@ including damage decoders shrug off (a WAV or MP3 that simply ends early, an MP4
 "to end of file" but lost its tail). Severity rules:
 
 - evidence of missing or altered data (truncation, CRC mismatch, broken structure) -> ``corrupt``;
-- oddities that play fine (trailing data, extension mismatch, unfinalised size fields) -> ``warning``;
-- an empty file, or non-media content under a media name -> ``corrupt``;
+- oddities that play fine (trailing data, extension mismatch, unfinalised size fields, an Ogg stream
+  without its end-of-stream page) -> ``warning``; zero padding and known vendor trailers -> ``info``;
+- an empty file, or non-media content under a media name -> ``corrupt`` (text under ``.ts``/``.mts``,
+  which also name TypeScript sources, and unrecognised raw formats -> ``unsupported``);
 - the file cannot be read at all -> ``unreadable``.
 
-Cost: headers only, except where the format offers nothing else. PNG and Ogg CRCs read every byte
-(streamed, at zlib speed); Ogg above :data:`OGG_CRC_LIMIT` bytes checks only page headers and the CRC of
-the first and last pages unless ``options.deep``. JPEG is scanned for markers (``bytes.find`` speed).
-MP3/ADTS frame walks and GIF sub-blocks touch every frame header. MPEG-TS checks sync bytes of the first
-and last megabyte, or of every packet when ``options.deep``.
+Decisions: an MPEG-TS whose last packet is short is truncated (muxers write whole packets); a GIF without
+its trailer is truncated; trailing bytes after a complete file are a warning, never corruption.
+
+Cost: headers only where the format allows. PNG and Ogg CRCs read every byte, streamed at zlib speed;
+Ogg above :data:`~.walks.ogg.OGG_CRC_LIMIT` checks CRCs of the first and last pages only unless
+``options.deep``. JPEG scans are searched for markers at regex speed. Per-frame/per-block header walks
+(MP3/ADTS frames, Matroska blocks inside clusters, AVI movie chunks, FLV tags, GIF sub-blocks) touch each
+header once; FLV above 1 GB checks only its end unless deep. MPEG-TS and MPEG-PS check the first and last
+megabyte (every packet when ``options.deep`` or the file is small).
 
 Findings carry tool ``structure:<container>`` (``structure`` for sniffing-level findings).
 """

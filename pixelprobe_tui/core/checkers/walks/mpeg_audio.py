@@ -142,7 +142,7 @@ def walk_mp3(r: Reader, out: Notes, ctx: WalkContext) -> None:
             if end - pos < 4 and not r.all_zero(pos, end):
                 out.corrupt("truncated", f"the file ends inside a frame header at byte {pos}")
             else:
-                trailing(r, out, pos, "last frame") if end == r.size else _junk_before_tags(r, out, pos, end)
+                _after_frames(r, out, pos, end)
             break
         lost += 1
         lost_bytes += nxt - pos
@@ -171,8 +171,11 @@ def walk_mp3(r: Reader, out: Notes, ctx: WalkContext) -> None:
             )
 
 
-def _junk_before_tags(r: Reader, out: Notes, pos: int, end: int) -> None:
-    if r.all_zero(pos, end):
+def _after_frames(r: Reader, out: Notes, pos: int, end: int) -> None:
+    """Classify bytes between the last frame and the end of the file (or the trailing tags)."""
+    if end == r.size:
+        trailing(r, out, pos, "last frame")
+    elif r.all_zero(pos, end):
         out.info("trailing_zeros", f"{plural(end - pos, 'zero byte')} between the last frame and the tags")
     else:
         out.warning("trailing_data", f"{plural(end - pos, 'byte')} of unrecognised data after the last frame")
@@ -207,7 +210,7 @@ def walk_adts(r: Reader, out: Notes, ctx: WalkContext) -> None:
             continue
         nxt = _find_adts(r, pos + 1, end)
         if nxt is None:
-            trailing(r, out, pos, "last frame") if end == r.size else _junk_before_tags(r, out, pos, end)
+            _after_frames(r, out, pos, end)
             break
         lost += 1
         lost_bytes += nxt - pos

@@ -369,10 +369,8 @@ def _pcm_bytes(comm: bytes, aifc: bool) -> int | None:
 def _report_short_ssnd(out: Notes, comm: bytes | None, ch: Chunk, size: int, aifc: bool) -> None:
     present = size - ch.data
     detail = ""
-    if comm is not None and len(comm) >= 18:
-        expected = _pcm_bytes(comm, aifc)
-        if expected:
-            detail = f" ({plural(int.from_bytes(comm[2:6], 'big'), 'sample frame')} declared)"
+    if comm is not None and len(comm) >= 18 and _pcm_bytes(comm, aifc):
+        detail = f" ({plural(int.from_bytes(comm[2:6], 'big'), 'sample frame')} declared)"
     out.corrupt(
         "truncated",
         f"the SSND chunk declares {ch.size} bytes of audio but only {present} are present{detail}",
