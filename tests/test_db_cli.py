@@ -145,7 +145,8 @@ def test_malformed_or_unsupported_url(url, fragment, tmp_path):
 
 
 def test_malformed_url_from_the_environment():
-    assert_clean_failure(cli("db", "upgrade", env={"PIXELPROBE_DATABASE_URL": "::nonsense::"}), "malformed")
+    proc = cli("db", "upgrade", env={"PIXELPROBE_DATABASE_URL": "::nonsense::"})
+    assert_clean_failure(proc, "malformed", "from $PIXELPROBE_DATABASE_URL")
 
 
 @pytest.fixture

@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 
 from pixelprobe_tui.commands import add_database_option
-from pixelprobe_tui.db.engine import resolve_database_url, sqlite_path
-from pixelprobe_tui.db.migrate import head_revision, open_and_upgrade, open_unmigrated, schema_status
+from pixelprobe_tui.db.engine import ResolvedURL, resolve_database_url, sqlite_path
+from pixelprobe_tui.db.migrate import (
+    head_revision,
+    naming_the_url_source,
+    open_and_upgrade,
+    open_unmigrated,
+    schema_status,
+)
 from pixelprobe_tui.errors import DatabaseError
 
 
@@ -47,6 +53,11 @@ def run_upgrade(args: argparse.Namespace) -> int:
 def run_current(args: argparse.Namespace) -> int:
     """Print the database's revision and the newest one this pixelprobe knows, without upgrading."""
     resolved = resolve_database_url(getattr(args, "database_url", None))
+    with naming_the_url_source(resolved.source):
+        return _show_current(resolved)
+
+
+def _show_current(resolved: ResolvedURL) -> int:
     head = head_revision()
     db = open_unmigrated(resolved.url)
     try:

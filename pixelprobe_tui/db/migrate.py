@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 import pixelprobe_tui
 from pixelprobe_tui.db.engine import (
+    ENV_DATABASE_URL,
     SQLITE_BUSY_TIMEOUT_MS,
     Database,
     display_url,
@@ -234,13 +235,26 @@ class OpenedDatabase:
 def open_and_upgrade(url: str | None = None) -> OpenedDatabase:
     """Like :func:`open_database`, but also report the revision the database had before."""
     resolved = resolve_database_url(url)
-    db = open_unmigrated(resolved.url)
-    try:
-        before, after = _upgrade(db, "head", LOCK_TIMEOUT_S)
-    except BaseException:
-        db.dispose()
-        raise
+    with naming_the_url_source(resolved.source):
+        db = open_unmigrated(resolved.url)
+        try:
+            before, after = _upgrade(db, "head", LOCK_TIMEOUT_S)
+        except BaseException:
+            db.dispose()
+            raise
     return OpenedDatabase(db=db, source=resolved.source, before=before.current, after=after)
+
+
+@contextmanager
+def naming_the_url_source(source: str) -> Iterator[None]:
+    """Add "(URL from $PIXELPROBE_DATABASE_URL)" to DatabaseErrors when the URL came from the environment:
+    the user may not know the variable is set."""
+    try:
+        yield
+    except DatabaseError as exc:
+        if source == ENV_DATABASE_URL:
+            raise DatabaseError(f"{exc} (URL from ${ENV_DATABASE_URL})") from None
+        raise
 
 
 def open_unmigrated(url: str) -> Database:
@@ -318,6 +332,7 @@ __all__ = [
     "downgrade",
     "head_revision",
     "migrations_dir",
+    "naming_the_url_source",
     "open_and_upgrade",
     "open_database",
     "open_unmigrated",
