@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 import struct
+import subprocess
 from pathlib import Path
 
 import av
@@ -244,6 +245,52 @@ def test_video_track_with_an_unknown_codec_tag_is_corrupted(media_factory, tmp_p
     result = av_checker.check(str(path), NORMAL)
     assert result.verdict == Verdict.CORRUPTED, result.findings
     assert "unknown_codec" in codes(result)
+
+
+def test_damaged_composition_offsets_put_frames_out_of_order(media_factory, tmp_path: Path) -> None:
+    """A changed ctts entry (B-frame presentation offsets) decodes without a decoder error; the frame that
+    now lands after its successor is the evidence."""
+    data = bytearray(media_factory("mp4_h264", seconds=2.0).read_bytes())
+    at = data.index(b"ctts")
+    count = struct.unpack(">I", data[at + 8 : at + 12])[0]
+    assert count > 4, "the sample has B-frames"
+    entry = at + 12 + 8 * (count // 2)
+    offset = struct.unpack(">I", data[entry + 4 : entry + 8])[0]
+    data[entry + 4 : entry + 8] = struct.pack(">I", offset + 3072)
+    path = tmp_path / "ctts.mp4"
+    path.write_bytes(bytes(data))
+    result = av_checker.check(str(path), NORMAL)
+    assert result.verdict == Verdict.CORRUPTED, result.findings
+    assert "frame_order" in corrupt_codes(result)
+
+
+def test_avi_with_b_frames_is_healthy(tmp_path: Path) -> None:
+    """AVI stores decode-order times: reordered output is normal there, not damage."""
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    path = tmp_path / "bframes.avi"
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=2",
+            "-c:v",
+            "libx264",
+            "-bf",
+            "3",
+            "-threads",
+            "1",
+            str(path),
+        ],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    result = av_checker.check(str(path), NORMAL)
+    assert result.verdict == Verdict.HEALTHY, result.findings
 
 
 # --------------------------------------------------------------------------------------------------------
