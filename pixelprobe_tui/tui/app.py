@@ -119,6 +119,10 @@ class PixelProbeApp(App[None]):
     def on_scan_update(self, message: ScanUpdate) -> None:
         self.last_scan_update = message
         if message.finished is not None:
+            # The screen on show reads the new verdicts now rather than at its next poll.
+            refresh = getattr(self.screen, "action_refresh", None)
+            if refresh is not None:
+                refresh()
             f = message.finished
             severity = "error" if f.corrupted else ("warning" if f.warning or f.unreadable else "information")
             self.notify(
