@@ -417,6 +417,8 @@ class _Run:
         self.resumed_verdicts: dict[str, int] = {}
         self.children: list[CheckerChild] = []
         self.aborted: set[int] = set()
+        self.discarded = 0
+        self.work_finished = False  # every selected file got its result
         self._started = time.monotonic()
 
     # -- the run ---------------------------------------------------------------------------------------
@@ -457,10 +459,12 @@ class _Run:
                     child.close()
         if error is None and self.writer.error is not None:
             error = self.writer.error
+        # A cancel that arrives after the last file was checked cancels nothing.
+        cancelled = self.cancel.is_set() and not self.work_finished
         status = (
             ScanStatus.ERROR
             if error is not None
-            else (ScanStatus.CANCELLED if self.cancel.is_set() else ScanStatus.COMPLETED)
+            else (ScanStatus.CANCELLED if cancelled else ScanStatus.COMPLETED)
         )
         self._finish(status, error, walk_report)
         if error is not None:
@@ -618,6 +622,7 @@ class _Run:
         self._set_phase("scanning", 3, c.files_total)
         self.writer.start_checking(c.files_total, c.bytes_total)
         if not to_check:
+            self.work_finished = True
             return
         n = min(self.svc.workers, len(to_check))
         self.children = [CheckerChild(self.svc.isolation, self.svc.child_env) for _ in range(n)]
@@ -662,6 +667,7 @@ class _Run:
                     child.abort()
         if failures:
             raise failures[0]
+        self.work_finished = next_item() is None and self.discarded == 0
 
     def _check_one(self, i: int, f: DiscoveredFile) -> None:
         c = self.counters
@@ -721,7 +727,10 @@ class _Run:
 
     def _discard(self, i: int, result: CheckResult) -> bool:
         """A check cut short by cancel says nothing about the file: drop it (the file stays unchecked)."""
-        return i in self.aborted and any(x.code in _ABORT_CODES for x in result.findings)
+        if i in self.aborted and any(x.code in _ABORT_CODES for x in result.findings):
+            self.discarded += 1
+            return True
+        return False
 
     # -- the end ---------------------------------------------------------------------------------------
 
