@@ -240,6 +240,33 @@ def test_heic_and_avif(tmp_path: Path, media_factory) -> None:
         assert _check(cut).verdict == Verdict.CORRUPTED, kind
 
 
+def test_ffmpeg_second_opinion_catches_hevc_damage_libde265_tolerates(tmp_path: Path) -> None:
+    if not samples.heic_available():
+        pytest.skip("no HEIC encoder here")
+    import pillow_heif
+
+    grey = Image.effect_noise((256, 192), 60).resize((512, 384), Image.Resampling.BICUBIC)
+    picture = Image.merge("RGB", [grey, grey.rotate(180), grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT)])
+    path = tmp_path / "a.heic"
+    pillow_heif.from_pillow(picture).save(str(path), quality=80)
+    data = path.read_bytes()
+    mdat = data.index(b"mdat") + 4
+    caught_only_by_ffmpeg = 0
+    for pos in range(mdat + 200, len(data), max(1, (len(data) - mdat) // 80)):
+        zeroed = bytearray(data)
+        zeroed[pos : pos + 8] = bytes(8)
+        damaged = _write(tmp_path / "zeroed.heic", bytes(zeroed))
+        if not _pillow_loads(damaged):
+            continue  # libde265's own catch
+        result = _check(damaged)
+        if result.verdict == Verdict.CORRUPTED:
+            assert result.decisive_tool.startswith("pyav")
+            assert "FFmpeg hevc" in _messages(result)
+            caught_only_by_ffmpeg += 1
+            break
+    assert caught_only_by_ffmpeg > 0
+
+
 # ------------------------------------------------------------------------------------------ JPEG damage
 
 
@@ -308,6 +335,23 @@ def test_ffmpeg_second_opinion_catches_flips_libjpeg_tolerates(tmp_path: Path) -
             assert "FFmpeg mjpeg" in _messages(result)
             caught_only_by_ffmpeg += 1
     assert caught_only_by_ffmpeg > 0
+
+
+def test_same_damage_twice_in_a_row_is_seen_twice(tmp_path: Path) -> None:
+    # FFmpeg's log (through PyAV) would drop a message identical to the previous one.
+    data = _jpeg_bytes()
+    sos = data.index(b"\xff\xda") + 20
+    for pos in range(sos, len(data) - 2, 13):
+        flipped = bytearray(data)
+        flipped[pos] ^= 0x10
+        path = _write(tmp_path / "flip.jpg", bytes(flipped))
+        first = _check(path)
+        if first.decisive_tool.startswith("pyav"):
+            second = _check(path)
+            assert second.verdict == Verdict.CORRUPTED
+            assert _messages(second) == _messages(first)
+            return
+    raise AssertionError("no flip caught by the FFmpeg pass")
 
 
 def test_mpo_second_image_truncated_is_corrupt(tmp_path: Path) -> None:
