@@ -115,6 +115,8 @@ _BENIGN: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # lavf stream probing on short or sparse streams; decoding then proceeds normally.
         (r"not enough frames to estimate rate", "short stream"),
         (r"Could not find codec parameters for stream \d+ \((Subtitle|Data|Attachment)", "non-A/V stream"),
+        # mpeg4: DivX/Xvid "packed bitstream" AVIs carry a stub frame after each B-frame pair by design.
+        (r"^Discarding excessive bitstream in packed xvid", "packed B-frames"),
     ]
 )
 
@@ -203,7 +205,7 @@ class _Evidence:
     """Findings folded by (severity, code, message with digits masked), bounded in number."""
 
     def __init__(self) -> None:
-        self.entries: dict[tuple[Severity, str, str], _Entry] = {}
+        self.entries: dict[tuple[Severity, str], _Entry] = {}
         self.overflow = 0
         self.overflow_severity = Severity.INFO
         self.benign_open: list[str] = []  # allowlisted reasons seen (affect the duration check)
@@ -213,7 +215,8 @@ class _Evidence:
     ) -> None:
         if at is not None and at < 0:
             at = 0.0  # leading frames before the stream's start time
-        key = (severity, code, _DIGITS.sub("#", message))
+        # Keyed without the code: a message seen while probing (open) and again while demuxing is one finding.
+        key = (severity, _DIGITS.sub("#", message))
         entry = self.entries.get(key)
         if entry is not None:
             entry.count += count
@@ -819,7 +822,8 @@ def _truncation(container: Any, streams: list[_Stream], damaged: bool) -> list[F
                 )
             )
     elif not ends and any(s.packets for s in decoded) and not damaged:
-        out.append(Finding(Severity.WARNING, "no_timestamps", TOOL, "decoded frames carry no timestamps"))
+        # Raw elementary streams (.h264, .hevc) have none by design; nothing to compare, nothing wrong.
+        out.append(Finding(Severity.INFO, "no_timestamps", TOOL, "decoded frames carry no timestamps"))
     return out
 
 
