@@ -9,13 +9,13 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from pixelprobe_tui.core.checker_child import HOOK_ENV
 from pixelprobe_tui.core.events import FileChecked, PhaseChanged, Progress, ScanFinished, ScanStarted
 from pixelprobe_tui.db.models import LogEntry, ScanReport, ScanResult, ScanState, utcnow
 from pixelprobe_tui.services.config import default_settings
@@ -199,29 +199,32 @@ def test_an_interrupted_run_is_resumed_without_checking_finished_files_again(db,
 
 def test_cancel_from_another_connection_stops_the_run_and_keeps_finished_results(db, tmp_path, media_factory):
     src = media_factory("mp4_h264", seconds=1.0, size=(96, 64))
-    for i in range(16):
-        _copy(src, tmp_path / "many" / f"clip{i:02d}.mp4")
-    done = threading.Event()
+    root = tmp_path / "many"
+    for i in range(3):
+        _copy(src, root / f"clip{i:02d}.mp4")
+    # Checked last; the test hook makes its read hang, so the cancel surely finds the run busy.
+    _copy(src, root / "zz" / "__pixelprobe_stall.mp4")
+    seen = []
 
     def sink(event):
-        if isinstance(event, FileChecked) and not done.is_set():
-            done.set()
-            assert request_cancel_in_db(db)  # as another process would: through the database only
+        if isinstance(event, FileChecked):
+            seen.append(event.path)
+            if len(seen) == 3:
+                assert request_cancel_in_db(db)  # as another process would: through the database only
 
-    summary = ScanService(db, default_settings(workers=1), sink).start([str(tmp_path / "many")])
-    assert summary.status == "cancelled"
-    assert 1 <= summary.files_checked < 16
+    service = ScanService(db, default_settings(workers=1), sink, child_env={**os.environ, HOOK_ENV: "1"})
+    summary = service.start([str(root)])
+    assert summary.status == "cancelled" and summary.files_checked == 3
     with db.session() as s:
         state = s.get(ScanState, uuid.UUID(summary.scan_id))
-        checked = s.scalar(sa.select(sa.func.count()).where(ScanResult.scan_status == "healthy"))
-        pending = s.scalar(sa.select(sa.func.count()).where(ScanResult.scan_status == "pending"))
+        statuses = dict(s.execute(sa.select(ScanResult.file_path, ScanResult.scan_status)).all())
         report = s.scalars(sa.select(ScanReport)).one()
     assert state.status == "cancelled" and state.is_cancelled and state.cancel_requested
-    assert checked == summary.files_checked and checked + pending == 16
+    assert sorted(statuses.values()) == ["healthy", "healthy", "healthy", "pending"]  # the aborted check
     assert report.status == "cancelled"
 
-    # The next run checks only what the cancelled one left.
-    assert ScanService(db, SETTINGS).start([str(tmp_path / "many")]).files_checked == 16 - checked
+    # The next run checks only what the cancelled one left (without the hook, an ordinary valid file).
+    assert ScanService(db, SETTINGS).start([str(root)]).files_checked == 1
 
 
 def test_log_lines_are_tagged_with_the_scan_id_and_not_one_per_file(db, library):
