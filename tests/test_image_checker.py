@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -522,7 +524,7 @@ def test_tiff_with_impossible_photometric_is_corrupt(tmp_path: Path) -> None:
     assert "PhotometricInterpretation=16386" in _messages(result)
 
 
-def test_tiff_layout_pillow_lacks_is_unsupported_not_corrupt(tmp_path: Path) -> None:
+def test_tiff_with_rare_but_valid_photometric_is_not_corrupt(tmp_path: Path) -> None:
     # CIELab (8) is a real photometric interpretation; Pillow has no mode for 3-sample CIELab + deflate
     # in this layout, or decodes it: either way, never corrupt.
     result = _check(_tiff_with_tag(tmp_path, 262, 8))
@@ -562,6 +564,23 @@ def test_bomb_png_header_is_a_warning_with_the_pixel_count(tmp_path: Path) -> No
     result = _check(_write(tmp_path / "bomb.png", _png_header_only(100_000, 100_000)))
     assert result.verdict == Verdict.WARNING, _messages(result)
     assert "100000 x 100000 = 10000000000 pixels" in _messages(result)
+
+
+def test_bomb_is_not_decoded_under_a_memory_cap(tmp_path: Path) -> None:
+    # 10^10 RGB pixels need 30 GB; under a 1 GB address-space cap any attempt to decode would fail.
+    path = _write(tmp_path / "bomb.png", _png_header_only(100_000, 100_000))
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "from pixelprobe_tui.core.checkers import image\n"
+        "from pixelprobe_tui.core.verdict import CheckOptions\n"
+        "print(image.check(sys.argv[1], CheckOptions()).verdict)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "warning"
 
 
 def test_bomb_jpeg_header_is_a_warning(tmp_path: Path) -> None:
