@@ -15,7 +15,8 @@ Decisions, each made on evidence (see the tests and ``bench/``):
   tolerates an AC run past the end of a block and Huffman codes no table defines, FFmpeg reports them.
   On randomly damaged JPEGs, libjpeg alone caught 92 % of what Pillow or the ffmpeg CLI caught; with the
   second opinion, all of it. Only those damage-specific FFmpeg errors count; a JPEG flavour FFmpeg
-  cannot decode (arithmetic coding) is ignored.
+  cannot decode (arithmetic coding) is ignored. HEIF gets the same treatment from FFmpeg's hevc decoder
+  (libde265, behind pillow-heif, decodes through out-of-range QP deltas in damaged slices).
 - **The strict JPEG decode is scaled to 1/8 and grey.** libjpeg only finds damage while entropy-decoding
   and reading markers; every coefficient of every component is still Huffman/arithmetic-decoded at 1/8
   scale, only the IDCT, upsampling and colour conversion shrink. On 680 randomly damaged JPEGs
