@@ -473,6 +473,21 @@ def test_gif_truncated_frame_names_the_frame_and_time(tmp_path: Path) -> None:
     assert bad.at_seconds == pytest.approx(frame * 0.1)
 
 
+def test_animated_webp_damage_names_the_frame_and_time(tmp_path: Path) -> None:
+    frames = _frames(6)
+    path = _save(tmp_path / "a.webp", frames[0], save_all=True, append_images=frames[1:], duration=100)
+    data = bytearray(path.read_bytes())
+    # Overwrite the fourth frame's VP8 header, just past its start code (frames are stored in order).
+    anmf = [i for i in range(len(data)) if data[i : i + 4] == b"ANMF"]
+    start_code = data.index(b"\x9d\x01\x2a", data.index(b"VP8", anmf[3]))
+    data[start_code + 17 : start_code + 33] = b"\xff" * 16
+    result = _check(_write(tmp_path / "broken.webp", bytes(data)))
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+    bad = next(f for f in result.findings if f.severity == Severity.CORRUPT)
+    assert bad.message.startswith("frame 3")
+    assert bad.at_seconds == pytest.approx(0.3)
+
+
 @pytest.mark.parametrize(
     "suffix", [".webp", "_lossless.webp", "_animated.webp", ".bmp", ".tiff", "_apng.png"]
 )

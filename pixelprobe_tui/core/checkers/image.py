@@ -755,12 +755,19 @@ class _NativeStderr:
 def _decode_frames(run: _Run, im: Image.Image, tool: str, native: _NativeStderr | None = None) -> None:
     """``load()`` every frame/page; the first failure is reported with its frame index and time."""
     animated = bool(getattr(im, "is_animated", False))
+    # Frame durations (ms) appear in ``info`` at open (GIF, APNG) or only once a frame is read (WebP).
     elapsed_ms = 0.0
-    timed = animated and "duration" in im.info
+    timed = "duration" in im.info
+
+    def at() -> float | None:
+        return elapsed_ms / 1000.0 if animated and (timed or "duration" in im.info) else None
+
+    def library_lines() -> list[str]:
+        return native.lines() if native else []
+
     index = 0
     try:
         for index in _frames(im):
-            at = elapsed_ms / 1000.0 if timed else None
             if im.width * im.height > run.options.max_image_pixels:
                 run.too_large(im.width, im.height, index)
                 return
@@ -770,16 +777,17 @@ def _decode_frames(run: _Run, im: Image.Image, tool: str, native: _NativeStderr 
                 raise
             except Exception as exc:
                 where = f"frame {index}" if animated or index else ""
-                _decode_failure(run, exc, tool, where, at, native.lines() if native else [])
+                _decode_failure(run, exc, tool, where, at(), library_lines())
                 return
             run.frames = index + 1
-            if timed:
-                elapsed_ms += float(im.info.get("duration") or 0)
+            duration = im.info.get("duration")
+            if duration is not None:
+                timed = True
+                elapsed_ms += float(duration or 0)
     except MemoryError:
         raise
     except Exception as exc:  # seeking to the next frame failed: its header is damaged
-        at = elapsed_ms / 1000.0 if timed else None
-        _decode_failure(run, exc, tool, f"frame {index + 1}", at, native.lines() if native else [])
+        _decode_failure(run, exc, tool, f"frame {index + 1}", at(), library_lines())
 
 
 def _decode_failure(
