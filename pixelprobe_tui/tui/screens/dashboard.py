@@ -28,7 +28,7 @@ TOTAL_ROWS = (
     ("unsupported", "Unsupported", "dim"),
     ("pending", "Pending", "dim"),
 )
-FAMILY_COLUMNS = ("healthy", "warning", "corrupted", "unreadable")
+FAMILY_COLUMNS = (("healthy", "OK"), ("warning", "Warn"), ("corrupted", "Corrupt"), ("unreadable", "Unread"))
 TOTALS_EVERY_S = 5.0
 MAX_WORKER_LINES = 4
 
@@ -58,23 +58,25 @@ def totals_table(t: Totals) -> Table:
 
 
 def families_table(t: Totals) -> Table:
-    table = Table(box=None, pad_edge=False, expand=True)
+    table = Table(box=None, pad_edge=False, expand=True, collapse_padding=True)
     table.add_column("Type", no_wrap=True)
     table.add_column("Files", justify="right", no_wrap=True)
-    for key in FAMILY_COLUMNS:
-        table.add_column(key.capitalize()[:9], justify="right", no_wrap=True)
+    for _key, title in FAMILY_COLUMNS:
+        table.add_column(title, justify="right", no_wrap=True)
     for family in ("video", "audio", "image", "other"):
         counts = t.by_family.get(family, {})
         if not counts and family == "other":
             continue
-        table.add_row(family, f"{sum(counts.values()):,}", *(f"{counts.get(k, 0):,}" for k in FAMILY_COLUMNS))
+        table.add_row(
+            family, f"{sum(counts.values()):,}", *(f"{counts.get(k, 0):,}" for k, _ in FAMILY_COLUMNS)
+        )
     return table
 
 
 def reports_table(reports: list[ReportRow]) -> Table | Text:
     if not reports:
         return Text("No scans yet.", style="dim")
-    table = Table(box=None, pad_edge=False, expand=True)
+    table = Table(box=None, pad_edge=False, expand=True, collapse_padding=True)
     table.add_column("Started", no_wrap=True)
     table.add_column("Type", no_wrap=True)
     table.add_column("Status", no_wrap=True)
@@ -109,7 +111,7 @@ class DashboardScreen(ModeScreen):
     DEFAULT_CSS = """
     DashboardScreen #top { height: auto; }
     DashboardScreen .panel { border: round $primary 60%; padding: 0 1; height: auto; }
-    DashboardScreen #totals { width: 30; }
+    DashboardScreen #totals { width: 28; }
     DashboardScreen #families { width: 1fr; }
     DashboardScreen #live { height: auto; }
     DashboardScreen #live-bar { width: 1fr; }
@@ -123,6 +125,7 @@ class DashboardScreen(ModeScreen):
         self._estimated_scan: str | None = None
         self._live: LiveScan | None = None
         self._last_totals = 0.0
+        self._idle_hint: str | None = None
 
     def compose_body(self) -> Iterable[Widget]:
         with Horizontal(id="top"):
@@ -183,10 +186,14 @@ class DashboardScreen(ModeScreen):
         workers = self.query_one("#live-workers", Static)
         if live is None:
             hint = "starting…" if self.pp.scan_running_here else "s starts one"
-            status.update(Text(f"No scan running ({hint}).", style="dim"))
-            bar.display = False
-            workers.display = False
+            # Repaint only on change: over SSH every repaint costs bandwidth.
+            if self._idle_hint != hint:
+                self._idle_hint = hint
+                status.update(Text(f"No scan running ({hint}).", style="dim"))
+                bar.display = False
+                workers.display = False
             return
+        self._idle_hint = None
         bar.display = True
         workers.display = bool(live.current_files)
         if self._estimated_scan != live.id:

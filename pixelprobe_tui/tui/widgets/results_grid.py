@@ -85,7 +85,7 @@ class ResultsGrid(ScrollView, can_focus=True):
         Binding("space", "toggle_select", "Select", id="grid.toggle_select"),
         Binding("shift+down", "extend_down", "Select down", show=False, id="grid.extend_down"),
         Binding("shift+up", "extend_up", "Select up", show=False, id="grid.extend_up"),
-        Binding("a", "select_all", "All in filter", id="grid.select_all"),
+        Binding("a", "select_all", "All", id="grid.select_all"),
         Binding("A", "clear_selection", "Select none", show=False, id="grid.clear_selection"),
         Binding("enter", "open", "Details", id="grid.open"),
     ]
@@ -408,13 +408,18 @@ class ResultsGrid(ScrollView, can_focus=True):
         """Data lines on screen (the header takes one)."""
         return max(1, self.size.height - 1)
 
+    @property
+    def line_width(self) -> int:
+        """Cells per line, without the scrollbar."""
+        return self.scrollable_content_region.width
+
     def _columns(self) -> list[tuple[str, int]]:
         fixed = sum(w + 1 for _, w in FIXED_COLUMNS)
-        path_width = max(MIN_PATH_WIDTH, self.size.width - fixed)
+        path_width = max(MIN_PATH_WIDTH, self.line_width - fixed)
         return [*FIXED_COLUMNS, ("Path", path_width)]
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.line_width
         if y == 0:
             style = self.get_component_rich_style("results-grid--header")
             cells = [title.ljust(w)[:w] for title, w in self._columns()]
