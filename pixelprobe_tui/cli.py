@@ -11,7 +11,17 @@ from pixelprobe_tui import __version__
 from pixelprobe_tui.errors import PixelProbeError
 
 # Each module in pixelprobe_tui/commands/ defines register(subparsers); its parsers set ``func``.
-COMMAND_MODULES: list[str] = ["db", "config", "check", "doctor", "scan", "results", "schedule", "cleanup"]
+COMMAND_MODULES: list[str] = [
+    "db",
+    "config",
+    "check",
+    "doctor",
+    "scan",
+    "results",
+    "schedule",
+    "cleanup",
+    "export",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
