@@ -14,6 +14,7 @@ a few times a second, writes the run's counters and heartbeat into its ``scan_st
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import queue
@@ -118,15 +119,20 @@ def upsert_results(conn: Connection, dialect: str, rows: Sequence[dict[str, Any]
     recorded at marking time. ``bitrot_suspected`` is set when the content changed while size and mtime did
     not, cleared when the content changed with them, kept otherwise.
     """
-    if not rows:
-        return
+    if rows:
+        # One statement executed for many parameter sets: compiled once per process, not per batch.
+        conn.execute(_upsert_statement(dialect, tuple(rows[0])), list(rows))
+
+
+@functools.cache
+def _upsert_statement(dialect: str, columns: tuple[str, ...]) -> Any:
     t = ScanResult.__table__
-    stmt = _insert_for(dialect)(t).values(list(rows))
+    stmt = _insert_for(dialect)(t)
     new = stmt.excluded
     hash_changed = sa.and_(
         t.c.file_hash.is_not(None), new.file_hash.is_not(None), t.c.file_hash != new.file_hash
     )
-    updates: dict[str, Any] = {c: getattr(new, c) for c in rows[0] if c not in ("file_path", "discovered_at")}
+    updates: dict[str, Any] = {c: getattr(new, c) for c in columns if c not in ("file_path", "discovered_at")}
     updates["discovered_at"] = sa.func.coalesce(t.c.discovered_at, new.discovered_at)
     updates["marked_as_good"] = sa.case(
         (
@@ -147,8 +153,7 @@ def upsert_results(conn: Connection, dialect: str, rows: Sequence[dict[str, Any]
         (hash_changed, sa.false()),
         else_=t.c.bitrot_suspected,
     )
-    stmt = stmt.on_conflict_do_update(index_elements=[t.c.file_path], set_=updates)
-    conn.execute(stmt)
+    return stmt.on_conflict_do_update(index_elements=[t.c.file_path], set_=updates)
 
 
 def insert_pending(conn: Connection, dialect: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -156,8 +161,8 @@ def insert_pending(conn: Connection, dialect: str, rows: Sequence[dict[str, Any]
     if not rows:
         return
     t = ScanResult.__table__
-    stmt = _insert_for(dialect)(t).values(list(rows)).on_conflict_do_nothing(index_elements=[t.c.file_path])
-    conn.execute(stmt)
+    stmt = _insert_for(dialect)(t).on_conflict_do_nothing(index_elements=[t.c.file_path])
+    conn.execute(stmt, list(rows))
 
 
 @dataclass
