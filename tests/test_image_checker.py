@@ -520,6 +520,22 @@ def test_tiff_strip_damage_is_corrupt(tmp_path: Path) -> None:
     assert result.verdict == Verdict.CORRUPTED, _messages(result)
 
 
+def test_packbits_tiff_damage_libtiff_misses_is_corrupt(tmp_path: Path) -> None:
+    data = _save(tmp_path / "a.tiff", _noise(), compression="packbits").read_bytes()
+    caught_only_by_ffmpeg = 0
+    for pos in range(200, len(data) - 50, max(1, len(data) // 40)):
+        zeroed = bytearray(data)
+        zeroed[pos : pos + 40] = bytes(40)
+        path = _write(tmp_path / "zeroed.tiff", bytes(zeroed))
+        if not _pillow_loads(path):
+            continue
+        result = _check(path)
+        if result.verdict == Verdict.CORRUPTED:
+            assert "FFmpeg tiff" in _messages(result)
+            caught_only_by_ffmpeg += 1
+    assert caught_only_by_ffmpeg > 0
+
+
 def _tiff_with_tag(tmp_path: Path, tag: int, value: int) -> Path:
     """A TIFF whose first IFD has ``tag`` (a SHORT) set to ``value``."""
     data = bytearray(_save(tmp_path / "a.tiff", _noise(), compression="tiff_deflate").read_bytes())

@@ -189,6 +189,7 @@ _HEVC_EVIDENCE = re.compile(
     r"|slice_segment_address|Two slices reporting being the first",
     re.IGNORECASE,
 )
+_PACKBITS_EVIDENCE = re.compile(r"(run|copy) went out of bounds", re.IGNORECASE)
 _BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
 
 
@@ -361,9 +362,12 @@ def _check_image(run: _Run, data: bytes | None, versions: dict[str, str]) -> Non
             run.decisive = _decisive(TOOL_SIMPLEJPEG, versions)
             _check_jpeg(run, im, data)
         elif fmt == "TIFF":
+            packbits = im.info.get("compression") == "packbits"
             # libtiff explains its failures only on stderr; Pillow passes on "decoder error -2".
             with _NativeStderr() as native:
                 _decode_frames(run, im, tool, native)
+            if packbits and data is not None and not _corrupt(run):
+                _packbits_opinion(run, data)
         else:
             if fmt in ("JPEG", "MPO"):
                 note = "JPEG too big to read at once: decoded by Pillow, which ignores libjpeg's warnings"
@@ -605,41 +609,62 @@ def _hevc_opinion(run: _Run, data: bytes) -> None:
         run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
 
 
-def _mjpeg_opinion(run: _Run, buf: bytes | memoryview, label: str) -> bool:
-    """Decode again with FFmpeg's mjpeg decoder and keep only its damage-specific errors.
+def _codec_opinion(
+    codec: str, buf: bytes | memoryview, evidence: re.Pattern[str], **options: str
+) -> list[str]:
+    """Decode ``buf`` as one packet with FFmpeg's ``codec``; the error-level lines matching ``evidence``.
 
-    On randomly damaged JPEGs libjpeg alone found 92 % of what Pillow or ffmpeg found; with this pass,
-    all of it. Decoded at 1/8 scale (``lowres``): the entropy decoding, where these errors arise, is
-    unchanged. A variant FFmpeg cannot decode (arithmetic coding) is not evidence and is ignored.
+    A refusal ("unsupported", an exception without such lines) is no evidence: FFmpeg lacks some
+    flavours the first decoder reads (arithmetic-coded JPEG, float TIFF).
     """
     if av is None:
-        return True
+        return []
     _av_logs_on()
-    ctx = av.CodecContext.create("mjpeg", "r")
+    ctx: Any = av.CodecContext.create(codec, "r")
     ctx.thread_count = 1
-    ctx.options = {"lowres": "3"}
+    if options:
+        ctx.options = options
     with av_logging.Capture(local=True) as logs:
         try:
             ctx.decode(av.Packet(bytes(buf)))
             ctx.decode(None)
         except MemoryError:
             raise
-        except Exception:  # judged from the log below: a refusal without damage errors says nothing
+        except Exception:  # judged from the log below
             pass
     messages = [str(msg).strip() for lvl, _, msg in logs if lvl <= av_logging.ERROR]
-    if any("unsupported" in m.lower() for m in messages):
-        return True
-    evidence = [m for m in messages if _MJPEG_EVIDENCE.search(m)]
-    if not evidence:
+    if any("not supported" in m.lower() or "unsupported" in m.lower() for m in messages):
+        return []
+    return list(dict.fromkeys(m for m in messages if evidence.search(m)))
+
+
+def _mjpeg_opinion(run: _Run, buf: bytes | memoryview, label: str) -> bool:
+    """Decode again with FFmpeg's mjpeg decoder and keep only its damage-specific errors.
+
+    On randomly damaged JPEGs libjpeg alone found 92 % of what Pillow or ffmpeg found; with this pass,
+    all of it. Decoded at 1/8 scale (``lowres``): the entropy decoding, where these errors arise, is
+    unchanged.
+    """
+    found = _codec_opinion("mjpeg", buf, _MJPEG_EVIDENCE, lowres="3")
+    if not found:
         return True
     run.decisive = _decisive(TOOL_PYAV, _versions())
-    run.add(
-        Severity.CORRUPT,
-        "decode_error",
-        TOOL_PYAV,
-        f"{label}corrupt JPEG data (FFmpeg mjpeg: {'; '.join(evidence[:3])})",
-    )
+    message = f"{label}corrupt JPEG data (FFmpeg mjpeg: {'; '.join(found[:3])})"
+    run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
     return False
+
+
+def _packbits_opinion(run: _Run, data: bytes) -> None:
+    """FFmpeg's TIFF decoder on the first page of a PackBits TIFF.
+
+    PackBits runs must not cross a row boundary; libtiff decodes a whole strip at once and never
+    notices damage that shifts the runs, FFmpeg checks every run against its row.
+    """
+    found = _codec_opinion("tiff", data, _PACKBITS_EVIDENCE)
+    if found:
+        run.decisive = _decisive(TOOL_PYAV, _versions()).replace(" mjpeg)", " tiff)")
+        message = f"frame 0: corrupt PackBits data (FFmpeg tiff: {'; '.join(found[:3])})"
+        run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
 
 
 _JPEG_PRECISION = re.compile(r"data precision (\d+)", re.IGNORECASE)
