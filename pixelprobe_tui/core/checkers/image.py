@@ -231,7 +231,11 @@ def tool_versions() -> dict[str, str]:
     from PIL import features
 
     versions = {"pillow": PIL.__version__}
-    for feature, name in (("jpg", "libjpeg (pillow)"), ("webp", "libwebp"), ("libtiff", "libtiff")):
+    for feature, name in (
+        ("libjpeg_turbo", "libjpeg-turbo (pillow)"),
+        ("webp", "libwebp"),
+        ("libtiff", "libtiff"),
+    ):
         with contextlib.suppress(Exception):
             if version := features.version(feature):
                 versions[name] = str(version)
@@ -242,7 +246,7 @@ def tool_versions() -> dict[str, str]:
         versions["simplejpeg"] = simplejpeg.__version__
     if av is not None:
         versions["pyav"] = av.__version__
-        versions["ffmpeg (pyav)"] = str(getattr(av, "ffmpeg_version_info", "") or "")
+        versions["ffmpeg"] = str(getattr(av, "ffmpeg_version_info", "") or "")
     if pillow_heif is not None:
         versions["pillow-heif"] = pillow_heif.__version__
         with contextlib.suppress(Exception):
@@ -254,7 +258,7 @@ def _decisive(tool: str, versions: dict[str, str]) -> str:
     if tool == TOOL_SIMPLEJPEG:
         return f"simplejpeg {versions.get('simplejpeg', '?')} (libjpeg-turbo, strict)"
     if tool == TOOL_PYAV:
-        return f"pyav {versions.get('pyav', '?')} (FFmpeg {versions.get('ffmpeg (pyav)', '?')} mjpeg)"
+        return f"pyav {versions.get('pyav', '?')} (FFmpeg {versions.get('ffmpeg', '?')} mjpeg)"
     if tool == TOOL_HEIF:
         return f"pillow-heif {versions.get('pillow-heif', '?')} (libheif {versions.get('libheif', '?')})"
     return f"pillow {versions['pillow']}"
