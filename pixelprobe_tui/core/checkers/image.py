@@ -254,11 +254,11 @@ def tool_versions() -> dict[str, str]:
     return versions
 
 
-def _decisive(tool: str, versions: dict[str, str]) -> str:
+def _decisive(tool: str, versions: dict[str, str], codec: str = "mjpeg") -> str:
     if tool == TOOL_SIMPLEJPEG:
         return f"simplejpeg {versions.get('simplejpeg', '?')} (libjpeg-turbo, strict)"
     if tool == TOOL_PYAV:
-        return f"pyav {versions.get('pyav', '?')} (FFmpeg {versions.get('ffmpeg', '?')} mjpeg)"
+        return f"pyav {versions.get('pyav', '?')} (FFmpeg {versions.get('ffmpeg', '?')} {codec})"
     if tool == TOOL_HEIF:
         return f"pillow-heif {versions.get('pillow-heif', '?')} (libheif {versions.get('libheif', '?')})"
     return f"pillow {versions['pillow']}"
@@ -608,7 +608,7 @@ def _hevc_opinion(run: _Run, data: bytes) -> None:
         )
     )
     if evidence:
-        run.decisive = _decisive(TOOL_PYAV, _versions()).replace(" mjpeg)", " hevc)")
+        run.decisive = _decisive(TOOL_PYAV, _versions(), "hevc")
         message = f"corrupt HEVC data (FFmpeg hevc: {'; '.join(evidence[:3])})"
         run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
 
@@ -666,7 +666,7 @@ def _packbits_opinion(run: _Run, data: bytes) -> None:
     """
     found = _codec_opinion("tiff", data, _PACKBITS_EVIDENCE)
     if found:
-        run.decisive = _decisive(TOOL_PYAV, _versions()).replace(" mjpeg)", " tiff)")
+        run.decisive = _decisive(TOOL_PYAV, _versions(), "tiff")
         message = f"frame 0: corrupt PackBits data (FFmpeg tiff: {'; '.join(found[:3])})"
         run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
 
