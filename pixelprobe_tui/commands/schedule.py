@@ -88,6 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     preview = actions.add_parser("preview", help="validate a SPEC and show its next runs (changes nothing)")
     preview.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     preview.add_argument("-n", type=int, default=PREVIEW_RUNS, help="how many runs (default 5)")
+    add_database_option(preview)  # accepted for symmetry; a preview needs no database
     preview.set_defaults(func=run_preview)
 
     run_due = subparsers.add_parser(
