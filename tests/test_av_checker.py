@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -378,6 +379,62 @@ def test_md5_packing_matches_reference_layout() -> None:
     check = flac.Md5Check(info)
     check.update(frame)
     assert check.finish().code == "flac_md5_ok"
+
+
+@pytest.mark.parametrize(("bits", "fmt", "word"), [(20, "s32", 4), (12, "s16", 2)])
+def test_md5_packing_of_depths_that_are_not_whole_bytes(bits: int, fmt: str, word: int) -> None:
+    pytest.importorskip("numpy")
+    width = (bits + 7) // 8
+    shift = word * 8 - bits
+    top = (1 << (bits - 1)) - 1
+    values = [(1, -2), (top, -top - 1), (-1, 12345 % top)]
+    frame = av.AudioFrame(format=fmt, layout="stereo", samples=len(values))
+    frame.sample_rate = 48000
+    code = "<hh" if word == 2 else "<ii"
+    raw = b"".join(struct.pack(code, a << shift, b << shift) for a, b in values)
+    frame.planes[0].update(raw + bytes(frame.planes[0].buffer_size - len(raw)))
+    expected = b"".join(
+        a.to_bytes(width, "little", signed=True) + b.to_bytes(width, "little", signed=True) for a, b in values
+    )
+    check = flac.Md5Check(flac.StreamInfo(48000, 2, bits, len(values), hashlib.md5(expected).digest()))
+    check.update(frame)
+    assert check.finish().code == "flac_md5_ok"
+
+
+@pytest.mark.skipif(shutil.which("flac") is None, reason="the reference flac tool is not installed")
+@pytest.mark.parametrize(("bits", "channels"), [(8, 1), (16, 2), (24, 6), (32, 2)])
+def test_md5_agrees_with_the_reference_encoder(bits: int, channels: int, tmp_path: Path) -> None:
+    """Files written by libFLAC (not FFmpeg) at every byte-aligned depth verify bit-exactly."""
+    rng = random.Random(bits)
+    width = bits // 8
+    top = (1 << (bits - 1)) - 1
+    raw = b"".join(
+        rng.randint(-top - 1, top).to_bytes(width, "little", signed=True) for _ in range(4410 * channels)
+    )
+    src = tmp_path / "in.raw"
+    src.write_bytes(raw)
+    out = tmp_path / f"ref{bits}.flac"
+    subprocess.run(
+        [
+            "flac",
+            "-f",
+            "-s",
+            "--force-raw-format",
+            "--endian=little",
+            "--sign=signed",
+            f"--channels={channels}",
+            f"--bps={bits}",
+            "--sample-rate=44100",
+            str(src),
+            "-o",
+            str(out),
+        ],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    result = av_checker.check(str(out), NORMAL)
+    assert result.verdict == Verdict.HEALTHY, result.findings
+    assert "flac_md5_ok" in codes(result)
 
 
 # --------------------------------------------------------------------------------------------------------
