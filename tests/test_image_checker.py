@@ -242,6 +242,19 @@ def test_heic_and_avif(tmp_path: Path, media_factory) -> None:
         assert _check(cut).verdict == Verdict.CORRUPTED, kind
 
 
+def test_heif_with_unlisted_major_brand_is_decoded(tmp_path: Path, media_factory) -> None:
+    if not samples.heic_available():
+        pytest.skip("no HEIC encoder here")
+    data = bytearray(media_factory("heic").read_bytes())
+    assert data[4:8] == b"ftyp" and b"heic" in data[16:32]
+    data[8:12] = b"xyzw"  # Pillow's quick accept test refuses; the compatible brands still say HEIC
+    path = _write(tmp_path / "brand.heic", bytes(data))
+    assert not _pillow_loads(path)
+    result = _check(path)
+    _assert_healthy(result)
+    assert result.container == "heif"
+
+
 def test_ffmpeg_second_opinion_catches_hevc_damage_libde265_tolerates(tmp_path: Path) -> None:
     if not samples.heic_available():
         pytest.skip("no HEIC encoder here")

@@ -352,37 +352,44 @@ def _check_image(run: _Run, data: bytes | None, versions: dict[str, str]) -> Non
             _decode_failure(run, exc, TOOL_PILLOW, "cannot open")
         return
     with im:
-        fmt = (im.format or "").upper()
-        run.container = fmt.lower() or sniffed
-        run.width, run.height = im.size
-        run.mode = im.mode
-        tool = TOOL_HEIF if fmt == "HEIF" else TOOL_PILLOW
-        run.decisive = _decisive(tool, versions)
-        if im.width * im.height > run.options.max_image_pixels:
-            run.frames = getattr(im, "n_frames", 1)
-            run.too_large(im.width, im.height)
-            return
-        if fmt in ("JPEG", "MPO") and data is not None and simplejpeg is not None:
-            run.decisive = _decisive(TOOL_SIMPLEJPEG, versions)
-            _check_jpeg(run, im, data)
-        elif fmt == "TIFF":
-            packbits = im.info.get("compression") == "packbits"
-            # libtiff explains its failures only on stderr; Pillow passes on "decoder error -2".
-            with _NativeStderr() as native:
-                _decode_frames(run, im, tool, native)
-            if packbits and data is not None and not _corrupt(run):
-                _packbits_opinion(run, data)
-        else:
-            if fmt in ("JPEG", "MPO"):
-                note = "JPEG too big to read at once: decoded by Pillow, which ignores libjpeg's warnings"
-                run.add(Severity.INFO, "lenient_decode", TOOL_PILLOW, note)
-            _decode_frames(run, im, tool)
-            if fmt == "HEIF" and data is not None and not _corrupt(run):
-                _hevc_opinion(run, data)
-        # After the decode: Pillow's PNG getexif() loads the image to find an eXIf chunk after IDAT, and
-        # on a file already proven corrupt, metadata complaints would only repeat the damage.
-        if not _corrupt(run):
-            _metadata(run, im)
+        _check_opened(run, im, data, versions, sniffed)
+
+
+def _check_opened(
+    run: _Run, im: Image.Image, data: bytes | None, versions: dict[str, str], sniffed: str | None
+) -> None:
+    """Size guard, the decode of every frame (JPEG strictly), then metadata."""
+    fmt = (im.format or "").upper()
+    run.container = fmt.lower() or sniffed
+    run.width, run.height = im.size
+    run.mode = im.mode
+    tool = TOOL_HEIF if fmt == "HEIF" else TOOL_PILLOW
+    run.decisive = _decisive(tool, versions)
+    if im.width * im.height > run.options.max_image_pixels:
+        run.frames = getattr(im, "n_frames", 1)
+        run.too_large(im.width, im.height)
+        return
+    if fmt in ("JPEG", "MPO") and data is not None and simplejpeg is not None:
+        run.decisive = _decisive(TOOL_SIMPLEJPEG, versions)
+        _check_jpeg(run, im, data)
+    elif fmt == "TIFF":
+        packbits = im.info.get("compression") == "packbits"
+        # libtiff explains its failures only on stderr; Pillow passes on "decoder error -2".
+        with _NativeStderr() as native:
+            _decode_frames(run, im, tool, native)
+        if packbits and data is not None and not _corrupt(run):
+            _packbits_opinion(run, data)
+    else:
+        if fmt in ("JPEG", "MPO"):
+            note = "JPEG too big to read at once: decoded by Pillow, which ignores libjpeg's warnings"
+            run.add(Severity.INFO, "lenient_decode", TOOL_PILLOW, note)
+        _decode_frames(run, im, tool)
+        if fmt == "HEIF" and data is not None and not _corrupt(run):
+            _hevc_opinion(run, data)
+    # After the decode: Pillow's PNG getexif() loads the image to find an eXIf chunk after IDAT, and
+    # on a file already proven corrupt, metadata complaints would only repeat the damage.
+    if not _corrupt(run):
+        _metadata(run, im)
 
 
 def _corrupt(run: _Run) -> bool:
@@ -879,7 +886,12 @@ def _unidentified(run: _Run, data: bytes | None, sniffed: str | None, versions: 
         return
     plugin = (sniffed or "").upper() or None
     if plugin is not None and data is not None:
-        reason = _plugin_reason(plugin, data)
+        im, reason = _open_with_plugin(plugin, data)
+        if im is not None:
+            # The plugin reads it though its quick accept test refused (an unlisted HEIF brand ...).
+            with im:
+                _check_opened(run, im, data, versions, sniffed)
+            return
         lowered = reason.lower()
         implausible = _implausible_tiff_tags(data) if plugin == "TIFF" else None
         if implausible:
@@ -955,19 +967,30 @@ def _implausible_tiff_tags(data: bytes) -> str | None:
     return None
 
 
-def _plugin_reason(fmt: str, data: bytes) -> str:
-    """Why the format's own Pillow plugin refuses the data (Image.open hides it)."""
+def _open_with_plugin(fmt: str, data: bytes) -> tuple[Image.Image | None, str]:
+    """Open ``data`` with the format's own Pillow plugin: the image, or why it refused.
+
+    ``Image.open`` hides the plugin's reason and skips plugins whose quick accept test fails.
+    """
     entry = Image.OPEN.get(fmt)
     if entry is None:
-        return "no decoder registered"
+        return None, "no decoder registered"
     factory, _ = entry
     try:
-        im = factory(io.BytesIO(data), "")
+        return factory(io.BytesIO(data), ""), ""
+    except MemoryError:
+        raise
     except Exception as exc:  # the reason is the point
-        return _text(exc)
-    with contextlib.suppress(Exception):
-        im.close()
-    return "not identified"
+        return None, _text(exc)
+
+
+def _plugin_reason(fmt: str, data: bytes) -> str:
+    """Why the format's own Pillow plugin refuses the data ("" if it does not)."""
+    im, reason = _open_with_plugin(fmt, data)
+    if im is not None:
+        with contextlib.suppress(Exception):
+            im.close()
+    return reason or "Pillow could not identify it"
 
 
 def _text(exc: BaseException) -> str:
