@@ -181,6 +181,13 @@ def test_junk_is_corrupted_even_without_a_required_header(kind: str, damaged_med
     assert result.verdict == Verdict.CORRUPTED, result.findings
 
 
+@pytest.mark.parametrize("kind", [k for k in AV_KINDS if k not in ("wav", "wav_24bit", "aiff")])
+def test_overwritten_block_is_corrupted(kind: str, damaged_media) -> None:
+    """Random bytes over 0.5-4 KB in the middle of the file. (Raw PCM has no redundancy to notice it.)"""
+    result = av_checker.check(str(damaged_media(kind, "overwritten_block", seed=2, seconds=2.0)), NORMAL)
+    assert result.verdict == Verdict.CORRUPTED, result.findings
+
+
 def test_empty_file_is_corrupted(tmp_path: Path) -> None:
     path = tmp_path / "empty.mp4"
     path.write_bytes(b"")
@@ -346,6 +353,75 @@ def test_flac_flipped_audio_byte_is_corrupted(kind: str, media_factory, tmp_path
     result = av_checker.check(str(path), NORMAL)
     assert result.verdict == Verdict.CORRUPTED
     assert corrupt_codes(result) & {"decode_error", "flac_md5_mismatch"}
+
+
+def _crc8(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+def _crc16(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x8005) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+
+def _flac_frames(data: bytes) -> list[int]:
+    """Offsets of the audio frames: a sync code whose header CRC-8 checks out."""
+    pos = 4
+    while True:
+        last = data[pos] & 0x80
+        pos += 4 + int.from_bytes(data[pos + 1 : pos + 4], "big")
+        if last:
+            break
+    starts = []
+    while pos < len(data) - 16:
+        if data[pos] == 0xFF and data[pos + 1] in (0xF8, 0xF9):
+            block_code, rate_code = data[pos + 2] >> 4, data[pos + 2] & 0x0F
+            lead, n = data[pos + 4], 0
+            while lead & (0x80 >> n):
+                n += 1
+            end = (
+                pos
+                + 4
+                + max(1, n)
+                + {6: 1, 7: 2}.get(block_code, 0)
+                + {12: 1, 13: 2, 14: 2}.get(rate_code, 0)
+            )
+            if _crc8(data[pos:end]) == data[end]:
+                starts.append(pos)
+                pos = end
+                continue
+        pos += 1
+    return starts
+
+
+def test_flac_damage_behind_a_valid_frame_crc_is_found_by_the_md5(media_factory, tmp_path: Path) -> None:
+    """A flipped bit in a frame whose CRC-16 is recomputed: only the STREAMINFO MD5 can tell."""
+    data = media_factory("flac", seconds=1.0).read_bytes()
+    starts = _flac_frames(data)
+    assert len(starts) > 4
+    assert _crc16(data[starts[1] : starts[2] - 2]) == int.from_bytes(data[starts[2] - 2 : starts[2]], "big")
+    begin, end = starts[len(starts) // 2], starts[len(starts) // 2 + 1]
+    md5_only = 0
+    for offset in range(16, 64, 3):
+        buf = bytearray(data)
+        buf[begin + offset] ^= 0x01
+        buf[end - 2 : end] = _crc16(bytes(buf[begin : end - 2])).to_bytes(2, "big")
+        path = tmp_path / f"crc_ok_{offset}.flac"
+        path.write_bytes(bytes(buf))
+        result = av_checker.check(str(path), NORMAL)
+        assert result.verdict == Verdict.CORRUPTED, (offset, result.findings)
+        assert "flac_md5_mismatch" in corrupt_codes(result)
+        md5_only += corrupt_codes(result) == {"flac_md5_mismatch"}
+    assert md5_only, "some flips decode cleanly and only the MD5 catches them"
 
 
 def test_flac_check_is_the_same_single_pass(media_factory) -> None:
