@@ -7,6 +7,7 @@ import random
 import shutil
 import struct
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
@@ -541,3 +542,24 @@ def test_messages_of_one_file_do_not_leak_into_the_next(media_factory, tmp_path:
     clean = av_checker.check(str(media_factory("mp4_h264", seconds=1.0)), NORMAL)
     assert clean.verdict == Verdict.HEALTHY, clean.findings
     assert not clean.findings
+
+
+def test_concurrent_checks_keep_their_messages_apart(media_factory, tmp_path: Path) -> None:
+    """Capture is per thread: a clean file checked while a noisy one decodes on another thread stays clean."""
+    data = bytearray(media_factory("mp4_h264", seconds=2.0).read_bytes())
+    lo, hi = _mdat_range(bytes(data))
+    for i in range(lo + (hi - lo) // 4, hi, 401):
+        data[i] ^= 0xFF
+    noisy = tmp_path / "noisy3.mp4"
+    noisy.write_bytes(bytes(data))
+    clean = str(media_factory("mp4_h264_aac", seconds=2.0))
+    before = (av.logging.get_level(), av.logging.get_skip_repeated())
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(av_checker.check, str(noisy) if i % 2 else clean, NORMAL) for i in range(8)]
+        results = [f.result() for f in futures]
+    for i, result in enumerate(results):
+        if i % 2:
+            assert result.verdict == Verdict.CORRUPTED
+        else:
+            assert result.verdict == Verdict.HEALTHY and not result.findings, result.findings
+    assert (av.logging.get_level(), av.logging.get_skip_repeated()) == before
