@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument("--per-kind", type=int, default=24, help="corpus files per media kind for (a)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-full", action="store_true", help="skip (a)")
+    parser.add_argument("--skip-small", action="store_true", help="skip (b) and (c)")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="pixelprobe-bench-scan-db-")
     try:
@@ -144,7 +145,7 @@ def main() -> None:
             )
 
         small = max(1, args.files // 10)
-        for n in (small, args.files):
+        for n in () if args.skip_small else (small, args.files):
             root = build_tree(n)
             url = f"sqlite:///{work}/c{n}.db"
             first = child("scan", root, url, str(args.workers), "0")

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from pixelprobe_tui.core.checker_child import HOOK_ENV
 from pixelprobe_tui.core.events import FileChecked, PhaseChanged, Progress, ScanFinished, ScanStarted
-from pixelprobe_tui.db.models import LogEntry, ScanReport, ScanResult, ScanState, utcnow
+from pixelprobe_tui.db.models import Exclusion, LogEntry, ScanReport, ScanResult, ScanState, utcnow
 from pixelprobe_tui.services.config import default_settings
 from pixelprobe_tui.services.logs import install_db_logging
 from pixelprobe_tui.services.results import iter_results, mark_good
@@ -127,8 +127,11 @@ def test_deep_scan_rechecks_quick_results_once_and_file_scan_rechecks_chosen_fil
     assert deep.files_checked == 5 and all(r.deep_scanned for r in _rows(db).values())
     assert service.start([str(root)], deep=True).files_checked == 0
 
+    with db.session() as s:
+        s.add(Exclusion(type="extension", value="png"))
+    assert service.start([str(root)], force=True).files_found == 4  # exclusions apply to walks
     one = service.start(files=[str(library["image"])])
-    assert (one.files_found, one.files_checked) == (1, 1)
+    assert (one.files_found, one.files_checked) == (1, 1)  # but not to a file named explicitly
     with db.session() as s:
         assert (
             s.scalars(sa.select(ScanReport.scan_type).order_by(ScanReport.id.desc())).first() == "file_scan"

@@ -14,7 +14,7 @@ import os
 import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -47,7 +47,7 @@ def iter_results(db: Database, status: str = "all", *, batch_size: int = 1000) -
     """
     if status not in STATUS_CHOICES:
         raise ValueError(f"unknown status {status!r} (expected one of {', '.join(STATUS_CHOICES)})")
-    t = ScanResult.__table__
+    t = cast(sa.Table, ScanResult.__table__)
     cond: Any = sa.true() if status == "all" else t.c.scan_status.in_(_STATUS_VALUES[status])
     last = ""
     while True:
@@ -85,7 +85,7 @@ def mark_good(
     """Mark files good (or, with *undo*, remove the mark). Paths are made absolute; unknown ones are
     returned in ``missing``."""
     wanted = {path_to_db(os.path.abspath(os.fsdecode(p))): os.fsdecode(p) for p in paths}
-    t = ScanResult.__table__
+    t = cast(sa.Table, ScanResult.__table__)
     now = utcnow()
     changed: list[str] = []
     with db.session() as s:

@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -86,6 +86,7 @@ from pixelprobe_tui.services.scan_writer import (
 log = logging.getLogger("pixelprobe.scan")
 
 DISCOVERY_BATCH = 1000  # files compared with the database per query
+FIRST_DISCOVERY_BATCH = 50  # small, so checker processes start early when there is work
 PENDING_BATCH = 500  # pending rows per insert
 MAX_LOGGED_ISSUES = 50  # discovery problems logged one per line; the rest are counted
 _STALL_CODES = frozenset({"timeout"})
@@ -416,6 +417,7 @@ class _Run:
         )
         self.resumed_verdicts: dict[str, int] = {}
         self.children: list[CheckerChild] = []
+        self._starting: list[threading.Thread] = []
         self.aborted: set[int] = set()
         self.discarded = 0
         self.work_finished = False  # every selected file got its result
@@ -454,6 +456,8 @@ class _Run:
                 for item in self.health.release_all():
                     self.writer.put(*item)
             self.writer.close()
+            for th in self._starting:
+                th.join()  # a child still starting would otherwise outlive close() below
             for child in self.children:
                 with contextlib.suppress(Exception):
                     child.close()
@@ -498,7 +502,8 @@ class _Run:
 
         w = walk(
             self.roots,
-            exclusions=self.exclusions,
+            # Files the user named one by one are checked even if a rule would exclude them from a walk.
+            exclusions=None if self.file_mode else self.exclusions,
             follow_symlinks=svc.settings.follow_symlinks,
             on_error=on_issue,
         )
@@ -506,11 +511,15 @@ class _Run:
         batch: list[DiscoveredFile] = []
         next_event = 0.0
         with self.db.engine.connect() as conn:
+            limit = FIRST_DISCOVERY_BATCH
             for f in w:
                 batch.append(f)
-                if len(batch) >= DISCOVERY_BATCH:
+                if len(batch) >= limit:
                     self._classify(conn, batch, to_check)
                     batch = []
+                    limit = DISCOVERY_BATCH
+                    if to_check.count:
+                        self._prestart_children()
                     c.phase_current = w.report.files_found
                     c.directories = w.report.directories_visited
                     now = time.monotonic()
@@ -540,7 +549,7 @@ class _Run:
 
     def _classify(self, conn: Any, batch: list[DiscoveredFile], out: _WorkSpool) -> None:
         """Append the files of *batch* that need a check (with "is new") to *out*; count the others."""
-        t = ScanResult.__table__
+        t = cast(sa.Table, ScanResult.__table__)
         by_path = {path_to_db(f.path): f for f in batch}
         rows = conn.execute(
             sa.select(
@@ -625,7 +634,7 @@ class _Run:
             self.work_finished = True
             return
         n = min(self.svc.workers, len(to_check))
-        self.children = [CheckerChild(self.svc.isolation, self.svc.child_env) for _ in range(n)]
+        self._prestart_children()
         work = iter(to_check)
         work_lock = threading.Lock()
         failures: list[BaseException] = []
@@ -668,6 +677,24 @@ class _Run:
         if failures:
             raise failures[0]
         self.work_finished = next_item() is None and self.discarded == 0
+
+    def _prestart_children(self) -> None:
+        """Start the checker processes in the background (about a second each), overlapping discovery."""
+        if self.children:
+            return
+        self.children = [
+            CheckerChild(self.svc.isolation, self.svc.child_env) for _ in range(self.svc.workers)
+        ]
+
+        def start(child: CheckerChild) -> None:
+            # A failed start is reported by the first check on this child, in the scan's thread.
+            with contextlib.suppress(Exception):
+                child.start()
+
+        for child in self.children:
+            th = threading.Thread(target=start, args=(child,), name="pixelprobe-checker-start", daemon=True)
+            th.start()
+            self._starting.append(th)
 
     def _check_one(self, i: int, f: DiscoveredFile) -> None:
         c = self.counters

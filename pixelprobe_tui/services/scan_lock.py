@@ -22,7 +22,7 @@ import socket
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -111,7 +111,7 @@ def _same_request(row: Any, directories: Sequence[str], deep: bool, force: bool)
 def _claim_in(
     conn: Connection, directories: list[str], deep: bool, force: bool, owner: str, *, check_alive: bool
 ) -> ScanClaim:
-    t = ScanState.__table__
+    t = cast(sa.Table, ScanState.__table__)
     now = utcnow()
     rows = conn.execute(sa.select(t).where(t.c.status == "running").order_by(t.c.start_time.desc())).all()
     if check_alive:
@@ -170,7 +170,7 @@ def claim_scan(db: Database, directories: list[str], *, deep: bool, force: bool)
             lock_conn.commit()  # a session-level lock outlives the transaction
             if not got:
                 with db.engine.connect() as conn:
-                    t = ScanState.__table__
+                    t = cast(sa.Table, ScanState.__table__)
                     row = conn.execute(
                         sa.select(t).where(t.c.status == "running").order_by(t.c.start_time.desc()).limit(1)
                     ).first()
@@ -215,7 +215,7 @@ def request_cancel(db: Database, scan_id: uuid.UUID | str | None = None) -> bool
 
     Returns whether a running scan was found.
     """
-    t = ScanState.__table__
+    t = cast(sa.Table, ScanState.__table__)
     cond = t.c.status == "running"
     if scan_id is not None:
         cond = sa.and_(
@@ -228,7 +228,7 @@ def request_cancel(db: Database, scan_id: uuid.UUID | str | None = None) -> bool
 
 def running_scan(db: Database) -> Any | None:
     """The ``scan_state`` row of the scan running now (alive owner), or None."""
-    t = ScanState.__table__
+    t = cast(sa.Table, ScanState.__table__)
     with db.session() as s:
         rows = s.execute(sa.select(t).where(t.c.status == "running").order_by(t.c.start_time.desc())).all()
     for row in rows:

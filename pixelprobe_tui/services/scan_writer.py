@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -126,7 +126,7 @@ def upsert_results(conn: Connection, dialect: str, rows: Sequence[dict[str, Any]
 
 @functools.cache
 def _upsert_statement(dialect: str, columns: tuple[str, ...]) -> Any:
-    t = ScanResult.__table__
+    t = cast(sa.Table, ScanResult.__table__)
     stmt = _insert_for(dialect)(t)
     new = stmt.excluded
     hash_changed = sa.and_(
@@ -160,7 +160,7 @@ def insert_pending(conn: Connection, dialect: str, rows: Sequence[dict[str, Any]
     """Record newly discovered files as ``pending`` rows (existing rows are left alone)."""
     if not rows:
         return
-    t = ScanResult.__table__
+    t = cast(sa.Table, ScanResult.__table__)
     stmt = _insert_for(dialect)(t).on_conflict_do_nothing(index_elements=[t.c.file_path])
     conn.execute(stmt, list(rows))
 
@@ -315,7 +315,7 @@ class ResultWriter:
 
     def _write_state(self) -> None:
         c = self.counters
-        t = ScanState.__table__
+        t = cast(sa.Table, ScanState.__table__)
         current = [p for p in c.current if p]
         values = {
             "phase": c.phase,
