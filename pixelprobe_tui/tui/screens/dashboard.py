@@ -146,10 +146,10 @@ class DashboardScreen(ModeScreen):
 
     def on_mount(self) -> None:
         self._show_live(None)
-        self.action_refresh()
         self.set_interval(self.pp.poll_interval, self._poll)
 
     def on_screen_resume(self) -> None:
+        # Also the first time the screen shows: one place that loads everything.
         self.action_refresh()
 
     def action_refresh(self) -> None:

@@ -44,6 +44,8 @@ class ResultsScreen(ModeScreen):
         Binding("g", "mark_good", "Good", id="results.mark_good"),
         Binding("u", "unmark_good", "Unmark", id="results.unmark_good"),
         Binding("c", "copy_path", "Copy", id="results.copy_path"),
+        Binding("e", "export('json')", "Export", id="results.export_json"),
+        Binding("E", "export('csv')", "Export CSV", show=False, id="results.export_csv"),
         Binding("o", "cycle_sort", "Sort", id="results.sort"),
         Binding("O", "reverse_sort", "Reverse sort", show=False, id="results.reverse_sort"),
         Binding("m", "cycle_marked", "Marked filter", show=False, id="results.marked_filter"),
@@ -202,6 +204,18 @@ class ResultsScreen(ModeScreen):
         self.app.copy_to_clipboard("\n".join(paths))
         what = paths[0] if len(paths) == 1 else f"{len(paths):,} paths"
         self.notify(f"Copied {what}", timeout=3)
+
+    def action_export(self, fmt: str) -> None:
+        from pixelprobe_tui.tui.screens.reports import export_path
+
+        selection = self._selection_or_warn()
+        if selection is not None:
+            path = export_path("results", fmt)
+            self.load("exported", lambda: (path, browse.export_results(self.pp.db, selection, path, fmt)))
+
+    def loaded_exported(self, outcome: tuple[str, int]) -> None:
+        path, n = outcome
+        self.notify(f"Wrote {n:,} results to {path}", timeout=6)
 
     # -- live results ---------------------------------------------------------------------------------------
 

@@ -1,0 +1,103 @@
+"""The reports screen: history newest first, details of the highlighted run, exports as JSON and CSV; and the
+results export of a selection."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from pixelprobe_tui.db.engine import Database
+from pixelprobe_tui.services import browse
+from pixelprobe_tui.services.browse import ResultsBrowser, ResultsQuery, Selection
+from pixelprobe_tui.tui.app import PixelProbeApp
+from pixelprobe_tui.tui.screens.reports import ReportsScreen
+from pixelprobe_tui.tui.widgets.results_grid import ResultsGrid
+from tests.tui.conftest import run, text_of, wait_for
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    out = tmp_path / "exports"
+    out.mkdir()
+    monkeypatch.chdir(out)
+    return out
+
+
+def test_history_details_and_exports(demo_db: Database, in_tmp: Path) -> None:
+    reports = browse.recent_reports(demo_db, 100)
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 32)) as pilot:
+            await pilot.press("3")
+            screen = app.screen
+            assert isinstance(screen, ReportsScreen)
+            await wait_for(pilot, lambda: len(screen.reports) == len(reports), what="history")
+            assert [r.id for r in screen.reports] == [r.id for r in reports]
+            assert f"#{reports[0].id}" in text_of(screen.query_one("#report-text").content)
+            await pilot.press("down", "down")
+            details = text_of(screen.query_one("#report-text").content)
+            assert f"#{reports[2].id}" in details and reports[2].status in details
+            await pilot.press("j")
+            await wait_for(pilot, lambda: list(in_tmp.glob("*.json")), what="json export")
+            await pilot.press("v")
+            await wait_for(pilot, lambda: list(in_tmp.glob("*.csv")), what="csv export")
+        (js,) = in_tmp.glob("pixelprobe-reports-*.json")
+        data = json.loads(js.read_text())
+        assert [d["id"] for d in data] == [r.id for r in reports]
+        assert data[0]["directories"] == ["/srv/media"] and data[0]["start_time"].startswith("2026-11-20")
+        (cs,) = in_tmp.glob("pixelprobe-reports-*.csv")
+        rows = list(csv.DictReader(cs.open()))
+        assert [int(r["id"]) for r in rows] == [r.id for r in reports]
+        assert rows[0]["directories"] == '["/srv/media"]'
+
+    run(body())
+
+
+def test_empty_history(empty_db: Database, in_tmp: Path) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 32)) as pilot:
+            await pilot.press("3", "j")
+            await pilot.pause(0.2)
+            assert "No scans yet" in text_of(app.screen.query_one("#report-text").content)
+        assert not list(in_tmp.iterdir())
+
+    run(body())
+
+
+def test_results_export_of_the_filter(demo_db: Database, in_tmp: Path) -> None:
+    corrupted = ResultsQuery(statuses=frozenset({"corrupted"}))
+    n = ResultsBrowser(demo_db, corrupted).count()
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 32)) as pilot:
+            await pilot.press("2")
+            grid = app.screen.query_one(ResultsGrid)
+            app.screen.query_one("#status").value = "corrupted"  # type: ignore[attr-defined]
+            await wait_for(pilot, lambda: grid.count == n and grid.cursor_row is not None)
+            await pilot.press("a", "E")
+            await wait_for(pilot, lambda: list(in_tmp.glob("*.csv")), what="export")
+        (cs,) = in_tmp.glob("pixelprobe-results-*.csv")
+        rows = list(csv.DictReader(cs.open()))
+        assert len(rows) == n and {r["scan_status"] for r in rows} == {"corrupted"}
+        assert all(json.loads(r["findings"])[0]["severity"] == "corrupt" for r in rows)
+
+    run(body())
+
+
+def test_export_results_by_ids_writes_whole_files_only(demo_db: Database, tmp_path: Path) -> None:
+    ids = frozenset(ResultsBrowser(demo_db).ids(limit=7))
+    path = str(tmp_path / "out.json")
+    assert browse.export_results(demo_db, Selection(ids=ids), path, "json") == 7
+    data = json.loads(Path(path).read_text())
+    assert sorted(d["id"] for d in data) == sorted(ids)
+    assert not os.path.exists(path + ".part")
+    with pytest.raises(ValueError, match="unknown export format"):
+        browse.export_results(demo_db, Selection(ids=ids), path, "xml")
+    assert browse.export_results(demo_db, Selection(), str(tmp_path / "none.csv"), "csv") == 0
