@@ -313,6 +313,30 @@ def test_jpeg_overwritten_entropy_data_is_corrupt_though_pillow_passes(tmp_path:
     assert "Corrupt JPEG data" in _messages(result)
 
 
+def _after_app0(jpeg: bytes) -> int:
+    assert jpeg[2:4] == b"\xff\xe0"
+    return 4 + struct.unpack(">H", jpeg[4:6])[0]
+
+
+def test_stray_bytes_between_header_segments_are_a_warning(tmp_path: Path) -> None:
+    data = _jpeg_bytes()
+    at = _after_app0(data)
+    result = _check(_write(tmp_path / "pad.jpg", data[:at] + b"\x00\x00\x00" + data[at:]))
+    assert result.verdict == Verdict.WARNING, _messages(result)
+    assert [f.code for f in result.findings if f.severity != Severity.INFO] == ["header_junk"]
+
+
+def test_stray_header_bytes_do_not_hide_damaged_image_data(tmp_path: Path) -> None:
+    data = bytearray(_jpeg_bytes())
+    mid = _scan_middle(bytes(data))
+    data[mid : mid + 64] = bytes(64)
+    at = _after_app0(bytes(data))
+    path = _write(tmp_path / "both.jpg", bytes(data[:at]) + b"\x00\x00" + bytes(data[at:]))
+    result = _check(path)
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+    assert "Corrupt JPEG data" in _messages(result)
+
+
 def test_leftover_data_before_eoi_is_corrupt(tmp_path: Path) -> None:
     # The same shape as zero padding, but the extra bytes are data: damage, not an encoder's habit.
     data = _jpeg_bytes()

@@ -522,7 +522,11 @@ def _strict_jpeg(run: _Run, buf: bytes | memoryview, label: str) -> bool:
     try:
         height, width, colorspace, _ = simplejpeg.decode_jpeg_header(buf)
     except ValueError as exc:
-        return _jpeg_failure(run, buf, label, _text(exc))
+        message = _text(exc)
+        cleaned = _header_junk(run, buf, label, message)
+        if cleaned is not None:
+            return _strict_jpeg(run, cleaned, label)
+        return _jpeg_failure(run, buf, label, message)
     if width * height > run.options.max_image_pixels:
         run.too_large(width, height)
         return True
@@ -531,6 +535,9 @@ def _strict_jpeg(run: _Run, buf: bytes | memoryview, label: str) -> bool:
         simplejpeg.decode_jpeg(buf, colorspace=out, min_factor=8, strict=True)
     except ValueError as exc:
         message = _text(exc)
+        cleaned = _header_junk(run, buf, label, message)
+        if cleaned is not None:
+            return _strict_jpeg(run, cleaned, label)
         lowered = message.lower()
         padding = _zero_padding(buf, message)
         benign = padding or any(k in lowered for k in _JPEG_BENIGN)
@@ -553,6 +560,60 @@ def _strict_jpeg(run: _Run, buf: bytes | memoryview, label: str) -> bool:
 
 
 _EXTRANEOUS_BEFORE_EOI = re.compile(r"(\d+) extraneous bytes before marker 0xd9", re.IGNORECASE)
+_EXTRANEOUS = re.compile(r"extraneous bytes before marker", re.IGNORECASE)
+# Markers without a length field.
+_STANDALONE = frozenset([0x01, *range(0xD0, 0xD9)])
+
+
+def _header_junk(run: _Run, buf: bytes | memoryview, label: str, message: str) -> bytes | None:
+    """For libjpeg's "extraneous bytes" between header segments: a warning and the JPEG without them.
+
+    Stray bytes before any image data are an encoder's or editor's sloppiness that viewers skip; the
+    image data is then judged without them. None when the message is about anything else.
+    """
+    if not _EXTRANEOUS.search(message) or _EXTRANEOUS_BEFORE_EOI.search(message):
+        return None
+    cleaned = _without_header_junk(bytes(buf))
+    if cleaned is not None:
+        note = f"{label}{message}: stray bytes between header segments, outside the image data"
+        run.add(Severity.WARNING, "header_junk", TOOL_SIMPLEJPEG, note)
+    return cleaned
+
+
+def _without_header_junk(data: bytes) -> bytes | None:
+    """The JPEG with stray bytes between its header segments removed; None if there are none there.
+
+    Walks the segments from SOI to the first SOS (the same skipping libjpeg does): bytes that are
+    neither a marker nor inside a segment are junk. Junk after the first SOS is not touched: there it is
+    leftover entropy-coded data, which is damage.
+    """
+    pos = 2
+    kept: list[bytes] = [data[:2]]
+    found = False
+    while pos < len(data):
+        junk_end = data.find(b"\xff", pos)
+        if junk_end < 0:
+            return None
+        if junk_end > pos:
+            found = True
+        pos = junk_end
+        while pos + 1 < len(data) and data[pos + 1] == 0xFF:
+            pos += 1  # fill bytes before a marker are legal
+        if pos + 1 >= len(data):
+            return None
+        marker = data[pos + 1]
+        if marker == 0xDA:
+            return b"".join(kept) + data[pos:] if found else None
+        if marker in _STANDALONE:
+            kept.append(data[pos : pos + 2])
+            pos += 2
+            continue
+        if marker in (0x00, 0xD8, 0xD9) or pos + 4 > len(data):
+            return None
+        end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        kept.append(data[pos:end])
+        pos = end
+    return None
 
 
 def _zero_padding(buf: bytes | memoryview, message: str) -> bool:
