@@ -21,12 +21,12 @@ NEW_YORK = ZoneInfo("America/New_York")
 UTC = dt.UTC
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-def local(tz: ZoneInfo, *args: int, fold: int = 0) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=tz, fold=fold)
+def local(tz: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0, fold: int = 0):
+    return dt.datetime(year, month, day, hour, minute, tzinfo=tz, fold=fold)
 
 
 def walls(runs: list[dt.datetime], tz: ZoneInfo) -> list[str]:

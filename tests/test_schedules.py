@@ -53,7 +53,7 @@ def test_add_list_edit_enable_remove(db, tmp_path):
     assert (nightly.schedule_type, nightly.schedule_value, nightly.scan_paths) == ("cron", "0 3 * * *", ())
     sweep = svc.add("sweep", "every 6h", scan_type="cleanup", now=T0)
     assert sweep.next_run == T0 + dt.timedelta(hours=6)
-    assert [i.name for i in svc.list()] == ["nightly", "sweep"]
+    assert [i.name for i in svc.all()] == ["nightly", "sweep"]
 
     edited = svc.edit("nightly", spec="every 1d at 04:30", paths=[str(tmp_path)], force_rescan=True, now=T0)
     assert edited.next_run == dt.datetime(2026, 1, 6, 4, 30, tzinfo=UTC)
@@ -68,7 +68,7 @@ def test_add_list_edit_enable_remove(db, tmp_path):
     assert on.next_run == dt.datetime(2026, 1, 9, 4, 30, tzinfo=UTC)
 
     assert svc.remove("early").name == "early"
-    assert [i.name for i in svc.list()] == ["sweep"]
+    assert [i.name for i in svc.all()] == ["sweep"]
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ def test_bad_requests_are_config_errors(db, kwargs, message):
         svc.add(**kwargs, now=T0)
     assert isinstance(info.value, ScheduleError)
     assert message in str(info.value)
-    assert [i.name for i in svc.list()] == ["dup"]
+    assert [i.name for i in svc.all()] == ["dup"]
 
 
 def test_unknown_name_lists_known_ones(db):

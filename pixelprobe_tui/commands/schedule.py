@@ -169,7 +169,7 @@ def run_list(args: argparse.Namespace) -> int:
     """A table of schedules (local times), or JSON."""
     db, service = _with_db(args)
     try:
-        items = service.list()
+        items = service.all()
     finally:
         db.dispose()
     if args.json:

@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import sqlalchemy as sa
 
@@ -50,7 +50,8 @@ CHUNK = 1000
 PROGRESS_EVERY_S = 0.5
 PREVIEW_LIMIT = 1000
 
-_R = ScanResult.__table__.c
+_RESULTS = cast(sa.Table, ScanResult.__table__)
+_R = _RESULTS.c
 _GONE_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR})
 
 
@@ -364,20 +365,20 @@ class CleanupService:
         with self.db.engine.begin() as conn:
             if back:
                 summary.restored += conn.execute(
-                    sa.update(ScanResult.__table__)
+                    sa.update(_RESULTS)
                     .where(_R.id.in_(back), _R.file_exists == sa.false())
                     .values(file_exists=True)
                 ).rowcount
             if gone:
                 summary.marked += conn.execute(
-                    sa.update(ScanResult.__table__)
+                    sa.update(_RESULTS)
                     .where(_R.id.in_(gone), _R.file_exists == sa.true())
                     .values(file_exists=False)
                 ).rowcount
                 if mode == "apply":
                     # Only rows still marked absent: a scan that found the file again in between wins.
                     summary.deleted += conn.execute(
-                        sa.delete(ScanResult.__table__).where(_R.id.in_(gone), _R.file_exists == sa.false())
+                        sa.delete(_RESULTS).where(_R.id.in_(gone), _R.file_exists == sa.false())
                     ).rowcount
 
     def _progress(self, state_id: uuid.UUID, phase: str, summary: CleanupSummary, total: int) -> None:

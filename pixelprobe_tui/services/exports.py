@@ -26,7 +26,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, cast
 
 import sqlalchemy as sa
 
@@ -40,8 +40,8 @@ Format = Literal["csv", "json"]
 FORMATS: tuple[Format, ...] = ("csv", "json")
 BATCH = 1000
 
-RESULTS = ScanResult.__table__
-REPORTS = ScanReport.__table__
+RESULTS = cast(sa.Table, ScanResult.__table__)
+REPORTS = cast(sa.Table, ScanReport.__table__)
 RESULT_COLUMNS: tuple[str, ...] = tuple(c.name for c in RESULTS.columns)
 REPORT_COLUMNS: tuple[str, ...] = tuple(c.name for c in REPORTS.columns)
 _PATH_COLUMNS = frozenset({"file_path"})

@@ -35,7 +35,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -63,7 +63,7 @@ HEARTBEAT_S = 60.0
 RETRY_S = 60.0
 POLL_S = 30.0
 
-_T = ScanSchedule.__table__
+_T = cast(sa.Table, ScanSchedule.__table__)
 _C = _T.c
 
 
@@ -218,7 +218,7 @@ class ScheduleService:
         self.db = db
         self.tz = tz if tz is not None else local_zone()
 
-    def list(self) -> list[ScheduleInfo]:
+    def all(self) -> list[ScheduleInfo]:
         """Every schedule, by name."""
         with self.db.engine.connect() as conn:
             return [_info(r) for r in conn.execute(sa.select(_T).order_by(_C.name))]
@@ -347,7 +347,9 @@ class ScheduleService:
         with self.db.engine.connect() as conn:
             return [_info(r) for r in conn.execute(stmt)]
 
-    def preview(self, spec: str | ScheduleSpec, n: int = PREVIEW_RUNS, now: dt.datetime | None = None):
+    def preview(
+        self, spec: str | ScheduleSpec, n: int = PREVIEW_RUNS, now: dt.datetime | None = None
+    ) -> list[dt.datetime]:
         """The next *n* runs of a spec from *now* (aware UTC); ScheduleError for a bad spec."""
         parsed = spec if isinstance(spec, ScheduleSpec) else parse_spec(spec)
         return next_runs(parsed, now or utcnow(), self.tz, n)
