@@ -452,7 +452,7 @@ def _check_open(
 
     if any(s.kind == "cover" for s in streams):
         evidence.downgrade(_BENIGN_WITH_COVER, "cover-art track notice")
-    if not streams:
+    if not any(s.kind != "cover" for s in streams):
         kinds = {s.type for s in container.streams}
         if kinds and kinds <= {"subtitle", "attachment"}:
             evidence.add(
