@@ -95,6 +95,8 @@ def test_scan_uses_configured_roots_and_rejects_bad_requests(database_url, libra
     assert "Traceback" not in none.stderr
     bad = run(database_url, "scan", str(root), "--workers", "0")
     assert bad.returncode == 2 and "--workers" in bad.stderr
+    typo = run(database_url, "scan", str(root / "nope"))
+    assert typo.returncode == 2 and f"no such file or directory: {root / 'nope'}" in typo.stderr
 
     assert run(database_url, "config", "set", "scan_paths", str(root / "good")).returncode == 0
     configured = run(database_url, "scan", "--json")

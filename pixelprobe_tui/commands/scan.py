@@ -185,6 +185,11 @@ def run_scan(args: argparse.Namespace) -> int:
 
     if args.workers is not None and not 1 <= args.workers <= 64:
         raise ConfigError("--workers must be between 1 and 64")
+    # A path typed on the command line that does not exist is a mistake; a configured root that is missing
+    # (an unmounted drive) is reported by the scan as incomplete instead.
+    missing = [p for p in args.paths if not os.path.exists(p)]
+    if missing:
+        raise ConfigError(f"no such file or directory: {display_path(missing[0])}")
     db = database_from_args(args)
     handler = None
     try:
