@@ -186,6 +186,33 @@ def test_ycck_jpeg_is_healthy(tmp_path: Path) -> None:
     _assert_healthy(_check(_write(tmp_path / "ycck.jpg", data)))
 
 
+def _exif_with_thumbnail(thumbnail: bytes) -> bytes:
+    """An EXIF APP1 payload whose IFD1 points at an embedded JPEG thumbnail, as cameras write it."""
+    ifd0 = struct.pack("<H", 1) + struct.pack("<HHII", 0x0112, 3, 1, 1)  # Orientation = 1
+    ifd1_offset = 8 + len(ifd0) + 4
+    ifd1_size = 2 + 2 * 12 + 4
+    thumb_offset = ifd1_offset + ifd1_size
+    ifd1 = (
+        struct.pack("<H", 2)
+        + struct.pack("<HHII", 0x0201, 4, 1, thumb_offset)
+        + struct.pack("<HHII", 0x0202, 4, 1, len(thumbnail))
+        + struct.pack("<I", 0)
+    )
+    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd0 + struct.pack("<I", ifd1_offset) + ifd1 + thumbnail
+    return b"Exif\x00\x00" + tiff
+
+
+def test_jpeg_with_exif_thumbnail_is_healthy(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    _noise(3, (32, 24)).save(buf, "JPEG", quality=70)
+    app1 = _segment(0xE1, _exif_with_thumbnail(buf.getvalue()))
+    main = _jpeg_bytes()
+    _assert_healthy(_check(_write(tmp_path / "thumb.jpg", _insert_after_soi(main, app1))))
+    # Zero padding before the main image's EOI is judged on the main image, not on the thumbnail.
+    padded = _insert_after_soi(main[:-2] + bytes(16) + b"\xff\xd9", app1)
+    _assert_healthy(_check(_write(tmp_path / "thumb_padded.jpg", padded)))
+
+
 def test_jpeg_with_exif_is_healthy(tmp_path: Path) -> None:
     exif = Image.Exif()
     exif[0x010F] = "PixelProbe"

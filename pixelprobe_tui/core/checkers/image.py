@@ -573,19 +573,19 @@ def _header_junk(run: _Run, buf: bytes | memoryview, label: str, message: str) -
     """
     if not _EXTRANEOUS.search(message) or _EXTRANEOUS_BEFORE_EOI.search(message):
         return None
-    cleaned = _without_header_junk(bytes(buf))
+    _, cleaned = _walk_header(bytes(buf))
     if cleaned is not None:
         note = f"{label}{message}: stray bytes between header segments, outside the image data"
         run.add(Severity.WARNING, "header_junk", TOOL_SIMPLEJPEG, note)
     return cleaned
 
 
-def _without_header_junk(data: bytes) -> bytes | None:
-    """The JPEG with stray bytes between its header segments removed; None if there are none there.
+def _walk_header(data: bytes) -> tuple[int, bytes | None]:
+    """Walk the segments from SOI to the first SOS, skipping stray bytes as libjpeg does.
 
-    Walks the segments from SOI to the first SOS (the same skipping libjpeg does): bytes that are
-    neither a marker nor inside a segment are junk. Junk after the first SOS is not touched: there it is
-    leftover entropy-coded data, which is damage.
+    Returns the offset of the first SOS marker (-1 if the walk fails) and the JPEG with the stray bytes
+    removed (None if there were none). The walk steps over whole segments, so a JPEG thumbnail inside
+    the EXIF segment is never taken for the image itself.
     """
     pos = 2
     kept: list[bytes] = [data[:2]]
@@ -593,27 +593,30 @@ def _without_header_junk(data: bytes) -> bytes | None:
     while pos < len(data):
         junk_end = data.find(b"\xff", pos)
         if junk_end < 0:
-            return None
+            return -1, None
         if junk_end > pos:
             found = True
         pos = junk_end
         while pos + 1 < len(data) and data[pos + 1] == 0xFF:
             pos += 1  # fill bytes before a marker are legal
         if pos + 1 >= len(data):
-            return None
+            return -1, None
         marker = data[pos + 1]
         if marker == 0xDA:
-            return b"".join(kept) + data[pos:] if found else None
+            if not found:
+                return pos, None
+            head = b"".join(kept)
+            return len(head), head + data[pos:]
         if marker in _STANDALONE:
             kept.append(data[pos : pos + 2])
             pos += 2
             continue
         if marker in (0x00, 0xD8, 0xD9) or pos + 4 > len(data):
-            return None
+            return -1, None
         end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
         kept.append(data[pos:end])
         pos = end
-    return None
+    return -1, None
 
 
 def _zero_padding(buf: bytes | memoryview, message: str) -> bool:
@@ -628,7 +631,8 @@ def _zero_padding(buf: bytes | memoryview, message: str) -> bool:
         return False
     count = int(match.group(1))
     data = bytes(buf)
-    sos = data.find(b"\xff\xda")
+    sos, cleaned = _walk_header(data)
+    data = cleaned if cleaned is not None else data
     eoi = data.find(b"\xff\xd9", sos) if sos >= 0 else -1
     return 0 < count <= eoi - sos and not data[eoi - count : eoi].strip(b"\x00")
 
