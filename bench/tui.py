@@ -111,7 +111,7 @@ async def ui_run(db: Database) -> dict[str, float]:
         # Switch directly (a Pilot key press also waits for the app to go idle, which is not what a user sees).
         t0 = time.perf_counter()
         app.switch_mode("results")
-        await _until(pilot, lambda: isinstance(app.screen.query(ResultsGrid).first(None), ResultsGrid))
+        await _until(pilot, lambda: len(app.screen.query(ResultsGrid)) > 0)
         grid = app.screen.query_one(ResultsGrid)
         await _until(pilot, lambda: grid.row_at(grid.page_rows - 1) is not None)
         out["launch_s"] = time.perf_counter() - t0
@@ -188,9 +188,18 @@ def service_run(db: Database) -> dict[str, float]:
 def measure(label: str, url: str, rows: int) -> dict[str, float]:
     db = open_database(url)
     try:
-        print(f"[{label}] inserting {rows:,} results…", flush=True)
-        fill_s = fill(db, rows)
-        print(f"[{label}] inserted in {fill_s:.1f} s", flush=True)
+        with db.engine.connect() as conn:
+            have = conn.execute(sa.select(sa.func.count()).select_from(ScanResult.__table__)).scalar_one()
+        if have not in (0, rows):
+            raise SystemExit(
+                f"{db.display_url} holds {have:,} results, not {rows:,}: use another --sqlite-file"
+            )
+        if have == 0:
+            print(f"[{label}] inserting {rows:,} results…", flush=True)
+            fill_s = fill(db, rows)
+            print(f"[{label}] inserted in {fill_s:.1f} s", flush=True)
+        with db.engine.begin() as conn:  # a previous run's marks must not change what is measured
+            conn.execute(sa.update(ScanResult.__table__).values(marked_as_good=False))
         result = asyncio.run(ui_run(db))
         result.update(service_run(db))
         return result
@@ -216,11 +225,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--sqlite-file",
+        help="keep the SQLite database in this file and reuse it next time (filling takes minutes)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
     results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="pixelprobe-bench-") as tmp:
-        results["SQLite"] = measure("sqlite", f"sqlite:///{tmp}/bench.db", args.rows)
+    if args.sqlite_file:
+        results["SQLite"] = measure("sqlite", f"sqlite:///{os.path.abspath(args.sqlite_file)}", args.rows)
+    else:
+        with tempfile.TemporaryDirectory(prefix="pixelprobe-bench-") as tmp:
+            results["SQLite"] = measure("sqlite", f"sqlite:///{tmp}/bench.db", args.rows)
     report(f"SQLite, {args.rows:,} results", results["SQLite"], None)
     if not args.no_postgres:
         from tests.fixtures_db import ThrowawayPostgres, find_pg_bindir

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from pixelprobe_tui.core.discovery import display_path, path_from_db
 from pixelprobe_tui.core.verdict import Finding
 from pixelprobe_tui.db.engine import Database
-from pixelprobe_tui.db.models import ScanReport, ScanResult, ScanState, utcnow
+from pixelprobe_tui.db.models import LogEntry, ScanReport, ScanResult, ScanState, utcnow
 from pixelprobe_tui.services.scan_lock import owner_alive
 
 SortKey = Literal["path", "status", "date", "size"]
@@ -481,6 +481,7 @@ class ReportRow:
     """One finished run, for the dashboard and the reports screen."""
 
     id: int
+    scan_id: str | None
     scan_type: str
     status: str
     start_time: dt.datetime | None
@@ -505,6 +506,7 @@ def recent_reports(db: Database, limit: int = 10, offset: int = 0) -> list[Repor
     return [
         ReportRow(
             id=int(r["id"]),
+            scan_id=str(r["scan_id"]) if r["scan_id"] is not None else None,
             scan_type=r["scan_type"],
             status=r["status"],
             start_time=r["start_time"],
@@ -606,6 +608,70 @@ def live_scan(db: Database) -> LiveScan | None:
         cancel_requested=bool(r["cancel_requested"]),
         owner=r["owner"],
     )
+
+
+# -- logs -------------------------------------------------------------------------------------------------------
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True, slots=True)
+class LogRow:
+    id: int
+    timestamp: dt.datetime
+    level: str
+    logger: str | None
+    message: str
+    scan_id: str | None
+    traceback: str | None
+
+
+def log_entries(
+    db: Database,
+    *,
+    min_level: str = "DEBUG",
+    scan_id: str | None = None,
+    text: str = "",
+    after_id: int | None = None,
+    limit: int = 1000,
+) -> list[LogRow]:
+    """Log entries at ``min_level`` or above, of one scan, containing ``text``, oldest first.
+
+    Without ``after_id``: the newest ``limit`` entries. With it (follow mode): the next ``limit`` entries after
+    that id.
+    """
+    t = LogEntry.__table__
+    levels = (
+        LOG_LEVELS[LOG_LEVELS.index(min_level.upper()) :] if min_level.upper() in LOG_LEVELS else LOG_LEVELS
+    )
+    stmt = sa.select(t)
+    if min_level.upper() != "DEBUG":
+        stmt = stmt.where(t.c.level.in_(levels))
+    if scan_id:
+        stmt = stmt.where(t.c.scan_id == scan_id)
+    if text:
+        stmt = stmt.where(t.c.message.icontains(text, autoescape=True))
+    if after_id is not None:
+        stmt = stmt.where(t.c.id > after_id).order_by(t.c.id).limit(limit)
+    else:
+        stmt = stmt.order_by(t.c.id.desc()).limit(limit)
+    with db.engine.connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    out = [
+        LogRow(
+            id=int(r["id"]),
+            timestamp=r["timestamp"],
+            level=r["level"],
+            logger=r["logger_name"],
+            message=r["message"],
+            scan_id=r["scan_id"],
+            traceback=r["traceback"],
+        )
+        for r in rows
+    ]
+    if after_id is None:
+        out.reverse()
+    return out
 
 
 # -- exports ---------------------------------------------------------------------------------------------------
@@ -715,7 +781,9 @@ __all__: Sequence[str] = [
     "ResultsQuery",
     "Selection",
     "Totals",
+    "LogRow",
     "export_reports",
+    "log_entries",
     "export_results",
     "format_size",
     "live_scan",

@@ -52,7 +52,7 @@ class LoadingScreen(Screen[Any]):
         elif event.state == WorkerState.ERROR:
             error = worker.error
             text = str(error).splitlines()[0] if error is not None and str(error) else repr(error)
-            self.notify(f"{worker.name}: {text}", title="Database error", severity="error", timeout=8)
+            self.notify(text, title=f"Could not {worker.name.replace('_', ' ')}", severity="error", timeout=8)
             handler = getattr(self, f"failed_{worker.name}", None)
             if handler is not None:
                 handler(error)

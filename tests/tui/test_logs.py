@@ -1,0 +1,146 @@
+"""The logs screen: level, scan and text filters, follow mode, and editing retention and excluded loggers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from pixelprobe_tui.db.engine import Database
+from pixelprobe_tui.db.models import LogEntry, ScanReport
+from pixelprobe_tui.services import browse
+from pixelprobe_tui.services.config import ConfigService
+from pixelprobe_tui.tui.app import PixelProbeApp
+from pixelprobe_tui.tui.screens.logs import LogsScreen
+from tests.tui.conftest import run, wait_for
+
+T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+SCAN = "2b4f3c6e-0000-4000-8000-000000000001"
+
+
+def add_logs(db: Database) -> None:
+    rows = [
+        ("INFO", "pixelprobe.scan", "scan started over /srv/media", SCAN),
+        ("DEBUG", "pixelprobe.discovery", "walked 12 directories", SCAN),
+        ("WARNING", "pixelprobe.scan", "slow storage under /srv/media/nas", SCAN),
+        ("ERROR", "pixelprobe.check", "decoder crashed: signal 11 on /srv/media/a.mkv", SCAN),
+        ("INFO", "pixelprobe.cli", "config set workers 4", None),
+    ]
+    with db.session() as s:
+        for i, (level, logger, message, scan) in enumerate(rows):
+            s.add(
+                LogEntry(
+                    level=level,
+                    logger_name=logger,
+                    message=message,
+                    scan_id=scan,
+                    timestamp=T0 + dt.timedelta(seconds=i),
+                )
+            )
+        s.add(ScanReport(scan_id=None, scan_type="full_scan", status="completed", start_time=T0))
+
+
+def shown(screen: LogsScreen) -> list[str]:
+    return [strip.text for strip in screen.query_one("#log").lines]  # type: ignore[attr-defined]
+
+
+def test_filters_and_follow(empty_db: Database) -> None:
+    add_logs(empty_db)
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.press("4")
+            screen = app.screen
+            assert isinstance(screen, LogsScreen)
+            await wait_for(pilot, lambda: screen.shown == 5, what="all entries")
+            assert "config set workers 4" in shown(screen)[-1]
+
+            screen.query_one("#level").value = "WARNING"  # type: ignore[attr-defined]
+            await wait_for(pilot, lambda: screen.shown == 2, what="warning+")
+            assert any("decoder crashed" in line for line in shown(screen))
+
+            screen.query_one("#level").clear()  # type: ignore[attr-defined]
+            await pilot.press("slash", *"storage", "enter")
+            await wait_for(
+                pilot, lambda: screen.shown == 1 and "slow storage" in shown(screen)[0], what="search"
+            )
+
+            # Follow mode: a new matching entry appears without a key press.
+            with empty_db.session() as s:
+                s.add(
+                    LogEntry(
+                        level="INFO",
+                        logger_name="x",
+                        message="storage back",
+                        timestamp=T0 + dt.timedelta(minutes=1),
+                    )
+                )
+            await wait_for(pilot, lambda: screen.shown == 2, what="followed entry")
+            await pilot.press("f")
+            assert not screen.follow
+            with empty_db.session() as s:
+                s.add(
+                    LogEntry(
+                        level="INFO",
+                        logger_name="x",
+                        message="storage again",
+                        timestamp=T0 + dt.timedelta(minutes=2),
+                    )
+                )
+            await pilot.pause(0.4)
+            assert screen.shown == 2
+
+    run(body())
+
+
+def test_log_entries_of_one_scan(empty_db: Database) -> None:
+    add_logs(empty_db)
+    rows = browse.log_entries(empty_db, scan_id=SCAN)
+    assert [r.level for r in rows] == ["INFO", "DEBUG", "WARNING", "ERROR"]
+    assert [r.message for r in browse.log_entries(empty_db, min_level="error")] == [
+        "decoder crashed: signal 11 on /srv/media/a.mkv"
+    ]
+    assert len(browse.log_entries(empty_db, limit=2)) == 2
+    assert browse.log_entries(empty_db, limit=2)[-1].message == "config set workers 4"
+    first = browse.log_entries(empty_db)[0].id
+    assert len(browse.log_entries(empty_db, after_id=first)) == 4
+    assert browse.log_entries(empty_db, text="100%_") == []
+
+
+def test_edit_retention_and_excluded_loggers(empty_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.press("4")
+            screen = app.screen
+            retention = screen.query_one("#retention")
+            await wait_for(pilot, lambda: retention.value == "30", what="settings")  # type: ignore[attr-defined]
+            retention.value = "7"  # type: ignore[attr-defined]
+            screen.query_one("#excluded").value = "sqlalchemy, urllib3"  # type: ignore[attr-defined]
+            await pilot.press("ctrl+s")
+            await wait_for(
+                pilot, lambda: ConfigService(empty_db).load().log_retention_days == 7, what="saved"
+            )
+            assert ConfigService(empty_db).load().excluded_loggers == ("sqlalchemy", "urllib3")
+            # A bad value is refused with a message; nothing changes.
+            retention.value = "-3"  # type: ignore[attr-defined]
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: any("Could not" in (n.title or "") for n in app._notifications))
+            assert ConfigService(empty_db).load().log_retention_days == 7
+
+    run(body())
+
+
+def test_no_entries(empty_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("4")
+            screen = app.screen
+            await wait_for(pilot, lambda: shown(screen), what="message")  # type: ignore[arg-type]
+            assert "No log entries match." in shown(screen)[0]  # type: ignore[arg-type]
+        with empty_db.engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(LogEntry)).scalar() == 0
+
+    run(body())
