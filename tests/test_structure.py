@@ -648,3 +648,36 @@ def test_fujifilm_raf_offsets(media_factory, tmp_path: Path) -> None:
     assert ok.container == "raf" and ok.family == "image" and ok.verdict is Verdict.HEALTHY
     cut = check(write(tmp_path, "cut.raf", data[:-100]))
     assert cut.verdict is Verdict.CORRUPTED and codes(cut) == {"truncated"}
+
+
+@pytest.mark.timeout(60)
+def test_ts_resync_near_the_end_terminates(media_factory, tmp_path: Path) -> None:
+    # Regression: with no five packets in step left, the resync window shrank to exactly five packets
+    # and stopped advancing.
+    data = bytearray(media_factory("ts_h264", **SMALL).read_bytes())
+    for k in range(1, 7):
+        data[len(data) - 188 * k] = 0
+    result = check(write(tmp_path, "resync.ts", bytes(data)), CheckOptions(deep=True))
+    assert result.verdict is Verdict.CORRUPTED
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("kind", ["mp4_h264_aac", "mkv_h264", "mp3", "flac", "ogg_vorbis", "ts_h264", "png"])
+def test_random_damage_never_breaks_a_walk(kind: str, media_factory, tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(kind)
+    data = media_factory(kind, **SMALL).read_bytes()
+    suffix = samples.KINDS[kind].extension
+    for i in range(40):
+        b = bytearray(data)
+        start = rng.randrange(len(b))
+        if i % 3 == 0:
+            b[start : start + rng.randint(1, 3000)] = b""
+        elif i % 3 == 1:
+            n = rng.randint(1, 4096)
+            b[start : start + n] = rng.randbytes(len(b[start : start + n]))
+        else:
+            b = b[:start]
+        result = check(write(tmp_path, f"d{i}{suffix}", bytes(b)), CheckOptions(deep=bool(i & 1)))
+        assert "walk_failed" not in codes(result), [f.describe() for f in result.findings]

@@ -38,6 +38,8 @@ def _find_sync(r: Reader, pos: int, end: int, limit: int = _SEARCH) -> int | Non
     stop = min(end, pos + limit)
     while pos < stop:
         buf = r.read(pos, min(1 << 16, stop - pos))
+        if not buf:
+            return None  # the file shrank under us
         i = buf.find(b"\xff")
         while i != -1:
             if _confirmed(r, pos + i, end):
@@ -208,6 +210,10 @@ def walk_adts(r: Reader, out: Notes, ctx: WalkContext) -> None:
         if tag is not None:
             pos += tag
             continue
+        head = r.read(pos, 2)
+        if end - pos < 7 and len(head) == 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+            out.corrupt("truncated", f"the file ends inside a frame header at byte {pos}")
+            return
         nxt = _find_adts(r, pos + 1, end)
         if nxt is None:
             _after_frames(r, out, pos, end)
@@ -226,6 +232,8 @@ def _find_adts(r: Reader, pos: int, end: int) -> int | None:
     stop = min(end, pos + _SEARCH)
     while pos < stop:
         buf = r.read(pos, min(1 << 16, stop - pos))
+        if not buf:
+            return None  # the file shrank under us
         i = buf.find(b"\xff")
         while i != -1:
             n = _adts_length(r.read(pos + i, 7))

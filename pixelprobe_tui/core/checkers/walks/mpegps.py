@@ -82,6 +82,8 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     start = size - _REGION
     while start < size:
         buf = r.read(start, min(_REGION, size - start))
+        if not buf:
+            return
         i = buf.find(b"\x00\x00\x01\xba")
         if i == -1:
             return  # no pack header near the end: nothing certain to say

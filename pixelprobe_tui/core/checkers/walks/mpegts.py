@@ -33,7 +33,7 @@ def _resync(r: Reader, pos: int, lead: int, psize: int, confirm: int = 5) -> int
             if all(buf[p + lead + k * psize] == 0x47 for k in range(confirm)):
                 return pos + p
             i = buf.find(b"G", i + 1)
-        pos += len(buf) - psize * confirm
+        pos += max(1, len(buf) - psize * confirm)  # overlap, so a run across the boundary is seen
     return None
 
 
@@ -73,6 +73,8 @@ def _walk_all(r: Reader, out: Notes, pos: int, lead: int, psize: int) -> int | N
     while pos + psize <= size:
         n = min(_CHUNK_PACKETS, (size - pos) // psize)
         buf = r.read(pos, n * psize)
+        if len(buf) < psize:
+            break  # the file shrank under us
         good = _first_bad(buf, lead, psize)
         if good >= n:
             pos += n * psize

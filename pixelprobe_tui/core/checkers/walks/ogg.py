@@ -33,7 +33,8 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     bad_crc = []
     seq: dict[int, int] = {}
     ended: set[int] = set()
-    gaps = 0
+    gaps = lost = lost_bytes = 0
+    first_lost: int | None = None
     while pos < size:
         hdr = r.read(pos, 27)
         if len(hdr) < 27 or hdr[:4] != b"OggS":
@@ -47,9 +48,9 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             if nxt is None:
                 trailing(r, out, pos, "last page")
                 break
-            out.corrupt(
-                "lost_sync", f"{plural(nxt - pos, 'byte')} of damaged data between pages at byte {pos}"
-            )
+            lost += 1
+            lost_bytes += nxt - pos
+            first_lost = pos if first_lost is None else first_lost
             pos = nxt
             continue
         nseg = hdr[26]
@@ -76,6 +77,12 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
                 bad_crc.append(pos)
         pages += 1
         pos += page_len
+    if lost:
+        out.corrupt(
+            "lost_sync",
+            f"{plural(lost_bytes, 'byte')} of damaged data between pages in {plural(lost, 'place')} "
+            f"(first at byte {first_lost})",
+        )
     if bad_crc:
         out.corrupt(
             "crc_mismatch",
