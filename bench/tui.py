@@ -154,16 +154,21 @@ async def ui_run(db: Database) -> dict[str, float]:
                 or grid.row_at(min(grid.count or grid.page_rows, grid.page_rows) - 1) is not None
             )
 
+        async def change(query: ResultsQuery) -> float:
+            # The median of three changes to the query, each from the plain list: the machine is shared.
+            times = []
+            for _ in range(3):
+                grid.set_query(ResultsQuery())
+                await _until(pilot, lambda: full_page() and grid.count is not None)
+                await pilot.pause(0.05)
+                times.append(await timed(lambda: grid.set_query(query), full_page))
+            return statistics.median(times)
+
         corrupted = ResultsQuery(statuses=frozenset({"corrupted"}))
-        out["filter_s"] = await timed(lambda: grid.set_query(corrupted), full_page)
-        await _until(pilot, lambda: grid.count is not None)
-        out["sort_s"] = await timed(
-            lambda: grid.set_query(corrupted.with_changes(sort="date", descending=True)), full_page
-        )
-        out["sort_all_size_s"] = await timed(
-            lambda: grid.set_query(ResultsQuery(sort="size", descending=True)), full_page
-        )
-        out["search_s"] = await timed(lambda: grid.set_query(ResultsQuery(path_text="dir0042")), full_page)
+        out["filter_s"] = await change(corrupted)
+        out["sort_s"] = await change(ResultsQuery(sort="size", descending=True))
+        out["filter_sort_s"] = await change(corrupted.with_changes(sort="date", descending=True))
+        out["search_s"] = await change(ResultsQuery(path_text="dir0042"))
         t0 = time.perf_counter()
         await _until(pilot, lambda: grid.count is not None)
         out["search_count_s"] = out["search_s"] + time.perf_counter() - t0

@@ -21,16 +21,26 @@ import csv
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from pixelprobe_tui.core.discovery import display_path, path_from_db
-from pixelprobe_tui.core.verdict import Finding
+from pixelprobe_tui.core.discovery import Exclusions, display_path, path_from_db
+from pixelprobe_tui.core.verdict import Finding, IgnoreRules, Severity
 from pixelprobe_tui.db.engine import Database
-from pixelprobe_tui.db.models import LogEntry, ScanReport, ScanResult, ScanState, utcnow
+from pixelprobe_tui.db.models import (
+    Exclusion,
+    IgnoredErrorPattern,
+    LogEntry,
+    ScanReport,
+    ScanResult,
+    ScanState,
+    utcnow,
+)
+from pixelprobe_tui.errors import ConfigError
 from pixelprobe_tui.services.scan_lock import owner_alive
 
 SortKey = Literal["path", "status", "date", "size"]
@@ -674,6 +684,125 @@ def log_entries(
     return out
 
 
+# -- rules: exclusions and ignored error patterns ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExclusionRow:
+    id: int
+    type: str  # "path" | "extension"
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatternRow:
+    id: int
+    pattern: str
+    description: str | None
+    active: bool
+
+
+def list_exclusions(db: Database) -> list[ExclusionRow]:
+    t = Exclusion.__table__
+    with db.engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.id, t.c.type, t.c.value).order_by(t.c.type, t.c.value)).all()
+    return [ExclusionRow(int(r.id), r.type, r.value) for r in rows]
+
+
+def add_exclusion(db: Database, kind: str, value: str) -> ExclusionRow:
+    """Store an exclusion rule after checking it the way discovery will read it; ConfigError when it is
+    invalid or already there."""
+    kind, value = kind.strip().lower(), value.strip()
+    try:
+        Exclusions([(kind, value)])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    t = Exclusion.__table__
+    with db.engine.begin() as conn:
+        if conn.execute(sa.select(t.c.id).where(t.c.type == kind, t.c.value == value)).first() is not None:
+            raise ConfigError(f"{kind} {value!r} is already excluded")
+        new_id = conn.execute(
+            sa.insert(t).values(type=kind, value=value, created_at=utcnow())
+        ).inserted_primary_key
+    return ExclusionRow(int(new_id[0]), kind, value)  # type: ignore[index]
+
+
+def remove_exclusion(db: Database, exclusion_id: int) -> bool:
+    t = Exclusion.__table__
+    with db.engine.begin() as conn:
+        return bool(conn.execute(sa.delete(t).where(t.c.id == exclusion_id)).rowcount)
+
+
+def list_ignore_patterns(db: Database) -> list[PatternRow]:
+    t = IgnoredErrorPattern.__table__
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.c.id, t.c.pattern, t.c.description, t.c.is_active).order_by(t.c.id)
+        ).all()
+    return [PatternRow(int(r.id), r.pattern, r.description, bool(r.is_active)) for r in rows]
+
+
+def add_ignore_pattern(db: Database, pattern: str, description: str | None = None) -> PatternRow:
+    """Store an ignored error pattern (substring, or ``re:`` regular expression); ConfigError when it is
+    empty, an invalid regular expression, or already there."""
+    pattern = pattern.strip()
+    if not pattern or pattern == "re:":
+        raise ConfigError("empty pattern")
+    if pattern.startswith("re:"):
+        try:
+            re.compile(pattern[3:])
+        except re.error as exc:
+            raise ConfigError(f"invalid regular expression {pattern[3:]!r}: {exc}") from None
+    t = IgnoredErrorPattern.__table__
+    with db.engine.begin() as conn:
+        if conn.execute(sa.select(t.c.id).where(t.c.pattern == pattern)).first() is not None:
+            raise ConfigError(f"pattern {pattern!r} is already there")
+        new_id = conn.execute(
+            sa.insert(t).values(pattern=pattern, description=description, is_active=True, created_at=utcnow())
+        ).inserted_primary_key
+    return PatternRow(int(new_id[0]), pattern, description, True)  # type: ignore[index]
+
+
+def remove_ignore_pattern(db: Database, pattern_id: int) -> bool:
+    t = IgnoredErrorPattern.__table__
+    with db.engine.begin() as conn:
+        return bool(conn.execute(sa.delete(t).where(t.c.id == pattern_id)).rowcount)
+
+
+def set_ignore_pattern_active(db: Database, pattern_id: int, active: bool) -> bool:
+    t = IgnoredErrorPattern.__table__
+    with db.engine.begin() as conn:
+        return bool(conn.execute(sa.update(t).where(t.c.id == pattern_id).values(is_active=active)).rowcount)
+
+
+def count_pattern_matches(db: Database, patterns: Sequence[str]) -> dict[str, int]:
+    """How many stored findings (warnings and corruption evidence, the kinds a pattern can ignore) each
+    pattern matches, by the same rule the scan applies. Reads every stored finding: call it from a worker."""
+    rules = {p: IgnoreRules([p]) for p in patterns}
+    counts = dict.fromkeys(patterns, 0)
+    if not patterns:
+        return counts
+    c = ScanResult.__table__.c
+    stmt = sa.select(c.findings).where(c.findings.is_not(None))
+    with db.engine.connect() as conn:
+        for (text,) in conn.execution_options(yield_per=2000).execute(stmt):
+            try:
+                items = json.loads(text)
+            except (ValueError, TypeError):
+                continue
+            for item in items if isinstance(items, list) else ():
+                try:
+                    finding = Finding.from_dict(item)
+                except (KeyError, ValueError, TypeError):
+                    continue
+                if finding.severity not in (Severity.WARNING, Severity.CORRUPT):
+                    continue
+                for p, rule in rules.items():
+                    if rule.matches(finding):
+                        counts[p] += 1
+    return counts
+
+
 # -- exports ---------------------------------------------------------------------------------------------------
 
 EXPORT_FORMATS = ("json", "csv")
@@ -781,7 +910,17 @@ __all__: Sequence[str] = [
     "ResultsQuery",
     "Selection",
     "Totals",
+    "ExclusionRow",
     "LogRow",
+    "PatternRow",
+    "add_exclusion",
+    "add_ignore_pattern",
+    "count_pattern_matches",
+    "list_exclusions",
+    "list_ignore_patterns",
+    "remove_exclusion",
+    "remove_ignore_pattern",
+    "set_ignore_pattern_active",
     "export_reports",
     "log_entries",
     "export_results",
