@@ -188,6 +188,44 @@ def test_busy_run_is_given_back_or_retried(db):
     assert stored.claimed_by is None and stored.next_run == dt.datetime(2026, 1, 7, 3, 0, tzinfo=UTC)
 
 
+def test_runs_behind_a_long_run_are_claimed_one_at_a_time(db):
+    svc = ScheduleService(db, tz=UTC)
+    svc.add("first", "every 1h", now=T0 - dt.timedelta(minutes=1))
+    svc.add("second", "every 1h", now=T0)
+    seen: list[tuple[str, str | None]] = []
+
+    def runner(schedule: ScanSchedule) -> None:
+        other = "second" if schedule.name == "first" else "first"
+        seen.append((schedule.name, row(db, other).claimed_by))
+
+    outcomes = Scheduler(db, {"scan": runner}, tz=UTC).run_pending(T0 + dt.timedelta(hours=2))
+    assert [o.name for o in outcomes] == ["first", "second"]
+    # While "first" ran, "second" was not claimed yet: a claim never sits without a heartbeat.
+    assert seen == [("first", None), ("second", None)]
+
+
+def test_waiting_claims_keep_their_lease_and_yield_to_a_takeover(db):
+    svc = ScheduleService(db, tz=UTC)
+    svc.add("nightly", "0 3 * * *", now=T0)
+    runs: list[str] = []
+
+    def runner(schedule: ScanSchedule) -> None:
+        runs.append(schedule.name)
+        raise ScheduleBusy("a scan is already running")
+
+    now = dt.datetime(2026, 1, 6, 3, 5, tzinfo=UTC)
+    sched = Scheduler(db, {"scan": runner}, tz=UTC, retry_s=3600, heartbeat_s=0)
+    sched.run_pending(now, keep_busy=True)
+    first_claim = row(db, "nightly").claimed_at
+    time.sleep(0.01)
+    assert sched.run_pending(now, keep_busy=True) == []  # not time to retry, but the lease was refreshed
+    assert row(db, "nightly").claimed_at > first_claim
+    with db.session() as s:  # another process decided we were dead and took the run over
+        s.execute(sa.update(ScanSchedule).values(claimed_by="other:1:x"))
+    sched.run_pending(now, keep_busy=True)
+    assert sched.waiting == [] and runs == ["nightly"]
+
+
 def test_failed_run_counts_as_run(db):
     svc = ScheduleService(db, tz=UTC)
     svc.add("broken", "every 1h", now=T0)

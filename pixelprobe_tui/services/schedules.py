@@ -33,7 +33,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -62,6 +62,7 @@ LEASE_S = 600.0
 HEARTBEAT_S = 60.0
 RETRY_S = 60.0
 POLL_S = 30.0
+RELEASE_ATTEMPTS = 6
 
 _T = cast(sa.Table, ScanSchedule.__table__)
 _C = _T.c
@@ -412,8 +413,14 @@ def claim_due(
     tz: dt.tzinfo | None = None,
     *,
     lease_s: float = LEASE_S,
+    limit: int | None = None,
+    exclude: Collection[int] = (),
 ) -> list[ClaimedRun]:
-    """Claim every due schedule (and every run whose owner died) for *owner*; see the module docstring."""
+    """Claim due schedules (and runs whose owner died) for *owner*; see the module docstring.
+
+    *limit* stops after that many claims (a scheduler claims one run at a time, so runs waiting behind a
+    long one are not claimed and left without a heartbeat); *exclude* skips schedule ids.
+    """
     now = now or utcnow()
     tz = tz if tz is not None else local_zone()
     stmt = (
@@ -425,6 +432,8 @@ def claim_due(
         candidates = [_info(r) for r in conn.execute(stmt)]
     claimed: list[ClaimedRun] = []
     for info in candidates:
+        if info.id in exclude:
+            continue
         reclaim = info.claimed_by is not None
         if reclaim and not claim_is_stale(info.claimed_by, info.claimed_at, now, lease_s):
             continue  # someone is running it right now; an overdue slot waits for them to finish
@@ -462,6 +471,8 @@ def claim_due(
                 reclaimed=reclaim,
             )
         )
+        if limit is not None and len(claimed) >= limit:
+            break
     return claimed
 
 
@@ -523,20 +534,23 @@ class RunOutcome:
 
 
 class _Lease:
-    """Refreshes a claim's ``claimed_at`` from a background thread while the run lasts."""
+    """Refreshes the ``claimed_at`` of every claim the scheduler holds from a background thread while a run
+    lasts (the running one and busy ones waiting for a retry)."""
 
-    def __init__(self, db: Database, run: ClaimedRun, every_s: float):
+    def __init__(self, db: Database, runs: Callable[[], list[ClaimedRun]], every_s: float):
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._beat, args=(db, run, every_s), name="pixelprobe-schedule-lease", daemon=True
+            target=self._beat, args=(db, runs, every_s), name="pixelprobe-schedule-lease", daemon=True
         )
 
-    def _beat(self, db: Database, run: ClaimedRun, every_s: float) -> None:
+    def _beat(self, db: Database, runs: Callable[[], list[ClaimedRun]], every_s: float) -> None:
         while not self._stop.wait(every_s):
-            try:
-                heartbeat(db, run)
-            except sa.exc.SQLAlchemyError as exc:  # a blip must not kill the run; the next beat retries
-                log.warning("could not refresh the claim of schedule %r: %s", run.schedule.name, exc)
+            for run in runs():
+                try:
+                    if not heartbeat(db, run):
+                        log.warning("schedule %r: another process took over the claim", run.schedule.name)
+                except sa.exc.SQLAlchemyError as exc:  # a blip must not kill the run; the next beat retries
+                    log.warning("could not refresh the claim of schedule %r: %s", run.schedule.name, exc)
 
     def __enter__(self) -> _Lease:
         self._thread.start()
@@ -578,20 +592,43 @@ class Scheduler:
         self._waiting: list[_Waiting] = []
         self._current: Runner | None = None
         self._lock = threading.Lock()
+        self._last_beat = 0.0
 
     # -- one pass -----------------------------------------------------------------------------------------
 
     def run_pending(self, now: dt.datetime | None = None, *, keep_busy: bool = False) -> list[RunOutcome]:
         """Claim and run what is due now. Busy runs are given back, or kept for retry with *keep_busy*."""
+        self._beat_waiting()
         outcomes = [self._retry(w) for w in self._due_retries()]
-        if self._stop.is_set():
-            return [o for o in outcomes if o is not None]
-        for run in claim_due(self.db, self.owner, now, self.tz, lease_s=self.lease_s):
-            if self._stop.is_set():
-                release(self.db, run, ran=False)
-                continue
-            outcomes.append(self._run(run, keep_busy=keep_busy))
+        handled: set[int] = set()
+        while not self._stop.is_set():
+            # One claim at a time: what is due behind a long run is claimed only when its turn comes.
+            claims = claim_due(
+                self.db, self.owner, now, self.tz, lease_s=self.lease_s, limit=1, exclude=handled
+            )
+            if not claims:
+                break
+            handled.add(claims[0].schedule.id)
+            outcomes.append(self._run(claims[0], keep_busy=keep_busy))
         return [o for o in outcomes if o is not None]
+
+    def _held(self) -> list[ClaimedRun]:
+        with self._lock:
+            return [w.run for w in self._waiting]
+
+    def _beat_waiting(self) -> None:
+        if time.monotonic() - self._last_beat < self.heartbeat_s:
+            return
+        self._last_beat = time.monotonic()
+        for w in list(self._waiting):
+            try:
+                mine = heartbeat(self.db, w.run)
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning("could not refresh the claim of schedule %r: %s", w.run.schedule.name, exc)
+                continue
+            if not mine:  # taken over (we looked dead): the new owner runs it
+                with self._lock:
+                    self._waiting = [x for x in self._waiting if x is not w]
 
     def _due_retries(self) -> list[_Waiting]:
         now = time.monotonic()
@@ -602,7 +639,7 @@ class Scheduler:
 
     def _retry(self, waiting: _Waiting) -> RunOutcome | None:
         if self._stop.is_set():
-            release(self.db, waiting.run, ran=False)
+            self._release(waiting.run, ran=False)
             return None
         outcome = self._run(waiting.run, keep_busy=True, attempts=waiting.attempts + 1)
         return outcome
@@ -612,14 +649,14 @@ class Scheduler:
         runner = self.runners.get(info.scan_type)
         started = time.monotonic()
         if runner is None:
-            release(self.db, run, ran=True)
+            self._release(run, ran=True)
             message = f"no runner for schedule type {info.scan_type!r}"
             log.error("schedule %r: %s", info.name, message)
             return self._report(RunOutcome(info.name, info.scan_type, run.slot, "failed", message))
         with self._lock:
             self._current = runner
         try:
-            with _Lease(self.db, run, self.heartbeat_s):
+            with _Lease(self.db, lambda: [run, *self._held()], self.heartbeat_s):
                 runner(info.to_model())
         except ScheduleBusy as exc:
             if keep_busy and not self._stop.is_set():
@@ -627,14 +664,14 @@ class Scheduler:
                     self._waiting.append(_Waiting(run, time.monotonic() + self.retry_s, attempts))
                 message = f"{exc}; retrying in {self.retry_s:g} s (attempt {attempts})"
             else:
-                release(self.db, run, ran=False)
+                self._release(run, ran=False)
                 message = f"{exc}; given back, it runs on the next pass"
             log.info("schedule %r is waiting: %s", info.name, message)
             return self._report(
                 RunOutcome(info.name, info.scan_type, run.slot, "busy", message, time.monotonic() - started)
             )
         except Exception as exc:
-            release(self.db, run, ran=True)
+            self._release(run, ran=True)
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             log.error(
                 "schedule %r failed: %s", info.name, message, exc_info=not isinstance(exc, PixelProbeError)
@@ -645,11 +682,26 @@ class Scheduler:
         finally:
             with self._lock:
                 self._current = None
-        release(self.db, run, ran=True)
+        self._release(run, ran=True)
         log.info("schedule %r ran (slot %s)", info.name, run.slot)
         return self._report(
             RunOutcome(info.name, info.scan_type, run.slot, "ran", "", time.monotonic() - started)
         )
+
+    def _release(self, run: ClaimedRun, *, ran: bool) -> None:
+        # A release lost to a database blip would leave a stale claim, and another process would run the
+        # slot again after the lease: try hard before giving up.
+        delay = 0.5
+        for attempt in range(RELEASE_ATTEMPTS):
+            try:
+                release(self.db, run, ran=ran)
+                return
+            except sa.exc.SQLAlchemyError as exc:
+                if attempt == RELEASE_ATTEMPTS - 1:
+                    log.error("schedule %r: could not release its claim: %s", run.schedule.name, exc)
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     def _report(self, outcome: RunOutcome) -> RunOutcome:
         if self.on_outcome is not None:
@@ -702,7 +754,7 @@ class Scheduler:
             waiting, self._waiting = self._waiting, []
         for w in waiting:
             try:
-                release(self.db, w.run, ran=False)
+                self._release(w.run, ran=False)
             except sa.exc.SQLAlchemyError as exc:
                 log.error("could not give back schedule %r: %s", w.run.schedule.name, exc)
 
