@@ -226,6 +226,18 @@ def test_waiting_claims_keep_their_lease_and_yield_to_a_takeover(db):
     assert sched.waiting == [] and runs == ["nightly"]
 
 
+def test_scheduler_sleeps_until_the_next_slot_not_in_a_hot_loop(db):
+    svc = ScheduleService(db, tz=UTC)
+    now = dt.datetime.now(UTC)
+    svc.add("running elsewhere", "every 1h", now=now - dt.timedelta(hours=2))
+    with db.session() as s:  # overdue, but a live process holds it (a long scan)
+        s.execute(sa.update(ScanSchedule).values(claimed_by=make_owner(), claimed_at=now))
+    sched = Scheduler(db, {}, tz=UTC, poll_s=30)
+    assert sched._sleep_s() == 30
+    svc.add("soon", "every 1h", now=now - dt.timedelta(minutes=59, seconds=50))
+    assert 5 < sched._sleep_s() < 11
+
+
 def test_failed_run_counts_as_run(db):
     svc = ScheduleService(db, tz=UTC)
     svc.add("broken", "every 1h", now=T0)

@@ -737,16 +737,21 @@ class Scheduler:
         with self._lock:
             if self._waiting:
                 wait = min(wait, max(0.0, min(w.retry_at for w in self._waiting) - time.monotonic()))
+        # Wake up for the next future slot. Rows already due were just looked at: they are claimed by
+        # someone else (or unreadable), so they wait for the next poll instead of making a hot loop.
+        now = utcnow()
         try:
             with self.db.engine.connect() as conn:
                 soonest = conn.execute(
-                    sa.select(sa.func.min(_C.next_run)).where(_C.is_active == sa.true())
+                    sa.select(sa.func.min(_C.next_run)).where(
+                        _C.is_active == sa.true(), _C.claimed_by.is_(None), _C.next_run > now
+                    )
                 ).scalar()
         except sa.exc.SQLAlchemyError:
             soonest = None
         if soonest is not None:
-            wait = min(wait, max(0.0, (soonest - utcnow()).total_seconds()) + 0.05)
-        return wait
+            wait = min(wait, (soonest - now).total_seconds() + 0.05)
+        return max(0.0, wait)
 
     def give_back_waiting(self) -> None:
         """Give back every busy run still waiting for a retry, so another process (or pass) runs it."""
