@@ -88,8 +88,11 @@ class PixelProbeApp(App[None]):
         """Whether this app started a scan that has not ended yet."""
         return self._scan_worker is not None and not self._scan_worker.is_finished
 
-    def start_scan(self, paths: Sequence[str], *, deep: bool, force: bool) -> None:
-        """Run a scan in a thread worker; progress reaches the screens through ScanState and the bridge."""
+    def start_scan(
+        self, paths: Sequence[str], *, deep: bool, force: bool, files: Sequence[str] | None = None
+    ) -> None:
+        """Run a scan in a thread worker (of ``paths``, or exactly ``files`` again); progress reaches the
+        screens through ScanState and the bridge."""
         from pixelprobe_tui.services.scan import ScanService
 
         bridge = ScanBridge(self, interval=self.poll_interval)
@@ -99,6 +102,8 @@ class PixelProbeApp(App[None]):
             service = ScanService(self.db, sink=bridge)
             self._scan_service = service
             try:
+                if files is not None:
+                    return service.start(files=list(files), deep=deep)
                 return service.start(list(paths), deep=deep, force=force)
             finally:
                 self._scan_service = None

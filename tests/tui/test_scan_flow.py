@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from pixelprobe_tui.db.engine import Database
-from pixelprobe_tui.db.models import ScanReport
+from pixelprobe_tui.db.models import ScanReport, ScanResult
 from pixelprobe_tui.services.config import ConfigService
 from pixelprobe_tui.tui.app import PixelProbeApp
 from pixelprobe_tui.tui.screens.scan_dialog import ScanDialog, parse_paths
@@ -65,8 +65,29 @@ def test_start_a_scan_from_the_dashboard(
             grid = app.screen.query_one(ResultsGrid)
             await wait_for(pilot, lambda: grid.count == 3 and grid.row_at(2) is not None, what="rows")
             assert {grid.row_at(i).status for i in range(3)} >= {"corrupted", "healthy"}  # type: ignore[union-attr]
+
+            # Deep scan of the cursor row (the broken file) from the results.
+            app.screen.query_one("#status").value = "corrupted"  # type: ignore[attr-defined]
+            await wait_for(pilot, lambda: grid.count == 1 and grid.cursor_row is not None, what="filter")
+            first_update = app.last_scan_update
+            await pilot.press("D")
+            await wait_for(
+                pilot,
+                lambda: (
+                    app.last_scan_update is not first_update
+                    and app.last_scan_update is not None
+                    and app.last_scan_update.finished is not None
+                ),
+                timeout=120,
+                what="deep scan end",
+            )
+            assert app.last_scan_update.finished.files_total == 1  # type: ignore[union-attr]
         with empty_db.engine.connect() as conn:
-            assert conn.execute(sa.select(ScanReport.status)).scalar_one() == "completed"
+            deep = dict(conn.execute(sa.select(ScanResult.file_path, ScanResult.deep_scanned)).all())
+        assert deep[str(root / "broken.flac")] is True
+        assert deep[str(root / "pic.png")] is False
+        with empty_db.engine.connect() as conn:
+            assert set(conn.execute(sa.select(ScanReport.status)).scalars()) == {"completed"}
 
     run(body())
 

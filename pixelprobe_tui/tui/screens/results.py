@@ -44,6 +44,8 @@ class ResultsScreen(ModeScreen):
         Binding("g", "mark_good", "Good", id="results.mark_good"),
         Binding("u", "unmark_good", "Unmark", id="results.unmark_good"),
         Binding("c", "copy_path", "Copy", id="results.copy_path"),
+        Binding("r", "rescan(False)", "Rescan", id="results.rescan"),
+        Binding("D", "rescan(True)", "Deep scan", show=False, id="results.deep_scan"),
         Binding("e", "export('json')", "Export", id="results.export_json"),
         Binding("E", "export('csv')", "Export CSV", show=False, id="results.export_csv"),
         Binding("o", "cycle_sort", "Sort", id="results.sort"),
@@ -64,6 +66,7 @@ class ResultsScreen(ModeScreen):
         self._search_timer: Timer | None = None
         self._poll_timer: Timer | None = None
         self._last_progress: tuple[str, int] | None = None
+        self._rescan_deep = False
 
     def compose_body(self) -> Iterable[Widget]:
         with Horizontal(id="filters"):
@@ -204,6 +207,22 @@ class ResultsScreen(ModeScreen):
         self.app.copy_to_clipboard("\n".join(paths))
         what = paths[0] if len(paths) == 1 else f"{len(paths):,} paths"
         self.notify(f"Copied {what}", timeout=3)
+
+    def action_rescan(self, deep: bool) -> None:
+        if self.pp.scan_running_here:
+            self.notify("A scan is running: wait for it to end (or cancel it on the Dashboard)", timeout=4)
+            return
+        selection = self._selection_or_warn()
+        if selection is not None:
+            self._rescan_deep = deep
+            self.load("rescan_paths", browse.selected_paths, self.pp.db, selection, 100_000)
+
+    def loaded_rescan_paths(self, paths: list[str]) -> None:
+        if not paths:
+            return
+        self.pp.start_scan((), deep=self._rescan_deep, force=True, files=paths)
+        kind = "Deep scan" if self._rescan_deep else "Rescan"
+        self.notify(f"{kind} of {len(paths):,} file{'s' if len(paths) != 1 else ''} started", timeout=4)
 
     def action_export(self, fmt: str) -> None:
         from pixelprobe_tui.tui.screens.reports import export_path
