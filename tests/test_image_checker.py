@@ -7,6 +7,7 @@ point of the strict JPEG path is to catch what Pillow passes.
 from __future__ import annotations
 
 import io
+import random
 import struct
 import subprocess
 import sys
@@ -25,8 +26,13 @@ IMAGE_KINDS = [k.name for k in samples.KINDS.values() if k.family == "image"]
 
 
 def _noise(seed: int = 0, size: tuple[int, int] = (96, 64)) -> Image.Image:
-    """An RGB picture with detail everywhere, so that damage anywhere in the pixel data matters."""
-    grey = Image.effect_noise(size, 40 + seed).convert("L")
+    """An RGB picture with detail everywhere, so that damage anywhere in the pixel data matters.
+
+    Seeded Python randomness (Pillow's effect_noise follows C ``rand()``, which depends on test order).
+    """
+    rng = random.Random(seed)
+    half = (max(1, size[0] // 2), max(1, size[1] // 2))
+    grey = Image.frombytes("L", half, rng.randbytes(half[0] * half[1])).resize(size, Image.Resampling.BICUBIC)
     return Image.merge(
         "RGB",
         [
@@ -287,10 +293,8 @@ def test_ffmpeg_second_opinion_catches_hevc_damage_libde265_tolerates(tmp_path: 
         pytest.skip("no HEIC encoder here")
     import pillow_heif
 
-    grey = Image.effect_noise((256, 192), 60).resize((512, 384), Image.Resampling.BICUBIC)
-    picture = Image.merge("RGB", [grey, grey.rotate(180), grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT)])
     path = tmp_path / "a.heic"
-    pillow_heif.from_pillow(picture).save(str(path), quality=80)
+    pillow_heif.from_pillow(_noise(7, (512, 384))).save(str(path), quality=80)
     data = path.read_bytes()
     mdat = data.index(b"mdat") + 4
     caught_only_by_ffmpeg = 0
@@ -541,10 +545,13 @@ def test_animated_webp_damage_names_the_frame_and_time(tmp_path: Path) -> None:
     frames = _frames(6)
     path = _save(tmp_path / "a.webp", frames[0], save_all=True, append_images=frames[1:], duration=100)
     data = bytearray(path.read_bytes())
-    # Overwrite the fourth frame's VP8 header, just past its start code (frames are stored in order).
+    # Fill the fourth frame's VP8 data with 0xFF after its 10-byte frame header (frames are stored in
+    # order): the demuxer, which reads only headers, still opens the file; decoding that frame fails.
     anmf = [i for i in range(len(data)) if data[i : i + 4] == b"ANMF"]
-    start_code = data.index(b"\x9d\x01\x2a", data.index(b"VP8", anmf[3]))
-    data[start_code + 17 : start_code + 33] = b"\xff" * 16
+    vp8 = data.index(b"VP8 ", anmf[3])
+    end = vp8 + 8 + int.from_bytes(data[vp8 + 4 : vp8 + 8], "little")
+    start_code = data.index(b"\x9d\x01\x2a", vp8)
+    data[start_code + 7 : end] = b"\xff" * (end - start_code - 7)
     result = _check(_write(tmp_path / "broken.webp", bytes(data)))
     assert result.verdict == Verdict.CORRUPTED, _messages(result)
     bad = next(f for f in result.findings if f.severity == Severity.CORRUPT)
