@@ -10,6 +10,10 @@ from typing import Any
 from pixelprobe_tui.core.media import Sniff, UnreadableError
 from pixelprobe_tui.core.verdict import Finding, Severity
 
+# Walks that visit every frame or block header (Matroska blocks, AVI chunks, FLV tags) run in quick mode only
+# on files up to this size; beyond it they need ``deep`` (the decoder reads those files anyway).
+BLOCK_WALK_LIMIT = 2 << 30
+
 
 class Reader:
     """Positional reads on an open file descriptor.

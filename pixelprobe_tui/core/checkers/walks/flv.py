@@ -6,9 +6,7 @@ only when that does not hold is every tag walked to find where the damage is.
 
 from __future__ import annotations
 
-from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, trailing
-
-_FULL_WALK_LIMIT = 1 << 30
+from pixelprobe_tui.core.checkers.walks.base import BLOCK_WALK_LIMIT, Notes, Reader, WalkContext, trailing
 
 
 def _last_tag_ok(r: Reader) -> bool:
@@ -36,7 +34,7 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     if size == pos + 4:
         out.corrupt("no_data", "the file holds no tags")
         return
-    if not ctx.deep and size > _FULL_WALK_LIMIT and _last_tag_ok(r):
+    if not ctx.deep and size > BLOCK_WALK_LIMIT and _last_tag_ok(r):
         return  # a huge file whose end is consistent: skip the tag-by-tag walk unless deep
     pos += 4  # PreviousTagSize0
     tags = 0

@@ -7,7 +7,7 @@ end of the file. Truncation is an element (or block) that runs past the end of t
 
 from __future__ import annotations
 
-from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, trailing
+from pixelprobe_tui.core.checkers.walks.base import BLOCK_WALK_LIMIT, Notes, Reader, WalkContext, trailing
 
 EBML = 0x1A45DFA3
 SEGMENT = 0x18538067
@@ -78,7 +78,7 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     off = 0
     segments = 0
     while off < r.size:
-        end = _walk_document(r, out, off, segments)
+        end = _walk_document(r, out, off, segments, ctx.deep)
         if end is None:
             return
         segments += 1
@@ -90,7 +90,7 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
         return
 
 
-def _walk_document(r: Reader, out: Notes, off: int, index: int) -> int | None:
+def _walk_document(r: Reader, out: Notes, off: int, index: int, deep: bool) -> int | None:
     """Walk one EBML header + Segment; the offset after it, or None when the walk had to stop."""
     size = r.size
     try:
@@ -136,18 +136,27 @@ def _walk_document(r: Reader, out: Notes, off: int, index: int) -> int | None:
         )
         _walk_children(r, out, data, size, report_truncation=False)
         return None
-    ok, found = _walk_children(r, out, data, seg_end, report_truncation=True, known_end=esize != UNKNOWN)
+    ok, found = _walk_children(
+        r, out, data, seg_end, report_truncation=True, known_end=esize != UNKNOWN, deep=deep
+    )
     if ok and TRACKS not in found and index == 0:
         out.corrupt("missing_element", "the Segment has no Tracks element: nothing can be played")
     return seg_end if ok else None
 
 
 def _walk_children(
-    r: Reader, out: Notes, pos: int, end: int, report_truncation: bool, known_end: bool = True
+    r: Reader,
+    out: Notes,
+    pos: int,
+    end: int,
+    report_truncation: bool,
+    known_end: bool = True,
+    deep: bool = False,
 ) -> tuple[bool, set[int]]:
     """Walk top-level elements in ``[pos, end)``; (walk completed cleanly, ids found)."""
     size = r.size
     found: set[int] = set()
+    walk_blocks = deep or size <= BLOCK_WALK_LIMIT
     while pos < end:
         try:
             h = _header(r, pos)
@@ -192,7 +201,7 @@ def _walk_children(
         if data + esize > end:
             out.corrupt("bad_element", f"{_name(eid)} at byte {pos} runs past the end of its Segment")
             return False, found
-        if eid == CLUSTER and not _cluster_children_fit(r, out, data, data + esize):
+        if eid == CLUSTER and walk_blocks and not _cluster_children_fit(r, out, data, data + esize):
             return False, found
         pos = data + esize
     return True, found

@@ -7,15 +7,26 @@ truncated recording, which decoders play without complaint (they just stop early
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
-from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, fourcc, plural, trailing
+from pixelprobe_tui.core.checkers.walks.base import (
+    BLOCK_WALK_LIMIT,
+    Notes,
+    Reader,
+    WalkContext,
+    fourcc,
+    plural,
+    trailing,
+)
 
 _UNSET = (0, 0xFFFFFFFF)  # size fields a streaming writer leaves behind
+_HEADER = struct.Struct("<4sI")
+_PRINTABLE = bytes(range(32, 127))
 
 
 def _plausible_id(b: bytes) -> bool:
-    return len(b) == 4 and all(32 <= c < 127 for c in b)
+    return len(b) == 4 and not b.translate(None, _PRINTABLE)
 
 
 @dataclass
@@ -217,7 +228,7 @@ def walk_avi(r: Reader, out: Notes, ctx: WalkContext) -> None:
             )
             _walk_lists(r, out, pos + 12, size, report=False)
             return
-        if count == 0 and not _walk_lists(r, out, pos + 12, end):
+        if count == 0 and not _walk_lists(r, out, pos + 12, end, deep=ctx.deep):
             return
         count += 1
         pos = end + (riff_size & 1)
@@ -225,7 +236,7 @@ def walk_avi(r: Reader, out: Notes, ctx: WalkContext) -> None:
         trailing(r, out, pos, "last RIFF chunk")
 
 
-def _walk_lists(r: Reader, out: Notes, pos: int, end: int, report: bool = True) -> bool:
+def _walk_lists(r: Reader, out: Notes, pos: int, end: int, report: bool = True, deep: bool = False) -> bool:
     """Walk the top-level chunks of a RIFF AVI; False when damage was reported."""
     seen_movi = False
     for ch in chunks(r, pos, end):
@@ -236,7 +247,8 @@ def _walk_lists(r: Reader, out: Notes, pos: int, end: int, report: bool = True) 
             return True
         if ch.cid == b"LIST" and r.read(ch.data, 4) == b"movi":
             seen_movi = True
-            if report and ch.end <= end and not _movi_tiles(r, out, ch.data + 4, ch.end):
+            walk_blocks = deep or ch.size <= BLOCK_WALK_LIMIT
+            if report and walk_blocks and ch.end <= end and not _movi_tiles(r, out, ch.data + 4, ch.end):
                 return False
         if ch.end > end:
             if report:
@@ -249,20 +261,48 @@ def _walk_lists(r: Reader, out: Notes, pos: int, end: int, report: bool = True) 
 
 
 def _movi_tiles(r: Reader, out: Notes, pos: int, end: int) -> bool:
-    """The stream chunks of the 'movi' list must follow each other exactly (False when damage was found)."""
-    for ch in chunks(r, pos, end):
-        if not ch.cid:
-            if r.all_zero(ch.offset, end):
-                out.warning(
-                    "zero_fill", f"{end - ch.offset} zero bytes fill the movie data from byte {ch.offset}"
-                )
-                return True
-            out.corrupt("bad_chunk", f"the movie data is damaged: no valid chunk header at byte {ch.offset}")
-            return False
-        if ch.end > end:
-            out.corrupt("bad_chunk", f"chunk '{fourcc(ch.cid)}' at byte {ch.offset} runs past the movie data")
-            return False
+    """The stream chunks of the 'movi' list must follow each other exactly (False when damage was found).
+
+    Parsed from large reads in a tight loop: a long AVI holds hundreds of thousands of chunks.
+    """
+    window = 4 << 20
+    while pos < end:
+        buf = r.read(pos, min(window, end - pos))
+        if len(buf) < 8:
+            break
+        i, n = 0, len(buf)
+        unpack = _HEADER.unpack_from
+        while i + 8 <= n:
+            cid, size = unpack(buf, i)
+            if cid.translate(None, _PRINTABLE):
+                return _movi_damage(r, out, pos + i, end)
+            nxt = i + 8 + size
+            if pos + nxt > end:
+                out.corrupt("bad_chunk", f"chunk '{fourcc(cid)}' at byte {pos + i} runs past the movie data")
+                return False
+            if size & 1:
+                # Word alignment, unless the writer forgot the pad byte.
+                after = buf[nxt + 1 : nxt + 5] if nxt + 5 <= n else r.read(pos + nxt + 1, 4)
+                if _plausible_id(after):
+                    nxt += 1
+                else:
+                    here = buf[nxt : nxt + 4] if nxt + 4 <= n else r.read(pos + nxt, 4)
+                    nxt += 0 if _plausible_id(here) else 1
+            i = nxt
+        if i == 0:
+            break
+        pos += i
+    if pos < end and end - pos < 8 and not r.all_zero(pos, end):
+        return _movi_damage(r, out, pos, end)
     return True
+
+
+def _movi_damage(r: Reader, out: Notes, at: int, end: int) -> bool:
+    if r.all_zero(at, end):
+        out.warning("zero_fill", f"{end - at} zero bytes fill the movie data from byte {at}")
+        return True
+    out.corrupt("bad_chunk", f"the movie data is damaged: no valid chunk header at byte {at}")
+    return False
 
 
 def walk_webp(r: Reader, out: Notes, ctx: WalkContext) -> None:
