@@ -101,6 +101,32 @@ def test_tags_in_a_legacy_encoding_do_not_stop_the_check(media_factory, tmp_path
     assert result.family == "audio"
 
 
+def test_side_data_only_packets_are_not_decode_errors(tmp_path: Path) -> None:
+    """FFmpeg's FLAC encoder ends with an empty packet carrying the final STREAMINFO; NUT stores it as a
+    zero-size packet, which a decoder rejects (EINVAL). That is not damage."""
+    path = tmp_path / "flac.nut"
+    out = av.open(str(path), "w")
+    stream = out.add_stream("flac", rate=44100)
+    stream.layout = "stereo"
+    rng = random.Random(7)
+    for i in range(12):
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=4096)
+        frame.sample_rate = 44100
+        frame.pts = i * 4096
+        frame.planes[0].update(rng.randbytes(frame.planes[0].buffer_size))
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    tail = stream.encode()
+    assert any(p.size == 0 for p in tail), "the encoder's side-data-only packet"
+    for packet in tail:
+        out.mux(packet)
+    out.close()
+    with av.open(str(path)) as check_open:
+        assert any(p.size == 0 and p.pts is not None for p in check_open.demux())
+    result = av_checker.check(str(path), NORMAL)
+    assert result.verdict == Verdict.HEALTHY, result.findings
+
+
 def test_container_names_are_short(media_factory) -> None:
     assert av_checker.check(str(media_factory("mp4_h264", seconds=1.0)), NORMAL).container == "mp4"
     assert av_checker.check(str(media_factory("mov_h264", seconds=1.0)), NORMAL).container == "mov"

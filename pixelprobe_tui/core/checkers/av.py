@@ -111,6 +111,7 @@ _BENIGN: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # mov: edit lists that players handle; common in camera and phone files.
         (r"multiple edit list entries, a/v desync might occur", "edit list notice"),
         (r"Missing key frame while searching for timestamp", "edit list starting between key frames"),
+        (r"edit list \d+ Cannot find an index entry before timestamp", "edit list starting before the media"),
         (r"^Discarding ID3 tags because more suitable tags were found", "duplicate tags"),
         # lavf stream probing on short or sparse streams; decoding then proceeds normally.
         (r"not enough frames to estimate rate", "short stream"),
@@ -550,48 +551,50 @@ def _decode(
         if logs:
             _drain_logs(logs, evidence, None, at, phase="demux")
         psize = packet.size
-        # PyAV's end-of-stream flush packets all say stream_index 0; their .stream is right.
-        st = by_index.get(packet.stream_index if psize else packet.stream.index)
+        if not psize:
+            # PyAV's end-of-stream flush packets (all labelled stream 0), and side-data-only packets that
+            # decoders reject with EINVAL (FLAC's final STREAMINFO update in NUT/MKV): _flush drains instead.
+            continue
+        st = by_index.get(packet.stream_index)
         if st is None:
             continue
-        if psize:
-            st.packets += 1
-            total_packets += 1
-            total_bytes += psize
-            ts = packet.pts
-            if ts is None:
-                ts = packet.dts
-            if ts is not None:
-                at = ts * st.time_base - st.start
-            pos = packet.pos
-            if pos is not None and pos >= 0:
-                reached = max(reached, pos + psize)
-                if deep and pos + psize > size:
-                    evidence.add(
-                        Severity.CORRUPT,
-                        "packet_past_eof",
-                        f"{st.label}: packet at byte {pos} extends past the end of the file",
-                        at=at,
-                    )
-            if packet.is_corrupt:
-                st.corrupt_packets += 1
-                if st.first_corrupt_packet_at is None:
-                    st.first_corrupt_packet_at = at
-            dts = packet.dts
-            if dts is not None:
-                if st.last_dts is not None and dts < st.last_dts and check_dts:
-                    st.dts_backwards += 1
-                    if st.first_dts_backwards_at is None:
-                        st.first_dts_backwards_at = at
-                st.last_dts = dts
-            if total_bytes > read_limit or total_packets > packet_limit:
+        st.packets += 1
+        total_packets += 1
+        total_bytes += psize
+        ts = packet.pts
+        if ts is None:
+            ts = packet.dts
+        if ts is not None:
+            at = ts * st.time_base - st.start
+        pos = packet.pos
+        if pos is not None and pos >= 0:
+            reached = max(reached, pos + psize)
+            if deep and pos + psize > size:
                 evidence.add(
                     Severity.CORRUPT,
-                    "demux_runaway",
-                    f"{container.format.name}: demuxer returned far more data than the file holds; stopped",
+                    "packet_past_eof",
+                    f"{st.label}: packet at byte {pos} extends past the end of the file",
                     at=at,
                 )
-                break
+        if packet.is_corrupt:
+            st.corrupt_packets += 1
+            if st.first_corrupt_packet_at is None:
+                st.first_corrupt_packet_at = at
+        dts = packet.dts
+        if dts is not None:
+            if st.last_dts is not None and dts < st.last_dts and check_dts:
+                st.dts_backwards += 1
+                if st.first_dts_backwards_at is None:
+                    st.first_dts_backwards_at = at
+            st.last_dts = dts
+        if total_bytes > read_limit or total_packets > packet_limit:
+            evidence.add(
+                Severity.CORRUPT,
+                "demux_runaway",
+                f"{container.format.name}: demuxer returned far more data than the file holds; stopped",
+                at=at,
+            )
+            break
         try:
             frames = st.ctx.decode(packet)
         except av.error.FFmpegError as exc:
@@ -608,7 +611,7 @@ def _decode(
 
 
 def _flush(streams: list[_Stream], evidence: _Evidence, logs: list[tuple[int, str, str]]) -> None:
-    """Drain every decoder (again: harmless after PyAV's own flush packets, needed after a demux error)."""
+    """Drain every decoder: the frames it still holds (reorder delay, B-frames) are decoded and counted."""
     for st in streams:
         if not st.ctx.is_open:
             continue
