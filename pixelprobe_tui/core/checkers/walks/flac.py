@@ -186,7 +186,7 @@ def _check_last_frame(r: Reader, out: Notes, info: StreamInfo, frames_at: int) -
     span = max(info.max_framesize * 2 + 64, 1 << 16) if info.max_framesize else 1 << 18
     lo = max(frames_at, end - span)
     tail = r.read(lo, end - lo)
-    candidates = []
+    candidates: list[tuple[int, tuple[int, int, bool]]] = []
     pos = tail.rfind(b"\xff", 0, len(tail) - 1)
     while pos != -1 and len(candidates) < 4:
         h = parse_frame_header(tail, pos, info)

@@ -156,7 +156,7 @@ def _find(buf: bytes, start: int, end: int, path: list[bytes]) -> list[tuple[int
     """Payload ranges of boxes along ``path`` (each step a type), descending through containers."""
     ranges = [(start, end)]
     for step in path:
-        nxt = []
+        nxt: list[tuple[int, int]] = []
         for s, e in ranges:
             nxt.extend((cs, ce) for t, cs, ce in _children(buf, s, e) if t == step)
         ranges = nxt

@@ -86,15 +86,15 @@ def _walk_image(r: Reader, out: Notes, start: int, label: str) -> int | None:
         pos = end
         if marker == SOS:
             scans += 1
-            nxt = _scan_end(r, pos)
-            if nxt is None:
+            scan_end = _scan_end(r, pos)
+            if scan_end is None:
                 out.corrupt(
                     "missing_eoi",
                     f"{label}the file ends inside the image data (scan {scans} from byte {pos}); "
                     "no end-of-image marker",
                 )
                 return None
-            pos = nxt
+            pos = scan_end
     if not frames or not scans:
         out.corrupt("no_image_data", f"{label}the end-of-image marker comes before any image data")
         return None

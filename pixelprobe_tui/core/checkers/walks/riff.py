@@ -8,7 +8,9 @@ truncated recording, which decoders play without complaint (they just stop early
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 from pixelprobe_tui.core.checkers.walks.base import (
     BLOCK_WALK_LIMIT,
@@ -44,12 +46,12 @@ class Chunk:
         return self.data + self.size
 
 
-def chunks(r: Reader, pos: int, end: int, big_endian: bool = False):
+def chunks(r: Reader, pos: int, end: int, big_endian: bool = False) -> Iterator[Chunk]:
     """Yield chunks in ``[pos, end)``; a chunk that runs past ``end`` is yielded last as is.
 
     Yields a ``Chunk`` with ``cid == b''`` for an unparsable header (the walk stops there).
     """
-    order = "big" if big_endian else "little"
+    order: Literal["little", "big"] = "big" if big_endian else "little"
     while pos + 8 <= end:
         hdr = r.read(pos, 8)
         if len(hdr) < 8:

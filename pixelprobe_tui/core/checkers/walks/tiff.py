@@ -6,6 +6,8 @@ count) too: a TIFF cut short loses its last strips, and its IFD is often at the 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, plural
 
 _TYPE_SIZE = {
@@ -36,7 +38,7 @@ class _Tiff:
     def __init__(self, r: Reader):
         self.r = r
         magic = r.read(0, 4)
-        self.order = "little" if magic[:2] == b"II" else "big"
+        self.order: Literal["little", "big"] = "little" if magic[:2] == b"II" else "big"
         self.big = magic[2:4] in (b"+\x00", b"\x00+")
         self.entry_size = 20 if self.big else 12
         self.count_size = 8 if self.big else 2
