@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from pixelprobe_tui.core.discovery import path_to_db
-from pixelprobe_tui.db.models import ScanReport, ScanResult, ScanSchedule, ScanState
+from pixelprobe_tui.db.models import LogEntry, ScanReport, ScanResult, ScanSchedule, ScanState
 from pixelprobe_tui.services.scan_lock import claim_scan, release_claim
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -220,6 +220,9 @@ def test_daemon_runs_due_schedules_and_stops_on_sigterm(db, database_url):
     assert lines[-1] == "pixelprobe daemon: stopped"
     assert "SIGTERM" in err
     assert schedule_row(db, "sweep").claimed_by is None
+    with db.session() as s:  # the runs are in the log table, for the TUI's Logs screen
+        messages = list(s.execute(sa.select(LogEntry.message)).scalars())
+    assert sum(m.startswith("schedule 'sweep' ran") for m in messages) == 2, messages
 
 
 # -- cleanup ------------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 from pixelprobe_tui.commands import add_database_option, database_from_args
@@ -257,12 +259,13 @@ def run_run_due(args: argparse.Namespace) -> int:
     scheduler = Scheduler(db, default_runners(db), retry_s=max(1.0, args.retry))
     previous = _stop_on_signals(scheduler)
     try:
-        outcomes = scheduler.run_pending(keep_busy=args.wait)
-        while args.wait and scheduler.waiting and not scheduler.stopping:
-            time.sleep(min(1.0, scheduler.retry_s))
-            outcomes += scheduler.run_pending(keep_busy=True)
-        scheduler.stop(timeout=0)
-        scheduler.give_back_waiting()
+        with _db_logging(db):
+            outcomes = scheduler.run_pending(keep_busy=args.wait)
+            while args.wait and scheduler.waiting and not scheduler.stopping:
+                time.sleep(min(1.0, scheduler.retry_s))
+                outcomes += scheduler.run_pending(keep_busy=True)
+            scheduler.stop(timeout=0)
+            scheduler.give_back_waiting()
     finally:
         _restore_signals(previous)
         db.dispose()
@@ -276,10 +279,33 @@ def run_run_due(args: argparse.Namespace) -> int:
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
+@contextmanager
+def _db_logging(db: Database) -> Iterator[None]:
+    """Store this command's log records in the database too, so the TUI's Logs screen shows scheduled runs."""
+    from pixelprobe_tui.services.config import ConfigService
+    from pixelprobe_tui.services.logs import install_db_logging
+
+    handler = install_db_logging(db, ConfigService(db).load())
+    try:
+        yield
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
 def _stop_on_signals(scheduler: Scheduler) -> dict[int, object]:
+    asked = {"once": False}
+
     def handler(signum: int, _frame: FrameType | None) -> None:
         # Flags only: the scheduler ends the current step (the scan cancels) and exits its loop.
-        print(f"pixelprobe: {signal.Signals(signum).name}: stopping after the current step", file=sys.stderr)
+        if asked["once"] and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C stops at once
+        asked["once"] = True
+        print(
+            f"pixelprobe: {signal.Signals(signum).name}: stopping after the current step "
+            "(Ctrl-C again to stop at once)",
+            file=sys.stderr,
+        )
         scheduler.stop(timeout=0)
 
     previous: dict[int, object] = {}
@@ -307,7 +333,8 @@ def run_daemon(args: argparse.Namespace) -> int:
     previous = _stop_on_signals(scheduler)
     print(f"pixelprobe daemon: running schedules of {db.display_url} (owner {scheduler.owner})", flush=True)
     try:
-        scheduler.serve()
+        with _db_logging(db):
+            scheduler.serve()
     finally:
         _restore_signals(previous)
         db.dispose()
