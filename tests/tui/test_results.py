@@ -255,3 +255,34 @@ def test_an_empty_database_says_so(empty_db: Database) -> None:
             assert grid.selected_count == 0
 
     run(body())
+
+
+def test_date_filter(demo_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            grid = await open_results(pilot, app)
+            app.screen.query_one("#since").value = "-30"  # type: ignore[attr-defined]
+            await wait_for(pilot, lambda: grid.query_.date_to is not None and grid.count is not None)
+            assert grid.count == ResultsBrowser(demo_db, grid.query_).count()
+            app.screen.query_one("#since").value = "30"  # type: ignore[attr-defined]
+            await wait_for(pilot, lambda: grid.query_.date_from is not None and grid.count is not None)
+            recent = grid.query_
+            assert grid.count == ResultsBrowser(demo_db, recent).count()
+            assert all(
+                r.scan_date is not None and r.scan_date >= recent.date_from
+                for r in ResultsBrowser(demo_db, recent).page_after(None, 1000)
+            )  # type: ignore[operator]
+
+    run(body())
+
+
+def test_date_range() -> None:
+    import datetime as dt
+
+    from pixelprobe_tui.tui.screens.results import date_range
+
+    now = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
+    assert date_range(None, now) == {"date_from": None, "date_to": None}
+    assert date_range("7", now) == {"date_from": dt.datetime(2026, 11, 18, tzinfo=dt.UTC), "date_to": None}
+    assert date_range("-30", now) == {"date_from": None, "date_to": dt.datetime(2026, 10, 26, tzinfo=dt.UTC)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from functools import partial
 from typing import ClassVar
@@ -30,8 +31,23 @@ _STATUS_OPTIONS: list[tuple[str, str]] = [
     *((s.capitalize(), s) for s in STATUSES),
 ]
 _FAMILY_OPTIONS: list[tuple[str, str]] = [(f.capitalize(), f) for f in FAMILIES]
+_SINCE_OPTIONS: list[tuple[str, str]] = [
+    ("Last 24 h", "1"),
+    ("Last 7 days", "7"),
+    ("Last 30 days", "30"),
+    ("Older than 30 d", "-30"),
+]
 _MARK_CYCLE: tuple[bool | None, ...] = (None, False, True)
 SEARCH_DEBOUNCE_S = 0.25
+
+
+def date_range(value: str | None, now: dt.datetime | None = None) -> dict[str, dt.datetime | None]:
+    """The scan-date bounds of a "since" choice: ``"7"`` = the last 7 days, ``"-30"`` = older than 30 days."""
+    if not value:
+        return {"date_from": None, "date_to": None}
+    days = int(value)
+    edge = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=abs(days))
+    return {"date_from": edge, "date_to": None} if days > 0 else {"date_from": None, "date_to": edge}
 
 
 class ResultsScreen(ModeScreen):
@@ -56,7 +72,8 @@ class ResultsScreen(ModeScreen):
     DEFAULT_CSS = """
     ResultsScreen #filters { height: 1; }
     ResultsScreen #filters Select { width: 18; }
-    ResultsScreen #filters #family { width: 14; }
+    ResultsScreen #filters #family { width: 13; }
+    ResultsScreen #filters #since { width: 18; }
     ResultsScreen #filters Input { width: 1fr; }
     ResultsScreen #status-line { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
     """
@@ -72,6 +89,7 @@ class ResultsScreen(ModeScreen):
         with Horizontal(id="filters"):
             yield Select(_STATUS_OPTIONS, prompt="Any status", id="status", compact=True)
             yield Select(_FAMILY_OPTIONS, prompt="Any type", id="family", compact=True)
+            yield Select(_SINCE_OPTIONS, prompt="Any time", id="since", compact=True)
             yield Input(placeholder="/ search paths", id="search", compact=True)
         yield ResultsGrid(partial(ResultsBrowser, self.pp.db), id="grid")
         yield Static("", id="status-line")
@@ -96,6 +114,8 @@ class ResultsScreen(ModeScreen):
             query = query.with_changes(statuses=statuses)
         elif event.select.id == "family":
             query = query.with_changes(families=frozenset({value}) if value else frozenset())
+        elif event.select.id == "since":
+            query = query.with_changes(**date_range(value))
         if query != self.grid.query_:
             self.grid.set_query(query)
 
