@@ -230,6 +230,10 @@ def walk_avi(r: Reader, out: Notes, ctx: WalkContext) -> None:
             )
             _walk_lists(r, out, pos + 12, size, report=False)
             return
+        if count == 0 and size > 0xFFFFFFFF and r.read(end + (riff_size & 1), 4) != b"RIFF":
+            # Over 4 GB without OpenDML extensions: the 32-bit sizes wrapped, so they say nothing.
+            out.info("size_wrapped", "the file exceeds 4 GB without OpenDML extensions; chunk sizes wrapped")
+            return
         if count == 0 and not _walk_lists(r, out, pos + 12, end, deep=ctx.deep):
             return
         count += 1
