@@ -125,6 +125,15 @@ def test_claim_is_exactly_once_and_advances_past_missed_slots(db):
     assert len(claim_due(db, "b:2:y", now + dt.timedelta(minutes=40), UTC)) == 1
 
 
+def test_enabled_schedule_without_next_run_gets_one(db):
+    svc = ScheduleService(db, tz=UTC)
+    svc.add("nightly", "0 3 * * *", now=T0)
+    with db.session() as s:
+        s.execute(sa.update(ScanSchedule).values(next_run=None))
+    assert claim_due(db, make_owner(), T0, UTC) == []
+    assert row(db, "nightly").next_run == dt.datetime(2026, 1, 6, 3, 0, tzinfo=UTC)
+
+
 def test_interval_claim_keeps_the_grid(db):
     svc = ScheduleService(db, tz=UTC)
     svc.add("six", "every 6h", now=T0)  # 18:00

@@ -425,7 +425,10 @@ def claim_due(
     tz = tz if tz is not None else local_zone()
     stmt = (
         sa.select(_T)
-        .where(_C.is_active == sa.true(), sa.or_(_C.next_run <= now, _C.claimed_by.is_not(None)))
+        .where(
+            _C.is_active == sa.true(),
+            sa.or_(_C.next_run <= now, _C.next_run.is_(None), _C.claimed_by.is_not(None)),
+        )
         .order_by(_C.next_run, _C.id)
     )
     with db.engine.connect() as conn:
@@ -441,6 +444,15 @@ def claim_due(
             spec = info.spec
         except ScheduleSpecError as exc:
             log.error("schedule %r has an invalid spec and is skipped: %s", info.name, exc)
+            continue
+        if info.next_run is None and not reclaim:
+            # Enabled without a next run (written by another tool): give it one, from now; nothing is due.
+            with db.engine.begin() as conn:
+                conn.execute(
+                    sa.update(_T)
+                    .where(_C.id == info.id, _C.next_run.is_(None), _C.claimed_by.is_(None))
+                    .values(next_run=next_run(spec, now, tz))
+                )
             continue
         due = info.next_run is not None and info.next_run <= now
         new_next = advance(spec, info.next_run, now, tz) if due and info.next_run else info.next_run
