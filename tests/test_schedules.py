@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pixelprobe_tui.db.models import ScanSchedule
+from pixelprobe_tui.db.models import ScanReport, ScanSchedule
 from pixelprobe_tui.errors import ConfigError
 from pixelprobe_tui.services.schedules import (
     ScheduleBusy,
@@ -27,6 +27,7 @@ from pixelprobe_tui.services.schedules import (
     claim_due,
     make_owner,
     release,
+    start_in_process,
 )
 
 UTC = dt.UTC
@@ -258,6 +259,21 @@ def test_failed_run_counts_as_run(db):
     assert (outcome.status, outcome.message) == ("failed", "disk on fire")
     stored = row(db, "broken")
     assert stored.claimed_by is None and stored.next_run == T0 + dt.timedelta(hours=3)
+
+
+def test_in_process_scheduler_runs_a_cleanup_schedule(db):
+    ScheduleService(db, tz=UTC).add("sweep", "every 1m", scan_type="cleanup", now=dt.datetime.now(UTC))
+    with db.session() as s:
+        s.execute(sa.update(ScanSchedule).values(next_run=dt.datetime.now(UTC) - dt.timedelta(seconds=1)))
+    sched = start_in_process(db, tz=UTC, poll_s=0.2)
+    try:
+        _wait(
+            lambda: row(db, "sweep").claimed_by is None and row(db, "sweep").last_run is not None, 60, "run"
+        )
+    finally:
+        sched.stop(timeout=30)
+    with db.session() as s:
+        assert s.execute(sa.select(ScanReport.scan_type)).scalars().all() == ["cleanup"]
 
 
 def test_scheduler_thread_runs_due_and_stops(db):

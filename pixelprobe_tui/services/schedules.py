@@ -871,3 +871,14 @@ class FileChangesRunner:
 def default_runners(db: Database) -> dict[str, Runner]:
     """The runners for every schedule type, bound to *db*."""
     return {"scan": ScanRunner(db), "cleanup": CleanupRunner(db), "file_changes": FileChangesRunner()}
+
+
+def start_in_process(db: Database, **options: Any) -> Scheduler:
+    """Start the scheduler an interactive app runs while it is open (default runners, background thread).
+
+    Call ``stop()`` on the result when the app closes: a running scheduled scan is cancelled (it resumes on
+    its next start) and busy runs waiting for a retry are given back to other processes.
+    """
+    scheduler = Scheduler(db, default_runners(db), **options)
+    scheduler.start()
+    return scheduler
