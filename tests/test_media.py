@@ -249,3 +249,40 @@ def test_typescript_source_named_ts_is_not_media(tmp_path: Path) -> None:
     src.write_text("export const answer: number = 42;\n")
     s = sniff(str(src))
     assert s.unknown_content and s.ext_family is Family.UNKNOWN
+
+
+def _pyav_audio(path: Path, fmt: str, codec: str) -> str:
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=44100, layout="mono")
+        size = stream.codec_context.frame_size or 1024
+        fmt_name = stream.codec_context.format.name
+        for start in range(0, 44100, size):
+            wave = np.sin(np.arange(start, start + size) / 44100 * 2 * np.pi * 440) * 0.3
+            arr = (wave * 32767).astype(np.int16) if fmt_name.startswith("s16") else wave.astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(arr.reshape(1, -1), format=fmt_name, layout="mono")
+            frame.sample_rate, frame.pts = 44100, start
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return str(path)
+
+
+def test_less_common_audio_containers_are_recognised(tmp_path: Path) -> None:
+    latm = sniff(_pyav_audio(tmp_path / "radio.aac", "latm", "aac"))
+    assert latm.container == "aac_latm" and not latm.mismatch and latm.family is Family.AUDIO
+    w64 = sniff(_pyav_audio(tmp_path / "long.wav", "w64", "pcm_s16le"))
+    assert w64.container == "w64" and not w64.mismatch
+
+
+def test_media_segment_without_ftyp_is_iso_bmff(tmp_path: Path) -> None:
+    styp = b"\x00\x00\x00\x18stypmsdh\x00\x00\x00\x00msdhmsix"
+    moof = b"\x00\x00\x00\x10moof" + bytes(8)
+    mdat = b"\x00\x00\x00\x10mdat" + bytes(8)
+    path = tmp_path / "seg.mp4"
+    path.write_bytes(styp + moof + mdat)
+    s = sniff(str(path))
+    assert s.container == "mp4" and not s.mismatch

@@ -161,8 +161,8 @@ _expect("mpg mpeg mpe m2v vob", {"mpegps", "mpegts", "mpegvideo"})
 _expect("ogv ogg oga opus spx", {"ogg"})
 _expect("flac", {"flac"})
 _expect("mp3 mp2 mpa", {"mp3"})
-_expect("aac", {"aac_adts", "aac_adif"})
-_expect("wav wave", {"wav", "rf64"})
+_expect("aac", {"aac_adts", "aac_adif", "aac_latm"})
+_expect("wav wave", {"wav", "rf64", "w64"})
 _expect("aiff aif aifc", {"aiff"})
 _expect("ape", {"ape"})
 _expect("wv", {"wavpack"})
@@ -185,7 +185,20 @@ _CONTENT_FAMILY: dict[str, Family] = {
         Family.IMAGE,
     ),
     **dict.fromkeys(
-        ["flac", "mp3", "aac_adts", "aac_adif", "wav", "rf64", "aiff", "ape", "wavpack", "caf"],
+        [
+            "flac",
+            "mp3",
+            "aac_adts",
+            "aac_adif",
+            "aac_latm",
+            "wav",
+            "rf64",
+            "w64",
+            "aiff",
+            "ape",
+            "wavpack",
+            "caf",
+        ],
         Family.AUDIO,
     ),
     **dict.fromkeys(["avi", "flv", "mpegps", "mpegvideo"], Family.VIDEO),
@@ -481,9 +494,11 @@ def _looks_like_text(head: bytes) -> bool:
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
 _AUDIO_BRANDS = {b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "}
-_QT_TOP = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot", b"PICT", b"uuid"}
+# Boxes an ISO-BMFF file may start with when it has no 'ftyp' (old QuickTime, media segments).
+_QT_TOP = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot", b"PICT", b"uuid", b"styp", b"sidx", b"moof"}
 
 _ASF_GUID = bytes.fromhex("3026B2758E66CF11A6D900AA0062CE6C")
+_W64_GUID = b"riff" + bytes.fromhex("2E91CF11A5D628DB04C10000")
 
 
 def identify(head: bytes, after_id3: bool = False) -> tuple[str | None, Family | None, int]:
@@ -491,7 +506,7 @@ def identify(head: bytes, after_id3: bool = False) -> tuple[str | None, Family |
     h = head
     if len(h) < 4:
         return None, None, 0
-    if h[4:8] == b"ftyp":
+    if h[4:8] in (b"ftyp", b"styp"):  # styp: a media segment, laid out like ftyp
         return _iso_brand(h)
     if len(h) >= 8 and h[4:8] in _QT_TOP and int.from_bytes(h[:4], "big") not in (2, 3, 4, 5, 6, 7):
         return "mov", Family.VIDEO, 0
@@ -509,6 +524,8 @@ def identify(head: bytes, after_id3: bool = False) -> tuple[str | None, Family |
         return None, None, 0
     if h[:4] in (b"RF64", b"BW64") and h[8:12] == b"WAVE":
         return "rf64", Family.AUDIO, 0
+    if h.startswith(_W64_GUID):
+        return "w64", Family.AUDIO, 0
     if h.startswith(b"FORM") and h[8:12] in (b"AIFF", b"AIFC"):
         return "aiff", Family.AUDIO, 0
     if h.startswith(b"fLaC"):
@@ -555,6 +572,8 @@ def identify(head: bytes, after_id3: bool = False) -> tuple[str | None, Family |
     adts = _adts_at(h, 0)
     if adts:
         return "aac_adts", Family.AUDIO, 0
+    if _loas_at(h, 0):
+        return "aac_latm", Family.AUDIO, 0
     sync = find_mpeg_audio_sync(h, limit=len(h) if after_id3 else 4096)
     if sync is not None:
         return "mp3", Family.AUDIO, sync
@@ -701,3 +720,19 @@ def _adts_at(b: bytes, pos: int) -> bool:
     if pos + n >= len(b):
         return pos + n == len(b)
     return frame_len(pos + n) >= 7
+
+
+def _loas_at(b: bytes, pos: int) -> bool:
+    """Two consecutive LOAS/LATM AAC frames (11-bit sync 0x2B7, 13-bit length) at ``pos``."""
+
+    def frame_len(p: int) -> int:
+        if p + 3 > len(b) or b[p] != 0x56 or (b[p + 1] & 0xE0) != 0xE0:
+            return 0
+        return 3 + (((b[p + 1] & 0x1F) << 8) | b[p + 2])
+
+    n = frame_len(pos)
+    if n <= 3:
+        return False
+    if pos + n >= len(b):
+        return pos + n == len(b)
+    return frame_len(pos + n) > 3
