@@ -4,7 +4,7 @@ The grid renders rows from a page cache keyed by block number (``BLOCK`` rows pe
 is requested from one reader thread (a Textual thread worker) that runs the query and posts the rows back
 as a message: the UI thread never waits on the database. The reader serves the newest requests first and
 chooses the cheapest query: keyset paging from a neighbouring block it already has, the last rows counted
-from the end, or one indexed OFFSET jump. The row count arrives the same way, after the first page.
+from the end, or one indexed OFFSET jump. The row count arrives the same way, from a thread of its own.
 
 Every load carries a generation number; a new query (filter or sort change) bumps it, so rows of an old
 query that arrive late are dropped. A refresh of the same query (new results during a scan) keeps showing
@@ -274,9 +274,28 @@ class ResultsGrid(ScrollView, can_focus=True):
             self._requests.clear()
         first = self.scroll_offset.y // BLOCK if keep_rows else 0
         self._request_block(first, prefer_start=not keep_rows)
-        self._enqueue(_Request(self._generation, -1, "count"))
+        self._start_count()
         self.refresh()
         self.post_message(self.Changed(self))
+
+    def _start_count(self) -> None:
+        # Counting has its own thread: a slow count (a path search over millions of rows) never delays a page.
+        request = _Request(self._generation, -1, "count")
+        browser = self._browser
+
+        def count() -> None:
+            if request.generation != self._generation:
+                return
+            try:
+                n = browser.count()
+            except Exception as exc:
+                self.post_message(
+                    self._LoadFailed(request, str(exc).splitlines()[0] if str(exc) else repr(exc))
+                )
+                return
+            self.post_message(self._Loaded(request, None, n))
+
+        self.run_worker(count, thread=True, name="results-count", group="results-count", exit_on_error=False)
 
     def _enqueue(self, request: _Request) -> None:
         with self._cond:
@@ -325,9 +344,6 @@ class ResultsGrid(ScrollView, can_focus=True):
                     continue
                 browser = self._browser
             try:
-                if request.method == "count":
-                    self.post_message(self._Loaded(request, None, browser.count()))
-                    continue
                 rows = self._load(browser, request)
             except Exception as exc:  # a broken database must show as a message, not kill the reader
                 self.post_message(
@@ -337,10 +353,7 @@ class ResultsGrid(ScrollView, can_focus=True):
             self.post_message(self._Loaded(request, rows, None))
 
     def _next_request(self) -> _Request:
-        # The newest page first (it is what the user looks at now), the count when no page waits.
-        for i in range(len(self._requests) - 1, -1, -1):
-            if self._requests[i].method != "count":
-                return self._requests.pop(i)
+        # The newest page first: it is what the user looks at now.
         return self._requests.pop()
 
     @staticmethod
