@@ -686,3 +686,14 @@ def test_avi_over_4_gb_without_opendml_is_not_called_corrupt(tmp_path: Path) -> 
         f.truncate(total)
     result = check(str(path))
     assert result.verdict is Verdict.HEALTHY and codes(result) == {"size_wrapped"}
+
+
+@pytest.mark.parametrize("kind", ["wav", "mp4_h264", "ogg_vorbis", "flac"])
+def test_id3v2_tag_in_front_of_other_containers_is_stepped_over(kind: str, media_factory, tmp_path: Path) -> None:
+    data = media_factory(kind, **SMALL).read_bytes()
+    tag = b"ID3\x03\x00\x00\x00\x00\x01\x00" + b"\x00" * 128
+    suffix = samples.KINDS[kind].extension
+    ok = check(write(tmp_path, f"tagged{suffix}", tag + data))
+    assert ok.verdict is Verdict.HEALTHY, [f.describe() for f in ok.findings]
+    cut = check(write(tmp_path, f"tagged_cut{suffix}", tag + data[: len(data) * 2 // 3]))
+    assert cut.verdict is Verdict.CORRUPTED

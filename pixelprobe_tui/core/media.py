@@ -256,6 +256,7 @@ class Sniff:
     family_hint: Family
     mismatch: bool
     data_offset: int = 0
+    tag_size: int = 0  # bytes of ID3v2 tags in front of the container (ffmpeg skips them for any format)
     other_format: str | None = None  # a recognised non-media format ("a ZIP archive")
     all_zero: bool = False  # the bytes read are all 0x00 (a typical failed copy / preallocated file)
 
@@ -410,9 +411,10 @@ def sniff_fd(path: str, fd: int, size: int) -> Sniff:
     ext_family = family_of_extension(path)
     head = pread_exact(fd, 0, HEAD_SIZE) if size else b""
     container, hint, offset = identify(head)
+    tag_size = 0
     if container is None and head.startswith(b"ID3") and len(head) >= 10:
         # An ID3v2 tag can precede MP3, AAC and even FLAC; identify what follows it.
-        offset = skip_id3v2(fd, head)
+        offset = tag_size = skip_id3v2(fd, head)
         after = pread_exact(fd, offset, HEAD_SIZE)
         inner, hint, _ = identify(after, after_id3=True)
         container = inner or ("mp3" if ext in ("mp3", "mp2", "mpa") else None)
@@ -451,6 +453,7 @@ def sniff_fd(path: str, fd: int, size: int) -> Sniff:
         family_hint=hint if hint is not None else (content_family or Family.UNKNOWN),
         mismatch=mismatch,
         data_offset=offset,
+        tag_size=tag_size,
         other_format=other,
         all_zero=all_zero,
     )

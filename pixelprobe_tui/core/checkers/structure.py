@@ -30,6 +30,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from pixelprobe_tui import __version__
 from pixelprobe_tui.core.checkers.walks import (
@@ -66,6 +67,8 @@ from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, Finding, Seve
 log = logging.getLogger(__name__)
 
 TOOL = "structure"
+# Walks that find their own start after a leading ID3v2 tag (the sniff's data_offset).
+_TAG_AWARE = frozenset({"mp3", "aac_adts", "aac_latm", "flac", "ogg"})
 Walk = Callable[[Reader, Notes, WalkContext], None]
 
 WALKS: dict[str, Walk] = {
@@ -158,8 +161,14 @@ def _findings(fd: int, sn: Sniff, options: CheckOptions) -> tuple[list[Finding],
     if walk is None:
         return findings, {}
     notes = Notes(f"{TOOL}:{sn.container}")
+    reader = Reader(fd, sn.size)
+    if sn.tag_size and sn.container not in _TAG_AWARE:
+        # Walk the container as if the tag were not there (offsets in messages are then relative to it).
+        reader = Reader(fd, sn.size, base=sn.tag_size)
+        notes.info("id3_prefix", f"an ID3v2 tag ({sn.tag_size} bytes) precedes the {sn.container} data")
+        sn = replace(sn, data_offset=0)
     try:
-        walk(Reader(fd, sn.size), notes, WalkContext(sniff=sn, deep=options.deep))
+        walk(reader, notes, WalkContext(sniff=sn, deep=options.deep))
     except UnreadableError:
         raise
     except Exception as e:  # a walker bug is not evidence against the file

@@ -22,9 +22,10 @@ class Reader:
     not per header. Reads past the end return short data; an I/O error raises :class:`UnreadableError`.
     """
 
-    def __init__(self, fd: int, size: int, window: int = 256 * 1024):
+    def __init__(self, fd: int, size: int, window: int = 256 * 1024, base: int = 0):
         self.fd = fd
-        self.size = size
+        self.base = base  # where the container starts in the file (after a foreign prefix such as ID3v2)
+        self.size = size - base
         self._window = window
         self._start = 0
         self._buf = b""
@@ -34,7 +35,7 @@ class Reader:
         chunks = []
         while n > 0:
             try:
-                b = os.pread(self.fd, n, offset)
+                b = os.pread(self.fd, n, offset + self.base)
             except BlockingIOError:
                 continue
             except OSError as e:
