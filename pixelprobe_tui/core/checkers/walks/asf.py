@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, trailing
+from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, plural, trailing
 
 HEADER = bytes.fromhex("3026B2758E66CF11A6D900AA0062CE6C")
 DATA = bytes.fromhex("3626B2758E66CF11A6D900AA0062CE6C")
@@ -38,7 +38,7 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             out.corrupt(
                 "truncated",
                 f"the {name} object at byte {pos} declares {obj_size} bytes but the file ends after {size - pos}: "
-                f"{pos + obj_size - size} bytes missing",
+                f"{plural(pos + obj_size - size, 'byte')} missing",
             )
             return
         seen_data = seen_data or guid == DATA

@@ -6,7 +6,7 @@ data shorter than the header requires is truncation.
 
 from __future__ import annotations
 
-from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext
+from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, plural
 
 _UNCOMPRESSED = {0, 3, 6}  # BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS
 
@@ -49,7 +49,7 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
         missing = data_off + needed - size
         out.corrupt(
             "truncated",
-            f"the pixel data needs {needed} bytes from byte {data_off} but the file ends {missing} bytes short",
+            f"the pixel data needs {needed} bytes from byte {data_off} but the file ends {plural(missing, 'byte')} short",
         )
         return
     if declared > size:

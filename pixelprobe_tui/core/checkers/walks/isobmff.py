@@ -96,7 +96,7 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             out.corrupt(
                 "truncated",
                 f"'{fourcc(typ)}' box at byte {off} declares {box_size} bytes but the file ends after "
-                f"{size - off}: {missing} bytes missing",
+                f"{size - off}: {plural(missing, 'byte')} missing",
             )
             truncated = True
             break

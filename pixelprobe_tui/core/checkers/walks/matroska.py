@@ -7,7 +7,14 @@ end of the file. Truncation is an element (or block) that runs past the end of t
 
 from __future__ import annotations
 
-from pixelprobe_tui.core.checkers.walks.base import BLOCK_WALK_LIMIT, Notes, Reader, WalkContext, trailing
+from pixelprobe_tui.core.checkers.walks.base import (
+    BLOCK_WALK_LIMIT,
+    Notes,
+    Reader,
+    WalkContext,
+    plural,
+    trailing,
+)
 
 EBML = 0x1A45DFA3
 SEGMENT = 0x18538067
@@ -132,7 +139,7 @@ def _walk_document(r: Reader, out: Notes, off: int, index: int, deep: bool) -> i
         out.corrupt(
             "truncated",
             f"the Segment declares {esize} bytes but the file ends after {size - data}: "
-            f"{seg_end - size} bytes missing",
+            f"{plural(seg_end - size, 'byte')} missing",
         )
         _walk_children(r, out, data, size, report_truncation=False)
         return None
@@ -195,7 +202,7 @@ def _walk_children(
                 out.corrupt(
                     "truncated",
                     f"{_name(eid)} at byte {pos} declares {esize} bytes but the file ends after "
-                    f"{size - data}: {data + esize - size} bytes missing",
+                    f"{size - data}: {plural(data + esize - size, 'byte')} missing",
                 )
             return False, found
         if data + esize > end:
@@ -281,7 +288,7 @@ def _walk_unknown_cluster(r: Reader, out: Notes, pos: int, end: int, report_trun
                 out.corrupt(
                     "truncated",
                     f"a block at byte {pos} declares {esize} bytes but the file ends after {size - data}: "
-                    f"{data + esize - size} bytes missing",
+                    f"{plural(data + esize - size, 'byte')} missing",
                 )
             return None
         pos = data + esize

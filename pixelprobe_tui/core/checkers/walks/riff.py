@@ -226,7 +226,7 @@ def walk_avi(r: Reader, out: Notes, ctx: WalkContext) -> None:
             out.corrupt(
                 "truncated",
                 f"RIFF '{hdr[8:12].decode('latin-1')}' chunk at byte {pos} declares {riff_size} bytes but the file "
-                f"ends after {size - pos - 8}: {end - size} bytes missing",
+                f"ends after {size - pos - 8}: {plural(end - size, 'byte')} missing",
             )
             _walk_lists(r, out, pos + 12, size, report=False)
             return
@@ -330,7 +330,7 @@ def walk_webp(r: Reader, out: Notes, ctx: WalkContext) -> None:
             out.corrupt(
                 "truncated",
                 f"'{fourcc(ch.cid)}' chunk at byte {ch.offset} declares {ch.size} bytes but the file ends after "
-                f"{size - ch.data}: {ch.end - size} bytes missing",
+                f"{size - ch.data}: {plural(ch.end - size, 'byte')} missing",
             )
             return
         last_end = ch.end + (ch.size & 1)
