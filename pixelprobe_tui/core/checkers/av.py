@@ -141,6 +141,13 @@ _DAMAGE_WARNINGS = re.compile(
 # timescale. Without cover art the same notice means a track header the demuxer could not use.
 _BENIGN_WITH_COVER = re.compile(r"stream \d+, timescale not set", re.IGNORECASE)
 
+# FFmpeg's "request a sample" boilerplate: dropped, or cut from the message it follows.
+_BOILERPLATE_LINE = "If you want to help, upload a sample"
+_BOILERPLATE_TAIL = (
+    "Update your FFmpeg version to the newest one from Git. If the problem still occurs, it means that your "
+    "file has a feature which has not been implemented."
+)
+
 _DIGITS = re.compile(r"0x[0-9a-f]+|\d+", re.IGNORECASE)
 
 
@@ -228,6 +235,11 @@ class _Evidence:
                 self.overflow_severity = severity
             return
         self.entries[key] = _Entry(severity, code, message, at, count)
+
+    def add_if_new(self, severity: Severity, code: str, message: str) -> None:
+        """Add a finding unless the same message is already there (then nothing is counted)."""
+        if (severity, _DIGITS.sub("#", message)) not in self.entries:
+            self.add(severity, code, message)
 
     def downgrade(self, pattern: re.Pattern[str], why: str) -> None:
         """Turn warnings matching *pattern* into INFO (harmless in this file's context)."""
@@ -435,13 +447,16 @@ def _check_open(
 ) -> CheckResult:
     fmt_name = container.format.name or ""
     container_name = _container_name(fmt_name, path)
-    estimated = False
-    for _level, _name, text in logs:
-        if text.startswith("Estimating duration from bitrate"):
-            estimated = True
-    _drain_logs(logs, evidence, None, None, phase="open")
-
+    estimated = any(text.startswith("Estimating duration from bitrate") for _level, _name, text in logs)
+    opening = list(logs)
+    logs.clear()
     streams = _open_streams(container, options, evidence)
+    # Probing (find_stream_info) decoded the first frames already: decoder messages from then are the same
+    # damage the full decode reports again, so they are kept only if the decode does not repeat them.
+    decoders = {s.ctx.name: s for s in reversed(streams)}
+    probe = [m for m in opening if m[1] in decoders]
+    logs.extend(m for m in opening if m[1] not in decoders)
+    _drain_logs(logs, evidence, None, None, phase="open")
     has_video = any(s.kind == "video" for s in streams) or any(
         s.type == "video"
         and not (int(s.disposition) & int(Disposition.attached_pic))
@@ -470,6 +485,9 @@ def _check_open(
 
     reached = _decode(container, streams, options, evidence, logs, size)
     _flush(streams, evidence, logs)
+    for level, name, text in probe:
+        logs.append((level, name, text))
+        _drain_logs(logs, evidence, decoders[name], None, phase="probe")
 
     findings: list[Finding] = []
     for st in streams:
@@ -877,8 +895,9 @@ def _one_message(
     level: int, name: str, text: str, evidence: _Evidence, st: _Stream | None, at: float | None, phase: str
 ) -> None:
     text = " ".join(text.split())
-    if not text:
+    if not text or text.startswith(_BOILERPLATE_LINE):
         return
+    text = text.replace(_BOILERPLATE_TAIL, "").strip()
     cover = st is not None and st.kind == "cover"
     severity, code = _classify(level, text, cover=cover)
     who = name.split(",")[0] if name else "ffmpeg"
@@ -891,7 +910,10 @@ def _one_message(
             code = "demux_error" if phase != "open" else "container_error"
         elif code == "decoder_warning":
             code = "demuxer_warning"
-    evidence.add(severity, code, f"{where}: {text}", at=at)
+    if phase == "probe":
+        evidence.add_if_new(severity, code, f"{where}: {text}")
+    else:
+        evidence.add(severity, code, f"{where}: {text}", at=at)
 
 
 def _demux_failure(exc: av.error.FFmpegError, container: Any, reached: int) -> tuple[Severity, str, str]:
