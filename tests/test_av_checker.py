@@ -258,7 +258,9 @@ def test_bit_flips_in_h264_video_are_found(seed: int, media_factory, tmp_path: P
     assert corrupt_codes(result) & {"decode_error", "corrupt_frame"}
     decoder_findings = [f for f in result.findings if f.code in ("decode_error", "corrupt_frame")]
     # Messages name the decoder class and carry the media time where the damage was seen.
-    assert any(f.message.startswith("h264") for f in decoder_findings)
+    assert any(f.message.startswith("h264 (stream #0)") for f in decoder_findings)
+    # Messages from probing (the first frames, decoded at open) are attributed to the stream too.
+    assert not any(f.message.startswith("h264:") for f in result.findings)
     assert all(f.at_seconds is not None and 0.0 <= f.at_seconds <= 2.1 for f in decoder_findings)
 
 
