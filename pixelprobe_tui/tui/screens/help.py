@@ -53,15 +53,15 @@ class HelpScreen(ModalScreen[None]):
 
 
 def binding_rows(bindings: list[tuple[Binding, str]]) -> list[tuple[str, str, str]]:
-    """(key, description, id) rows, one per binding with a description, without duplicates."""
-    seen: set[tuple[str, str]] = set()
-    rows = []
+    """(keys, description, id) rows, one per binding id (its keys joined), in first-seen order.
+
+    Bindings without an id (Textual's own scrolling keys) are left out: they cannot be remapped.
+    """
+    rows: dict[str, tuple[list[str], str]] = {}
     for binding, key_display in bindings:
-        if not binding.description:
+        if not binding.id or not binding.description:
             continue
-        mark = (binding.id or binding.action, key_display)
-        if mark in seen:
-            continue
-        seen.add(mark)
-        rows.append((key_display, binding.description, binding.id or ""))
-    return rows
+        keys, _ = rows.setdefault(binding.id, ([], binding.description))
+        if key_display not in keys:
+            keys.append(key_display)
+    return [(" ".join(keys), description, binding_id) for binding_id, (keys, description) in rows.items()]
