@@ -689,7 +689,9 @@ def test_avi_over_4_gb_without_opendml_is_not_called_corrupt(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("kind", ["wav", "mp4_h264", "ogg_vorbis", "flac"])
-def test_id3v2_tag_in_front_of_other_containers_is_stepped_over(kind: str, media_factory, tmp_path: Path) -> None:
+def test_id3v2_tag_in_front_of_other_containers_is_stepped_over(
+    kind: str, media_factory, tmp_path: Path
+) -> None:
     data = media_factory(kind, **SMALL).read_bytes()
     tag = b"ID3\x03\x00\x00\x00\x00\x01\x00" + b"\x00" * 128
     suffix = samples.KINDS[kind].extension
@@ -697,3 +699,18 @@ def test_id3v2_tag_in_front_of_other_containers_is_stepped_over(kind: str, media
     assert ok.verdict is Verdict.HEALTHY, [f.describe() for f in ok.findings]
     cut = check(write(tmp_path, f"tagged_cut{suffix}", tag + data[: len(data) * 2 // 3]))
     assert cut.verdict is Verdict.CORRUPTED
+
+
+def test_flac_streaminfo_oddities_warn_and_a_zero_rate_is_corrupt(media_factory, tmp_path: Path) -> None:
+    data = bytearray(media_factory("flac", **SMALL).read_bytes())
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0  # STREAMINFO payload starts at byte 8
+    odd = bytearray(data)
+    odd[8:10] = b"\x00\x00"  # minimum block size 0: out of spec, harmless to decoders
+    result = check(write(tmp_path, "odd.flac", bytes(odd)))
+    assert result.verdict is Verdict.WARNING and codes(result) == {"odd_streaminfo"}
+    bad = bytearray(data)
+    bad[18] = 0  # sample rate: 20 bits starting at byte 18
+    bad[19] = 0
+    bad[20] &= 0x0F
+    result = check(write(tmp_path, "bad.flac", bytes(bad)))
+    assert result.verdict is Verdict.CORRUPTED and "bad_streaminfo" in codes(result)

@@ -58,10 +58,17 @@ class StreamInfo:
         return self.total_samples / self.sample_rate if self.total_samples and self.sample_rate else None
 
     def problems(self) -> list[str]:
-        """Values the FLAC format forbids (empty when the block is sane)."""
+        """Values that make the stream undecodable (empty when the block is sane)."""
         p = []
         if self.sample_rate == 0:
             p.append("sample rate is 0")
+        if self.bits_per_sample < 4:
+            p.append(f"{self.bits_per_sample} bits per sample")
+        return p
+
+    def oddities(self) -> list[str]:
+        """Values the format forbids that decoders do not rely on (block and frame size bounds)."""
+        p = []
         if self.min_blocksize < 16 and not (
             self.min_blocksize == self.max_blocksize and self.total_samples < 16
         ):
@@ -70,8 +77,6 @@ class StreamInfo:
             p.append(f"maximum block size {self.max_blocksize} is below the minimum {self.min_blocksize}")
         if self.max_framesize and self.min_framesize > self.max_framesize:
             p.append(f"maximum frame size {self.max_framesize} is below the minimum {self.min_framesize}")
-        if self.bits_per_sample < 4:
-            p.append(f"{self.bits_per_sample} bits per sample")
         return p
 
 

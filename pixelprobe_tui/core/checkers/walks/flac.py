@@ -153,6 +153,8 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     out.facts["streaminfo"] = info
     for problem in info.problems():
         out.corrupt("bad_streaminfo", f"STREAMINFO is invalid: {problem}")
+    for oddity in info.oddities():
+        out.warning("odd_streaminfo", f"STREAMINFO is out of spec: {oddity}")
     if out.has_corrupt:
         return
     if frames_at >= size:

@@ -326,14 +326,14 @@ def _iloc_extents(b: bytes) -> list[tuple[int, int, int]] | None:
         for _ in range(count):
             item = uint(2) if version < 2 else uint(4)
             method = uint(2) & 15 if version in (1, 2) else 0
-            uint(2)  # data reference index
+            external = uint(2) != 0  # data reference index: 0 is this file
             base = uint(base_size)
             for _ in range(uint(2)):
                 if idx_size:
                     uint(idx_size)
                 o = uint(off_size)
                 n = uint(len_size)
-                if method == 0 and n:
+                if method == 0 and n and not external:
                     result.append((item, base + o, n))
         return result
     except IndexError:

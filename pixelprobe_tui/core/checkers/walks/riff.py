@@ -147,7 +147,7 @@ def walk_wav(r: Reader, out: Notes, ctx: WalkContext) -> None:
             )
             return
         last_end = ch.end + (ch.size & 1)
-    if fmt is None or len(fmt) < 16:
+    if fmt is None or len(fmt) < 14:  # 14: the old WAVEFORMAT without a bit depth
         out.corrupt("bad_header", "no valid 'fmt ' chunk: the audio format is unknown")
         return
     if data is None:
