@@ -714,3 +714,12 @@ def test_flac_streaminfo_oddities_warn_and_a_zero_rate_is_corrupt(media_factory,
     bad[20] &= 0x0F
     result = check(write(tmp_path, "bad.flac", bytes(bad)))
     assert result.verdict is Verdict.CORRUPTED and "bad_streaminfo" in codes(result)
+
+
+@pytest.mark.parametrize("name", ["song.mp3", "song.flac", "x.mp4"])
+def test_tiny_and_tag_only_files_give_a_result(name: str, tmp_path: Path) -> None:
+    for i, data in enumerate(
+        [b"\xff", b"ID3", b"ID3\x04\x00\x00\x00\x00\x7f\x7f" + bytes(50), b"\x00\x00\x00"]
+    ):
+        result = check(write(tmp_path, f"{i}{name}", data))
+        assert result.verdict is Verdict.CORRUPTED, (data, [f.describe() for f in result.findings])

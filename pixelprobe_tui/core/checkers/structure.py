@@ -146,6 +146,10 @@ def _findings(fd: int, sn: Sniff, options: CheckOptions) -> tuple[list[Finding],
     findings = []
     if sn.empty:
         return [Finding(Severity.CORRUPT, "empty_file", TOOL, "the file is empty (0 bytes)")], {}
+    if sn.tag_size >= sn.size:
+        tool = f"{TOOL}:{sn.container}" if sn.container else TOOL
+        message = f"the ID3v2 tag declares {sn.tag_size} bytes but the file has {sn.size}: nothing follows it"
+        return [Finding(Severity.CORRUPT, "truncated", tool, message)], {}
     if sn.container is None:
         return [_unknown_content(sn)], {}
     if sn.mismatch:
