@@ -84,8 +84,9 @@ class ResultsQuery:
         """A copy with some fields replaced."""
         return replace(self, **changes)
 
-    def conditions(self) -> list[sa.ColumnElement[bool]]:
-        """The WHERE conditions of the filters."""
+    def conditions(self, dialect: str = "") -> list[sa.ColumnElement[bool]]:
+        """The WHERE conditions of the filters. The path search is case-insensitive (for ASCII on SQLite,
+        whose LIKE already is: no lower() on every row there)."""
         c = ScanResult.__table__.c
         out: list[sa.ColumnElement[bool]] = []
         if self.statuses:
@@ -93,7 +94,10 @@ class ResultsQuery:
         if self.families:
             out.append(c.media_family.in_(sorted(self.families)))
         if self.path_text:
-            out.append(c.file_path.icontains(self.path_text, autoescape=True))
+            if dialect == "sqlite":
+                out.append(c.file_path.contains(self.path_text, autoescape=True))
+            else:
+                out.append(c.file_path.icontains(self.path_text, autoescape=True))
         if self.marked_good is not None:
             out.append(c.marked_as_good == (sa.true() if self.marked_good else sa.false()))
         if self.date_from is not None:
@@ -159,7 +163,7 @@ class ResultsBrowser:
         self._col = _SORT_COLUMNS[self.query.sort]
         self._nullable = self.query.sort in _NULLABLE_SORTS
         self._unique = self.query.sort in _UNIQUE_SORTS
-        self._where = self.query.conditions()
+        self._where = self.query.conditions(db.dialect)
         self._non_null_count: int | None = None
 
     # -- counting -------------------------------------------------------------------------------------------
@@ -322,10 +326,10 @@ class Selection:
     query: ResultsQuery | None = None  # set: "all in filter"
     excluded: frozenset[int] = frozenset()
 
-    def conditions(self) -> list[sa.ColumnElement[bool]]:
+    def conditions(self, dialect: str = "") -> list[sa.ColumnElement[bool]]:
         """WHERE conditions for the rows of this selection (an empty selection matches nothing)."""
         if self.query is not None:
-            out = self.query.conditions()
+            out = self.query.conditions(dialect)
             if self.excluded:
                 out.append(ScanResult.__table__.c.id.not_in(sorted(self.excluded)))
             return out
@@ -363,7 +367,11 @@ def set_marked_good(
     state = c.marked_as_good == (sa.false() if marked else sa.true())
     with db.engine.begin() as conn:
         if selection.query is not None:
-            stmt = sa.update(ScanResult.__table__).where(*selection.conditions(), state).values(**values)
+            stmt = (
+                sa.update(ScanResult.__table__)
+                .where(*selection.conditions(db.dialect), state)
+                .values(**values)
+            )
             changed += conn.execute(stmt).rowcount or 0
         else:
             for chunk in _chunks(selection.ids):
@@ -378,7 +386,12 @@ def selected_paths(db: Database, selection: Selection, limit: int = 100_000) -> 
     out: list[str] = []
     with db.engine.connect() as conn:
         if selection.query is not None:
-            stmt = sa.select(c.file_path).where(*selection.conditions()).order_by(c.file_path).limit(limit)
+            stmt = (
+                sa.select(c.file_path)
+                .where(*selection.conditions(db.dialect))
+                .order_by(c.file_path)
+                .limit(limit)
+            )
             out = [path_from_db(r[0]) for r in conn.execute(stmt)]
         else:
             for chunk in _chunks(selection.ids):
@@ -867,7 +880,7 @@ def export_results(db: Database, selection: Selection, path: str, fmt: str) -> i
     def rows() -> Iterable[dict[str, Any]]:
         with db.engine.connect() as conn:
             if selection.query is not None:
-                stmts = [sa.select(*columns).where(*selection.conditions()).order_by(c.file_path)]
+                stmts = [sa.select(*columns).where(*selection.conditions(db.dialect)).order_by(c.file_path)]
             else:
                 stmts = [
                     sa.select(*columns).where(c.id.in_(chunk)).order_by(c.file_path)

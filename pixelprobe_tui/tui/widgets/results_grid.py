@@ -210,7 +210,8 @@ class ResultsGrid(ScrollView, can_focus=True):
         self._browser = self._browser_factory(query)
         self.clear_selection()
         self.cursor = 0
-        self.scroll_to(y=0, animate=False)
+        # Immediately: the first requests of the new query are computed from the scroll position.
+        self.scroll_to(y=0, animate=False, immediate=True)
         self._start_generation(keep_rows=False)
 
     def reload(self) -> None:
