@@ -13,6 +13,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from pixelprobe_tui.core.discovery import path_to_db
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import ScanReport, ScanResult, ScanState
 from pixelprobe_tui.services import browse
@@ -302,7 +303,7 @@ def test_live_scan_reads_the_running_scan_state(db: Database) -> None:
                 bytes_processed=250,
                 bytes_total=1000,
                 start_time=T0 + dt.timedelta(minutes=1),
-                current_files=json.dumps(["/m/a.mkv", "/m/b\nc.mkv"]),
+                current_files=json.dumps(["/m/a.mkv", "/m/b\nc.mkv", path_to_db("/m/caf\udce9.mkv")]),
                 directories=json.dumps(["/m"]),
                 owner=me,
             )
@@ -310,7 +311,9 @@ def test_live_scan_reads_the_running_scan_state(db: Database) -> None:
     live = browse.live_scan(db)
     assert live is not None and live.id == str(running)
     assert (live.phase, live.files_processed, live.total_files, live.fraction) == ("checking", 5, 20, 0.25)
-    assert live.current_files == ("/m/a.mkv", "/m/b\\nc.mkv") and live.directories == ("/m",)
+    assert live.current_files == ("/m/a.mkv", "/m/b\\nc.mkv", "/m/caf\\xe9.mkv") and live.directories == (
+        "/m",
+    )
 
 
 def test_recent_reports_newest_first(db: Database) -> None:

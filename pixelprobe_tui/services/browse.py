@@ -590,10 +590,10 @@ def _json_strings(text: str | None) -> tuple[str, ...]:
     try:
         value = json.loads(text)
     except ValueError:
-        return (text,)
+        return (display_path(path_from_db(text)),)
     if isinstance(value, list):
-        return tuple(display_path(str(v)) for v in value if v)
-    return (display_path(str(value)),)
+        return tuple(display_path(path_from_db(str(v))) for v in value if v)
+    return (display_path(path_from_db(str(value))),)
 
 
 def live_scan(db: Database) -> LiveScan | None:
