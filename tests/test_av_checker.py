@@ -8,6 +8,7 @@ import shutil
 import struct
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -125,6 +126,31 @@ def test_side_data_only_packets_are_not_decode_errors(tmp_path: Path) -> None:
         assert any(p.size == 0 and p.pts is not None for p in check_open.demux())
     result = av_checker.check(str(path), NORMAL)
     assert result.verdict == Verdict.HEALTHY, result.findings
+
+
+def test_slideshow_with_long_frames_is_healthy(tmp_path: Path) -> None:
+    """Four frames, 1.5 s each (VFR, durations known only for the last): no truncation is inferred."""
+    path = tmp_path / "slides.mkv"
+    out = av.open(str(path), "w")
+    stream = out.add_stream("libx264", rate=Fraction(2, 3))
+    stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+    stream.codec_context.time_base = Fraction(1, 1000)
+    stream.options = {"bf": "0"}
+    packets = []
+    for i in range(4):
+        frame = av.VideoFrame(64, 48, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes([i * 40 + 10]) * plane.buffer_size)
+        frame.pts, frame.time_base = i * 1500, Fraction(1, 1000)
+        packets += stream.encode(frame)
+    packets += stream.encode()
+    for i, packet in enumerate(packets):
+        packet.duration = 1500 if i == len(packets) - 1 else 0
+        out.mux(packet)
+    out.close()
+    result = av_checker.check(str(path), NORMAL)
+    assert result.verdict == Verdict.HEALTHY, result.findings
+    assert result.media_info["streams"][0]["frames"] == 4
 
 
 def test_container_names_are_short(media_factory) -> None:

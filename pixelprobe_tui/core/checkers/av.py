@@ -648,50 +648,53 @@ def _flush(streams: list[_Stream], evidence: _Evidence, logs: list[tuple[int, st
 
 
 def _account(st: _Stream, frame: Any, at: float | None) -> None:
-    """Count one decoded frame: corruption flag, decoded extent, FLAC hash."""
+    """Count one decoded frame: corruption flag, order, decoded extent, FLAC hash."""
     st.frames += 1
+    pts = frame.pts
     if frame.is_corrupt:
         st.corrupt_frames += 1
         if st.first_corrupt_at is None:
-            pts = frame.pts
             st.first_corrupt_at = pts * st.time_base - st.start if pts is not None else at
-    pts = frame.pts
     if st.kind == "audio":
         n = frame.samples
         st.samples += n
         rate = frame.sample_rate or st.sample_rate
+        if rate and not st.sample_rate:
+            st.sample_rate = rate
         dur = n / rate if rate else 0.0
         if st.md5 is not None:
             st.md5.update(frame)
     else:
         dur = (frame.duration or 0) * st.time_base
-        # Frames leave the decoder in presentation order, so a timestamp that does not increase is damaged
-        # timing (e.g. composition offsets); ffmpeg reports it as non-monotonic DTS when muxing.
-        if pts is not None and st.check_order:
+        if pts is not None:
             last = st.last_pts
-            if last is not None and pts <= last:
-                if pts < last:
+            if last is not None:
+                # Frames leave the decoder in presentation order, so a time that does not increase is
+                # damaged timing (e.g. composition offsets); ffmpeg reports it as non-monotonic DTS.
+                if pts < last and st.check_order:
                     st.pts_backwards += 1
                     if st.first_pts_backwards_at is None:
                         st.first_pts_backwards_at = pts * st.time_base - st.start
-                else:
+                elif pts == last and st.check_order:
                     st.pts_repeated += 1
+                elif pts > last and not frame.duration:
+                    # VFR frames without a duration last until the next one; the last frame may last as
+                    # long, beyond the decoded end, so the gap widens the truncation tolerance.
+                    dur = max(dur, (pts - last) * st.time_base)
             st.last_pts = pts
+    if dur > st.max_frame:
+        st.max_frame = dur
     if pts is not None:
         t = pts * st.time_base
         if st.first_pts is None or t < st.first_pts:
             st.first_pts = t
-        end = t + dur
+        end: float | None = t + (dur if st.kind == "audio" else (frame.duration or 0) * st.time_base)
     elif st.kind == "audio" and st.sample_rate:
         end = st.start + st.samples / st.sample_rate  # no timestamps (raw formats): count samples
     else:
         end = None
     if end is not None and (st.end is None or end > st.end):
         st.end = end
-    if dur > st.max_frame:
-        st.max_frame = dur
-    if st.kind == "audio" and not st.sample_rate:
-        st.sample_rate = frame.sample_rate or 0
 
 
 def _stream_findings(st: _Stream, options: CheckOptions) -> list[Finding]:
