@@ -123,6 +123,7 @@ def main() -> int:
         db = open_database(url)
         demo_data.populate(db, ROWS, reports=8)
         demo_data.add_running_scan(db, owner=f"{socket.gethostname()}:{os.getpid()}")
+        demo_data.add_demo_logs_and_rules(db)
         db.dispose()
         for name, steps in SHOTS.items():
             svg = asyncio.run(shoot(url, name, steps))

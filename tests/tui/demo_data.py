@@ -203,3 +203,49 @@ def add_running_scan(db: Database, owner: str, files_done: int = 1234, files_tot
             )
         )
     return str(scan_id)
+
+
+def add_demo_logs_and_rules(db: Database) -> None:
+    """Log entries of a scan, exclusion rules and ignored patterns, for the screenshots."""
+    from pixelprobe_tui.db.models import Exclusion, IgnoredErrorPattern, LogEntry
+
+    lines = [
+        ("INFO", "pixelprobe.scan", "scan started over /srv/media (deep: no, workers: 4)"),
+        ("INFO", "pixelprobe.discovery", "found 20,000 files in 1,312 directories; 19,421 unchanged"),
+        (
+            "WARNING",
+            "pixelprobe.discovery",
+            "cannot read directory /srv/media/Photos/2019/.thumbs: permission denied",
+        ),
+        ("INFO", "pixelprobe.scan", "checking 579 files"),
+        ("WARNING", "pixelprobe.check", "check of /srv/media/Movies/Ran (1985)/Ran (1985).mkv took 312 s"),
+        (
+            "ERROR",
+            "pixelprobe.isolation",
+            "decoder crashed: signal 11 on /srv/media/TV/Dark/Season 02/Dark S02E03.mp4",
+        ),
+        ("INFO", "pixelprobe.scan", "scan completed: 579 checked, 4 corrupted, 9 warnings, 1 unreadable"),
+    ]
+    with db.session() as s:
+        for i, (level, logger, message) in enumerate(lines):
+            s.add(
+                LogEntry(
+                    level=level,
+                    logger_name=logger,
+                    message=message,
+                    timestamp=NOW - dt.timedelta(minutes=50 - i * 7),
+                )
+            )
+        s.add_all(
+            [
+                Exclusion(type="path", value="/srv/media/.Trash"),
+                Exclusion(type="extension", value=".nfo"),
+                Exclusion(type="path", value="*.part"),
+            ]
+        )
+        s.add(IgnoredErrorPattern(pattern="EXIF block is truncated", description="phone camera quirk"))
+        s.add(
+            IgnoredErrorPattern(
+                pattern="re:non-monotonic DTS", description="old DVB recordings", is_active=False
+            )
+        )
