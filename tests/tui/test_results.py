@@ -286,3 +286,31 @@ def test_date_range() -> None:
     assert date_range(None, now) == {"date_from": None, "date_to": None}
     assert date_range("7", now) == {"date_from": dt.datetime(2026, 11, 18, tzinfo=dt.UTC), "date_to": None}
     assert date_range("-30", now) == {"date_from": None, "date_to": dt.datetime(2026, 10, 26, tzinfo=dt.UTC)}
+
+
+def test_the_mouse_moves_the_cursor_selects_and_sorts(demo_db: Database) -> None:
+    expected = all_ids(demo_db, ResultsQuery())
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            grid = await open_results(pilot, app)
+            await pilot.click(ResultsGrid, offset=(40, 4))  # the 4th row (line 0 is the header)
+            assert grid.cursor == 3 and grid.cursor_row.id == expected[3]  # type: ignore[union-attr]
+            await pilot.click(ResultsGrid, offset=(40, 6), shift=True)
+            assert grid.selected_count == 3
+            await pilot.click(ResultsGrid, offset=(40, 2), control=True)
+            assert grid.selected_count == 4
+            await pilot.click(ResultsGrid, offset=(4, 0))  # the "Status" title sorts by status
+            assert grid.query_.sort == "status" and not grid.query_.descending
+            await pilot.click(ResultsGrid, offset=(4, 0))
+            assert grid.query_.descending
+            await wait_for(pilot, lambda: grid.cursor_row is not None)
+            want = all_ids(demo_db, ResultsQuery(sort="status", descending=True))
+            assert grid.cursor_row.id == want[0]  # type: ignore[union-attr]
+            await pilot.double_click(ResultsGrid, offset=(40, 1))
+            from pixelprobe_tui.tui.screens.details import DetailsScreen
+
+            await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen))
+
+    run(body())
