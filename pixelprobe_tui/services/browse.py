@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import sqlalchemy as sa
 
@@ -367,15 +367,11 @@ def set_marked_good(
     state = c.marked_as_good == (sa.false() if marked else sa.true())
     with db.engine.begin() as conn:
         if selection.query is not None:
-            stmt = (
-                sa.update(ScanResult.__table__)
-                .where(*selection.conditions(db.dialect), state)
-                .values(**values)
-            )
+            stmt = sa.update(ScanResult).where(*selection.conditions(db.dialect), state).values(**values)
             changed += conn.execute(stmt).rowcount or 0
         else:
             for chunk in _chunks(selection.ids):
-                stmt = sa.update(ScanResult.__table__).where(c.id.in_(chunk), state).values(**values)
+                stmt = sa.update(ScanResult).where(c.id.in_(chunk), state).values(**values)
                 changed += conn.execute(stmt).rowcount or 0
     return changed
 
@@ -716,7 +712,7 @@ class PatternRow:
 
 
 def list_exclusions(db: Database) -> list[ExclusionRow]:
-    t = Exclusion.__table__
+    t = cast(sa.Table, Exclusion.__table__)
     with db.engine.connect() as conn:
         rows = conn.execute(sa.select(t.c.id, t.c.type, t.c.value).order_by(t.c.type, t.c.value)).all()
     return [ExclusionRow(int(r.id), r.type, r.value) for r in rows]
@@ -730,7 +726,7 @@ def add_exclusion(db: Database, kind: str, value: str) -> ExclusionRow:
         Exclusions([(kind, value)])
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    t = Exclusion.__table__
+    t = cast(sa.Table, Exclusion.__table__)
     with db.engine.begin() as conn:
         if conn.execute(sa.select(t.c.id).where(t.c.type == kind, t.c.value == value)).first() is not None:
             raise ConfigError(f"{kind} {value!r} is already excluded")
@@ -741,13 +737,13 @@ def add_exclusion(db: Database, kind: str, value: str) -> ExclusionRow:
 
 
 def remove_exclusion(db: Database, exclusion_id: int) -> bool:
-    t = Exclusion.__table__
+    t = cast(sa.Table, Exclusion.__table__)
     with db.engine.begin() as conn:
         return bool(conn.execute(sa.delete(t).where(t.c.id == exclusion_id)).rowcount)
 
 
 def list_ignore_patterns(db: Database) -> list[PatternRow]:
-    t = IgnoredErrorPattern.__table__
+    t = cast(sa.Table, IgnoredErrorPattern.__table__)
     with db.engine.connect() as conn:
         rows = conn.execute(
             sa.select(t.c.id, t.c.pattern, t.c.description, t.c.is_active).order_by(t.c.id)
@@ -766,7 +762,7 @@ def add_ignore_pattern(db: Database, pattern: str, description: str | None = Non
             re.compile(pattern[3:])
         except re.error as exc:
             raise ConfigError(f"invalid regular expression {pattern[3:]!r}: {exc}") from None
-    t = IgnoredErrorPattern.__table__
+    t = cast(sa.Table, IgnoredErrorPattern.__table__)
     with db.engine.begin() as conn:
         if conn.execute(sa.select(t.c.id).where(t.c.pattern == pattern)).first() is not None:
             raise ConfigError(f"pattern {pattern!r} is already there")
@@ -777,13 +773,13 @@ def add_ignore_pattern(db: Database, pattern: str, description: str | None = Non
 
 
 def remove_ignore_pattern(db: Database, pattern_id: int) -> bool:
-    t = IgnoredErrorPattern.__table__
+    t = cast(sa.Table, IgnoredErrorPattern.__table__)
     with db.engine.begin() as conn:
         return bool(conn.execute(sa.delete(t).where(t.c.id == pattern_id)).rowcount)
 
 
 def set_ignore_pattern_active(db: Database, pattern_id: int, active: bool) -> bool:
-    t = IgnoredErrorPattern.__table__
+    t = cast(sa.Table, IgnoredErrorPattern.__table__)
     with db.engine.begin() as conn:
         return bool(conn.execute(sa.update(t).where(t.c.id == pattern_id).values(is_active=active)).rowcount)
 
