@@ -108,7 +108,7 @@ class ResultsScreen(ModeScreen):
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
         query = self.grid.query_
-        value = event.value if event.value is not Select.NULL else None
+        value = event.value if isinstance(event.value, str) else None
         if event.select.id == "status":
             statuses = PROBLEMS if value == "problems" else (frozenset({value}) if value else frozenset())
             query = query.with_changes(statuses=statuses)

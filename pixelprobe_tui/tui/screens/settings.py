@@ -237,11 +237,11 @@ class SettingsScreen(ModeScreen):
     def action_delete_row(self) -> None:
         focused = self.focused
         if isinstance(focused, DataTable) and focused.id == "exclusions" and self.exclusions:
-            row = self.exclusions[min(focused.cursor_row, len(self.exclusions) - 1)]
-            self.load("added_rule", browse.remove_exclusion, self.pp.db, row.id)
+            exclusion = self.exclusions[min(focused.cursor_row, len(self.exclusions) - 1)]
+            self.load("added_rule", browse.remove_exclusion, self.pp.db, exclusion.id)
         elif isinstance(focused, DataTable) and focused.id == "patterns" and self.patterns:
-            row = self.patterns[min(focused.cursor_row, len(self.patterns) - 1)]
-            self.load("added_rule", browse.remove_ignore_pattern, self.pp.db, row.id)
+            pattern = self.patterns[min(focused.cursor_row, len(self.patterns) - 1)]
+            self.load("added_rule", browse.remove_ignore_pattern, self.pp.db, pattern.id)
 
     def action_toggle_pattern(self) -> None:
         focused = self.focused
