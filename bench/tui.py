@@ -212,7 +212,10 @@ def measure(label: str, url: str, rows: int) -> dict[str, float]:
             fill_s = fill(db, rows)
             print(f"[{label}] inserted in {fill_s:.1f} s", flush=True)
         with db.engine.begin() as conn:  # a previous run's marks must not change what is measured
-            conn.execute(sa.update(ScanResult.__table__).values(marked_as_good=False))
+            table = ScanResult.__table__
+            conn.execute(
+                sa.update(table).where(table.c.marked_as_good == sa.true()).values(marked_as_good=False)
+            )
         result = asyncio.run(ui_run(db))
         result.update(service_run(db))
         return result
