@@ -40,7 +40,7 @@ Deep mode (``CheckOptions.deep = True``) additionally
     - checks on the same demux pass (a stream-copy pass without a second read) that no packet extends past
       the end of the file (``packet_past_eof``);
     - adds per-stream accounting: one INFO ``stream_summary`` per stream (packets, frames, corrupt frames,
-      decode errors, decoded seconds).
+      decode errors, FFmpeg messages, decoded seconds).
 
 Log capture
 -----------
@@ -315,7 +315,6 @@ class _Stream:
     corrupt_packets: int = 0
     decode_errors: int = 0
     messages: int = 0
-    first_pts: float | None = None
     end: float | None = None  # decoded end, seconds
     max_frame: float = 0.0  # longest frame duration seen, seconds
     last_dts: int | None = None
@@ -686,8 +685,6 @@ def _account(st: _Stream, frame: Any, at: float | None) -> None:
         st.max_frame = dur
     if pts is not None:
         t = pts * st.time_base
-        if st.first_pts is None or t < st.first_pts:
-            st.first_pts = t
         end: float | None = t + (dur if st.kind == "audio" else (frame.duration or 0) * st.time_base)
     elif st.kind == "audio" and st.sample_rate:
         end = st.start + st.samples / st.sample_rate  # no timestamps (raw formats): count samples
@@ -774,7 +771,7 @@ def _stream_findings(st: _Stream, options: CheckOptions) -> list[Finding]:
                 "stream_summary",
                 TOOL,
                 f"{st.label}: {st.packets} packets, {st.frames} frames, {st.corrupt_frames} corrupt frames, "
-                f"{st.decode_errors} decode errors{extent}",
+                f"{st.decode_errors} decode errors, {st.messages} FFmpeg messages{extent}",
             )
         )
     return out
