@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "schedule",
     "cleanup",
     "export",
+    "changes",
 ]
 
 

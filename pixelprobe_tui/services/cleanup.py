@@ -201,6 +201,11 @@ class _Judge:
         return "gone", None, root
 
 
+#: The "storage present" rule, public for other maintenance services (file changes) that must not take an
+#: unmounted disk for thousands of deleted files.
+PresenceJudge = _Judge
+
+
 def _absent(path: str) -> tuple[str, str | None]:
     try:
         os.lstat(path)

@@ -1,9 +1,9 @@
 """Reading verdicts back and recording a person's "mark as good", for the CLI and the TUI.
 
 Statuses as people ask for them: ``corrupted``, ``warning``, ``healthy``, ``error`` (unreadable or
-unsupported), ``pending`` (found, not checked yet), ``all``. Marking a file good never rewrites its verdict:
-it records who and when, and the content hash at that moment, so the mark lapses when the content changes
-(see ``scan_writer.upsert_results``).
+unsupported), ``pending`` (found, not checked yet), ``bitrot`` (suspected: see ``services.changes``),
+``all``. Marking a file good never rewrites its verdict: it records who and when, and the content hash
+at that moment, so the mark lapses when the content changes (see ``scan_writer.upsert_results``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pixelprobe_tui.core.discovery import path_to_db
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import ScanResult, utcnow
 
-STATUS_CHOICES = ("corrupted", "warning", "error", "healthy", "pending", "all")
+STATUS_CHOICES = ("corrupted", "warning", "error", "healthy", "pending", "bitrot", "all")
 _STATUS_VALUES: dict[str, tuple[str, ...]] = {
     "corrupted": ("corrupted",),
     "warning": ("warning",),
@@ -48,7 +48,9 @@ def iter_results(db: Database, status: str = "all", *, batch_size: int = 1000) -
     if status not in STATUS_CHOICES:
         raise ValueError(f"unknown status {status!r} (expected one of {', '.join(STATUS_CHOICES)})")
     t = cast(sa.Table, ScanResult.__table__)
-    cond: Any = sa.true() if status == "all" else t.c.scan_status.in_(_STATUS_VALUES[status])
+    cond: Any = sa.true() if status == "all" else t.c.scan_status.in_(_STATUS_VALUES.get(status, ()))
+    if status == "bitrot":  # a flag, not a verdict: content changed while size and mtime did not
+        cond = t.c.bitrot_suspected == sa.true()
     last = ""
     while True:
         with db.session() as s:

@@ -862,15 +862,34 @@ class CleanupRunner:
 
 
 class FileChangesRunner:
-    """File changes / bitrot checks are not implemented yet."""
+    """Runs a file-changes schedule: re-hash recorded files, flag bitrot, rescan modified files."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._service: Any = None
 
     def __call__(self, schedule: ScanSchedule) -> None:
-        raise ScheduleRunError("file-changes checks are not available yet")
+        from pixelprobe_tui.services.changes import FileChangesService
+        from pixelprobe_tui.services.scan_lock import ScanAlreadyRunning
+
+        service = FileChangesService(self.db)
+        self._service = service
+        try:
+            service.run(schedule_paths(schedule) or None)
+        except ScanAlreadyRunning as exc:
+            raise ScheduleBusy(str(exc)) from None
+        finally:
+            self._service = None
+
+    def cancel(self) -> None:
+        service = self._service
+        if service is not None:
+            service.cancel()
 
 
 def default_runners(db: Database) -> dict[str, Runner]:
     """The runners for every schedule type, bound to *db*."""
-    return {"scan": ScanRunner(db), "cleanup": CleanupRunner(db), "file_changes": FileChangesRunner()}
+    return {"scan": ScanRunner(db), "cleanup": CleanupRunner(db), "file_changes": FileChangesRunner(db)}
 
 
 def start_in_process(db: Database, **options: Any) -> Scheduler:
