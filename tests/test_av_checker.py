@@ -327,6 +327,40 @@ def test_damaged_composition_offsets_put_frames_out_of_order(media_factory, tmp_
     assert "frame_order" in corrupt_codes(result)
 
 
+def _ts_timestamp(prefix: int, value: int) -> bytes:
+    """A 33-bit PES timestamp in its 5-byte form, marker bits set."""
+    return bytes(
+        [
+            (prefix << 4) | (((value >> 30) & 0x07) << 1) | 1,
+            (value >> 22) & 0xFF,
+            (((value >> 15) & 0x7F) << 1) | 1,
+            (value >> 7) & 0xFF,
+            ((value & 0x7F) << 1) | 1,
+        ]
+    )
+
+
+def test_ts_packet_decoded_after_it_is_shown_is_corrupted(media_factory, tmp_path: Path) -> None:
+    """A PES header whose DTS lies after its PTS (damaged timestamps in MPEG-TS)."""
+    data = bytearray(media_factory("ts_h264", seconds=2.0).read_bytes())
+    starts = []
+    for off in range(0, len(data) - 187, 188):
+        if data[off] != 0x47 or not data[off + 1] & 0x40:
+            continue
+        p = off + 4 + (1 + data[off + 4] if (data[off + 3] >> 4) & 2 else 0)
+        if data[p : p + 4] == b"\x00\x00\x01\xe0" and data[p + 7] >> 6 == 3:
+            starts.append(p)
+    assert len(starts) > 10, "video PES headers with PTS and DTS"
+    pes = starts[len(starts) // 2]
+    b = data[pes + 9 : pes + 14]
+    pts = ((b[0] >> 1) & 7) << 30 | b[1] << 22 | (b[2] >> 1) << 15 | b[3] << 7 | b[4] >> 1
+    data[pes + 14 : pes + 19] = _ts_timestamp(1, pts + 90000)
+    path = tmp_path / "dts.ts"
+    path.write_bytes(bytes(data))
+    assert av_checker.check(str(path), NORMAL).verdict == Verdict.CORRUPTED
+    assert "pts_before_dts" in corrupt_codes(av_checker.check(str(path), DEEP))
+
+
 def test_avi_with_b_frames_is_healthy(tmp_path: Path) -> None:
     """AVI stores decode-order times: reordered output is normal there, not damage."""
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")

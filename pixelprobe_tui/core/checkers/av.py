@@ -37,8 +37,9 @@ Normal mode (``CheckOptions.deep = False``)
 Deep mode (``CheckOptions.deep = True``) additionally
     - sets ``err_detect=crccheck+bitstream+buffer+careful`` on every decoder: CRC mismatches (MPEG audio
       with CRC, etc.) and spec violations that the default tolerates become findings; full reconstruction;
-    - checks on the same demux pass (a stream-copy pass without a second read) that no packet extends past
-      the end of the file (``packet_past_eof``);
+    - stream-copy checks on the same demux pass (no second read): packets presented before they are decoded
+      (``pts_before_dts``, which a remux rejects) and packets that extend past the end of the file
+      (``packet_past_eof``);
     - adds per-stream accounting: one INFO ``stream_summary`` per stream (packets, frames, corrupt frames,
       decode errors, FFmpeg messages, decoded seconds).
 
@@ -133,7 +134,7 @@ _METADATA = re.compile(
 _DAMAGE_WARNINGS = re.compile(
     r"Packet corrupt|corrupt(ed)? (input|frame|packet|data)|damaged|invalid data|truncated|overread|"
     r"error while decoding|concealing|CRC (mismatch|error)|checksum mismatch|missing picture|"
-    r"Invalid NAL unit size|partial file|premature|undecodable",
+    r"Invalid NAL unit size|partial file|premature|undecodable|Invalid timestamps stream",
     re.IGNORECASE,
 )
 
@@ -319,6 +320,7 @@ class _Stream:
     max_frame: float = 0.0  # longest frame duration seen, seconds
     last_dts: int | None = None
     dts_backwards: int = 0
+    pts_before_dts: int = 0
     first_corrupt_at: float | None = None
     first_corrupt_packet_at: float | None = None
     first_dts_backwards_at: float | None = None
@@ -604,6 +606,9 @@ def _decode(
                 if st.first_dts_backwards_at is None:
                     st.first_dts_backwards_at = at
             st.last_dts = dts
+            # A packet presented before it is decoded: the muxer rejects this in a stream copy.
+            if deep and packet.pts is not None and packet.pts < dts:
+                st.pts_before_dts += 1
         if total_bytes > read_limit or total_packets > packet_limit:
             evidence.add(
                 Severity.CORRUPT,
@@ -751,6 +756,16 @@ def _stream_findings(st: _Stream, options: CheckOptions) -> list[Finding]:
                 "frame (damaged timing)",
                 at_seconds=st.first_pts_backwards_at,
                 count=st.pts_backwards,
+            )
+        )
+    if st.pts_before_dts:
+        out.append(
+            Finding(
+                Severity.CORRUPT,
+                "pts_before_dts",
+                TOOL,
+                f"{st.label}: {st.pts_before_dts} packet(s) presented before they are decoded (pts < dts)",
+                count=st.pts_before_dts,
             )
         )
     if st.pts_repeated:
