@@ -3,7 +3,8 @@
 (a) Full scan of a generated mixed corpus (valid and damaged video, audio, images) with 2 workers into a
     fresh SQLite database, against the decode floor measured in the same run: the same checkers in the same
     number of checker child processes, in a loop, with no database and no content hash. Prints files/s,
-    MB/s and the overhead ratio (goal: <= 1.15).
+    MB/s and the overhead ratio (goal: <= 1.15), and the ratio again with the floor charged the checker
+    processes' start-up (which a scan pays once per run).
 (b) Incremental rescan of N unchanged small files (goal: <= 10 s for 100,000), against the bare discovery
     walk of the same tree as a floor.
 (c) Peak RSS of the scanning process (checker children excluded: they are capped and recycled on their
@@ -53,11 +54,13 @@ elif mode == "floor":
     paths = [f.path for f in walk([root])]
     size = sum(os.path.getsize(p) for p in paths)
     with CheckerPool(workers) as pool:
+        t_start = time.perf_counter()
         pool.start()
+        startup = time.perf_counter() - t_start
         t0 = time.perf_counter()
         results = list(pool.check_many(paths, CheckOptions(want_hash=False)))
         elapsed = time.perf_counter() - t0
-    out = {"seconds": elapsed, "checked": len(results), "bytes": size}
+    out = {"seconds": elapsed, "startup": startup, "checked": len(results), "bytes": size}
 else:
     from pixelprobe_tui.core.discovery import walk
     t0 = time.perf_counter()
@@ -142,6 +145,13 @@ def main() -> None:
                 f"decode floor {floor['checked'] / floor['seconds']:.1f} files/s, "
                 f"{mb / floor['seconds']:.2f} MB/s; overhead ratio {scan['seconds'] / floor['seconds']:.3f} "
                 "(goal <= 1.15)"
+            )
+            # The scan's time includes starting its checker processes (a fixed cost per run, not per file);
+            # the floor's loop does not. This ratio charges the floor the same start-up.
+            with_start = floor["seconds"] + floor["startup"]
+            print(
+                f"    checker start-up {floor['startup']:.2f} s; overhead ratio against floor + start-up "
+                f"{scan['seconds'] / with_start:.3f}"
             )
 
         small = max(1, args.files // 10)

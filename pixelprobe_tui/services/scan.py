@@ -162,14 +162,13 @@ class _WorkSpool:
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(prefix="pixelprobe-scan-")  # noqa: SIM115 (closed in close())
-        self._pickler = pickle.Pickler(self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self.count = 0
         self.new = 0
         self.bytes = 0
 
     def append(self, f: DiscoveredFile, is_new: bool) -> None:
-        self._pickler.dump((tuple(f), is_new))
-        self._pickler.clear_memo()
+        # One pickle per item: a long-lived Unpickler would keep every item it ever loaded in its memo.
+        pickle.dump((tuple(f), is_new), self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self.count += 1
         self.new += is_new
         self.bytes += f.size
@@ -180,9 +179,8 @@ class _WorkSpool:
     def __iter__(self) -> Iterator[tuple[DiscoveredFile, bool]]:
         self._file.flush()
         self._file.seek(0)
-        unpickler = pickle.Unpickler(self._file)
         for _ in range(self.count):
-            raw, is_new = unpickler.load()
+            raw, is_new = pickle.load(self._file)
             yield DiscoveredFile(*raw), is_new
 
     def close(self) -> None:
@@ -512,7 +510,11 @@ class _Run:
         next_event = 0.0
         with self.db.engine.connect() as conn:
             limit = FIRST_DISCOVERY_BATCH
+            cancelled = self.cancel.is_set
             for f in w:
+                if cancelled():  # per file: a slow share must not delay a cancel by a whole batch
+                    w.close()
+                    break
                 batch.append(f)
                 if len(batch) >= limit:
                     self._classify(conn, batch, to_check)
@@ -526,9 +528,6 @@ class _Run:
                     if now >= next_event:
                         next_event = now + 0.25
                         svc.emit(self._discovery_event(w.report, len(to_check)))
-                    if self.cancel.is_set():
-                        w.close()
-                        break
             if batch:
                 self._classify(conn, batch, to_check)
         rep = w.report
