@@ -17,13 +17,11 @@ databases: the list is the non-NULL segment ordered by ``(column, id)`` followed
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import json
-import os
 import re
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
 import sqlalchemy as sa
@@ -812,88 +810,6 @@ def count_pattern_matches(db: Database, patterns: Sequence[str]) -> dict[str, in
     return counts
 
 
-# -- exports ---------------------------------------------------------------------------------------------------
-
-EXPORT_FORMATS = ("json", "csv")
-REPORT_FIELDS = (
-    "id", "scan_type", "status", "start_time", "end_time", "duration_s", "total_files", "healthy", "warning",
-    "corrupted", "errors", "directories", "error_message", "details",
-)  # fmt: skip
-RESULT_FIELDS = (
-    "id", "file_path", "scan_status", "media_family", "file_type", "file_size", "scan_date", "file_hash",
-    "marked_as_good", "marked_as_good_by", "marked_as_good_at", "error_message", "findings",
-)  # fmt: skip
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return value
-
-
-def _write(rows: Iterable[dict[str, Any]], fields: Sequence[str], path: str, fmt: str) -> int:
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(EXPORT_FORMATS)})")
-    n = 0
-    tmp = path + ".part"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        if fmt == "csv":
-            writer = csv.writer(f)
-            writer.writerow(fields)
-            for row in rows:
-                writer.writerow(
-                    [
-                        json.dumps(v) if isinstance(v, dict | list) else _plain(v)
-                        for v in (row[k] for k in fields)
-                    ]
-                )
-                n += 1
-        else:
-            # One JSON array written item by item, so a large export never sits in memory whole.
-            f.write("[")
-            for row in rows:
-                f.write(",\n" if n else "\n")
-                json.dump({k: _plain(row[k]) for k in fields}, f, ensure_ascii=False)
-                n += 1
-            f.write("\n]\n")
-    os.replace(tmp, path)  # a reader never sees half a file
-    return n
-
-
-def export_reports(reports: Sequence[ReportRow], path: str, fmt: str) -> int:
-    """Write scan reports to ``path`` as JSON (an array of objects) or CSV; returns how many."""
-    return _write((asdict(r) for r in reports), REPORT_FIELDS, path, fmt)
-
-
-def export_results(db: Database, selection: Selection, path: str, fmt: str) -> int:
-    """Write the selected results (every row of an "all in filter" selection) to ``path``; returns how many.
-
-    Paths are written as the file system names them (decoded from the stored form); findings stay JSON.
-    """
-    c = ScanResult.__table__.c
-    columns = [getattr(c, name) for name in RESULT_FIELDS]
-
-    def rows() -> Iterable[dict[str, Any]]:
-        with db.engine.connect() as conn:
-            if selection.query is not None:
-                stmts = [sa.select(*columns).where(*selection.conditions(db.dialect)).order_by(c.file_path)]
-            else:
-                stmts = [
-                    sa.select(*columns).where(c.id.in_(chunk)).order_by(c.file_path)
-                    for chunk in _chunks(selection.ids)
-                ]
-            for stmt in stmts:
-                for r in conn.execution_options(yield_per=1000).execute(stmt).mappings():
-                    row = dict(r)
-                    row["file_path"] = path_from_db(row["file_path"])
-                    if row["findings"]:
-                        with contextlib.suppress(ValueError):
-                            row["findings"] = json.loads(row["findings"])
-                    yield row
-
-    return _write(rows(), RESULT_FIELDS, path, fmt)
-
-
 def format_size(n: int | None) -> str:
     """Bytes as a short human size (``1.5 GB``); an empty string for None."""
     if n is None:
@@ -930,9 +846,7 @@ __all__: Sequence[str] = [
     "remove_exclusion",
     "remove_ignore_pattern",
     "set_ignore_pattern_active",
-    "export_reports",
     "log_entries",
-    "export_results",
     "format_size",
     "live_scan",
     "recent_reports",

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from pixelprobe_tui.db.engine import Database
+from pixelprobe_tui.errors import ConfigError
 from pixelprobe_tui.services import browse
 from pixelprobe_tui.services.browse import ResultsBrowser, ResultsQuery, Selection
 from pixelprobe_tui.tui.app import PixelProbeApp
 from pixelprobe_tui.tui.screens.reports import ReportsScreen
+from pixelprobe_tui.tui.screens.results import export_selection
 from pixelprobe_tui.tui.widgets.results_grid import ResultsGrid
 from tests.tui.conftest import run, text_of, wait_for
 
@@ -49,11 +50,13 @@ def test_history_details_and_exports(demo_db: Database, in_tmp: Path) -> None:
         (js,) = in_tmp.glob("pixelprobe-reports-*.json")
         data = json.loads(js.read_text())
         assert [d["id"] for d in data] == [r.id for r in reports]
-        assert data[0]["directories"] == ["/srv/media"] and data[0]["start_time"].startswith("2026-11-20")
+        assert data[0]["directories_scanned"] == ["/srv/media"] and data[0]["start_time"].startswith(
+            "2026-11-20"
+        )
         (cs,) = in_tmp.glob("pixelprobe-reports-*.csv")
         rows = list(csv.DictReader(cs.open()))
         assert [int(r["id"]) for r in rows] == [r.id for r in reports]
-        assert rows[0]["directories"] == '["/srv/media"]'
+        assert rows[0]["directories_scanned"] == '["/srv/media"]'
 
     run(body())
 
@@ -91,13 +94,25 @@ def test_results_export_of_the_filter(demo_db: Database, in_tmp: Path) -> None:
     run(body())
 
 
-def test_export_results_by_ids_writes_whole_files_only(demo_db: Database, tmp_path: Path) -> None:
+def test_export_selection_by_ids_and_all_but_some(
+    demo_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ids = frozenset(ResultsBrowser(demo_db).ids(limit=7))
     path = str(tmp_path / "out.json")
-    assert browse.export_results(demo_db, Selection(ids=ids), path, "json") == 7
-    data = json.loads(Path(path).read_text())
-    assert sorted(d["id"] for d in data) == sorted(ids)
-    assert not os.path.exists(path + ".part")
-    with pytest.raises(ValueError, match="unknown export format"):
-        browse.export_results(demo_db, Selection(ids=ids), path, "xml")
-    assert browse.export_results(demo_db, Selection(), str(tmp_path / "none.csv"), "csv") == 0
+    assert export_selection(demo_db, Selection(ids=ids), path, "json") == (path, 7)
+    assert sorted(d["id"] for d in json.loads(Path(path).read_text())) == sorted(ids)
+
+    corrupted = ResultsQuery(statuses=frozenset({"corrupted"}))
+    every = ResultsBrowser(demo_db, corrupted).ids()
+    path = str(tmp_path / "but.csv")
+    assert (
+        export_selection(demo_db, Selection(query=corrupted, excluded=frozenset(every[:2])), path, "csv")[1]
+        == len(every) - 2
+    )
+    with open(path, newline="") as f:
+        assert {int(r["id"]) for r in csv.DictReader(f)} == set(every[2:])
+
+    monkeypatch.setattr("pixelprobe_tui.tui.screens.results.EXPORT_MAX_IDS", 3)
+    with pytest.raises(ConfigError, match="at most 3"):
+        export_selection(demo_db, Selection(ids=ids), str(tmp_path / "big.json"), "json")
+    assert not (tmp_path / "big.json").exists()

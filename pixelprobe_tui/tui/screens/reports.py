@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from pixelprobe_tui.services import browse
+from pixelprobe_tui.services import browse, exports
 from pixelprobe_tui.services.browse import ReportRow
 from pixelprobe_tui.tui.screens.base import ModeScreen
 from pixelprobe_tui.tui.screens.dashboard import format_duration
@@ -122,7 +122,13 @@ class ReportsScreen(ModeScreen):
             self.notify("No reports to export", timeout=3)
             return
         path = export_path("reports", fmt)
-        self.load("exported", lambda: (path, browse.export_reports(self.reports, path, fmt)))
+        db = self.pp.db
+
+        def export() -> tuple[str, int]:
+            with exports.atomic_output(path) as out:
+                return path, exports.export_reports(db, out, fmt)  # type: ignore[arg-type]
+
+        self.load("exported", export)
 
     def loaded_exported(self, outcome: tuple[str, int]) -> None:
         path, n = outcome

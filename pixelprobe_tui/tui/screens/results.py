@@ -13,7 +13,9 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Select, Static
 
-from pixelprobe_tui.services import browse
+from pixelprobe_tui.db.engine import Database
+from pixelprobe_tui.errors import ConfigError
+from pixelprobe_tui.services import browse, exports
 from pixelprobe_tui.services.browse import (
     FAMILIES,
     SORT_KEYS,
@@ -39,6 +41,30 @@ _SINCE_OPTIONS: list[tuple[str, str]] = [
 ]
 _MARK_CYCLE: tuple[bool | None, ...] = (None, False, True)
 SEARCH_DEBOUNCE_S = 0.25
+
+
+EXPORT_MAX_IDS = 30_000  # ids per IN list the export service sends in one statement
+
+
+def export_selection(db: Database, selection: Selection, path: str, fmt: str) -> tuple[str, int]:
+    """Export a selection through the exports service (one way to export); returns (path, rows).
+
+    "All in filter except some" becomes the filter plus the remaining ids, so it is refused (ConfigError)
+    when more than EXPORT_MAX_IDS rows remain: export the whole filter (no exceptions) instead.
+    """
+    query, ids = selection.query, None
+    if query is not None and selection.excluded:
+        ids = set(ResultsBrowser(db, query).ids()) - set(selection.excluded)
+    elif query is None:
+        ids = set(selection.ids)
+    if ids is not None and len(ids) > EXPORT_MAX_IDS:
+        raise ConfigError(
+            f"{len(ids):,} rows picked one by one: export at most {EXPORT_MAX_IDS:,} that way, "
+            "or select all in the filter (a) without exceptions"
+        )
+    with exports.atomic_output(path) as out:
+        n = exports.export_results(db, out, fmt, query, ids=ids)  # type: ignore[arg-type]
+    return path, n
 
 
 def date_range(value: str | None, now: dt.datetime | None = None) -> dict[str, dt.datetime | None]:
@@ -250,7 +276,7 @@ class ResultsScreen(ModeScreen):
         selection = self._selection_or_warn()
         if selection is not None:
             path = export_path("results", fmt)
-            self.load("exported", lambda: (path, browse.export_results(self.pp.db, selection, path, fmt)))
+            self.load("exported", export_selection, self.pp.db, selection, path, fmt)
 
     def loaded_exported(self, outcome: tuple[str, int]) -> None:
         path, n = outcome
