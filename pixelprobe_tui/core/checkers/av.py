@@ -960,15 +960,9 @@ def _os_finding(exc: OSError, what: str) -> Finding:
     return Finding(Severity.UNREADABLE, "io_error", TOOL, f"{what}: {exc.strerror or exc}")
 
 
-_MOV_NAMES = {
-    ".mov": "mov",
-    ".qt": "mov",
-    ".m4a": "m4a",
-    ".m4b": "m4a",
-    ".m4v": "m4v",
-    ".3gp": "3gp",
-    ".3g2": "3g2",
-}
+# Names as core.media uses them (its sniffed name is replaced by ours once the content was opened).
+_MOV_NAMES = {".mov": "mov", ".qt": "mov", ".3gp": "3gp", ".3g2": "3gp"}
+_RENAMED = {"mpeg": "mpegps"}
 
 
 def _short(fmt_name: str | None) -> str:
@@ -976,13 +970,14 @@ def _short(fmt_name: str | None) -> str:
 
 
 def _container_name(fmt_name: str, path: str) -> str:
-    """A short container name: ``mp4``/``mov``/``m4a`` for the mov family, ``webm``/``matroska`` ..."""
+    """A short container name: ``mp4``/``mov``/``3gp`` for the mov family, ``webm``/``matroska`` ..."""
     ext = os.path.splitext(path)[1].lower()
     if fmt_name.startswith("mov,"):
         return _MOV_NAMES.get(ext, "mp4")
     if fmt_name.startswith("matroska"):
         return "webm" if ext == ".webm" else "matroska"
-    return fmt_name.split(",")[0] if fmt_name else "unknown"
+    first = fmt_name.split(",")[0] if fmt_name else "unknown"
+    return _RENAMED.get(first, first)
 
 
 __all__ = ["TOOL", "check", "tool_versions"]
