@@ -6,6 +6,7 @@ it is first imported, so they must be set before. ``pixelprobe`` (no command) ca
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping, MutableMapping
@@ -71,8 +72,20 @@ def run(db: Database, environ: MutableMapping[str, str] | None = None) -> int:
     env = os.environ if environ is None else environ
     remote = prepare_environment(env)
     keymap = load_keymap(keymap_path(env))
+    from pixelprobe_tui.services.config import ConfigService
+    from pixelprobe_tui.services.logs import install_db_logging
+    from pixelprobe_tui.services.schedules import start_in_process
     from pixelprobe_tui.tui.app import PixelProbeApp
 
-    app = PixelProbeApp(db, remote=remote, keymap=keymap)
-    app.run()
-    return app.return_code or 0
+    # Log records go to the database (the Logs screen reads them), never to the terminal the app draws on;
+    # scheduled runs happen while the app is open.
+    handler = install_db_logging(db, ConfigService(db).load())
+    scheduler = start_in_process(db)
+    try:
+        app = PixelProbeApp(db, remote=remote, keymap=keymap)
+        app.run()
+        return app.return_code or 0
+    finally:
+        scheduler.stop()
+        logging.getLogger().removeHandler(handler)
+        handler.close()
