@@ -242,7 +242,7 @@ class FileChangesService:
         error: BaseException | None = None
         try:
             run.walk(cond)
-        except sa.exc.SQLAlchemyError as exc:
+        except BaseException as exc:  # recorded in the run's state and report below, then raised again
             error = exc
             summary.status = "error"
         if summary.status != "error" and self._cancel.is_set():
@@ -251,8 +251,10 @@ class FileChangesService:
         summary.skipped_unavailable_root += sum(judge.root_records.values())
         summary.duration = time.monotonic() - t0
         self._finish(summary, state_id, started, wanted or root_list, error)
+        if isinstance(error, sa.exc.SQLAlchemyError):
+            raise DatabaseError(f"file-changes check stopped: {_one_line(error)}") from error
         if error is not None:
-            raise DatabaseError(f"file-changes check stopped: {str(error).splitlines()[0]}") from error
+            raise error
         return summary
 
     # -- one record (hashing threads) --------------------------------------------------------------------
@@ -348,9 +350,7 @@ class FileChangesService:
                         warning_files=summary.bitrot,
                         error_files=summary.unreadable,
                         duration_seconds=summary.duration,
-                        error_message=str(error).splitlines()[0]
-                        if error is not None
-                        else summary.rescan_error,
+                        error_message=_one_line(error) if error is not None else summary.rescan_error,
                         directories_scanned=[path_to_db(r) for r in roots],
                         details=summary.to_dict(),
                     )
@@ -383,6 +383,11 @@ class FileChangesService:
                     summary.missing,
                 )
             )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
 
 
 def _roots(judge: PresenceJudge, root_list: list[str]) -> list[RootStatus]:
