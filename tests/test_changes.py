@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from pixelprobe_tui.core.discovery import path_from_db, path_to_db
 from pixelprobe_tui.core.hashing import hash_file
 from pixelprobe_tui.db.models import FileChangesState, ScanReport, ScanResult, ScanSchedule
-from pixelprobe_tui.services.changes import BITROT_CODE, FileChangesService, request_cancel
+from pixelprobe_tui.services.changes import BITROT_CODE, FileChangesService, latest_state, request_cancel
 from pixelprobe_tui.services.config import default_settings
 from pixelprobe_tui.services.results import iter_results, mark_good
 from pixelprobe_tui.services.scan import ScanService
@@ -141,6 +141,8 @@ def test_flipped_bytes_with_restored_mtime_are_all_bitrot_and_keep_their_hash(db
     assert report.status == "completed" and report.details["bitrot"] == len(rotten)
     assert report.details["unchanged"] == len(untouched) and report.total_files == len(scanned)
     assert progress[-1].phase == "done"
+    latest = latest_state(db)
+    assert latest is not None and latest.id == state.id
 
     # Checked again: still suspected, still the old hash (rot does not heal by being looked at twice).
     again = FileChangesService(db, SETTINGS).run()

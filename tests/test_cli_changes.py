@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pixelprobe_tui.core.discovery import path_from_db
+from pixelprobe_tui.core.discovery import path_from_db, path_to_db
+from pixelprobe_tui.services.scan_lock import claim_scan, release_claim
 
 
 def run(database_url: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -95,3 +96,14 @@ def test_changes_command_json_and_exit_status(db, database_url, tmp_path, media_
 
     bad = run(database_url, "changes", "--limit", "many")
     assert bad.returncode == 2 and "invalid int value" in bad.stderr
+
+
+def test_changes_command_refuses_while_a_scan_runs(db, database_url, tmp_path):
+    claim = claim_scan(db, [path_to_db(str(tmp_path))], deep=False, force=False)
+    try:
+        busy = run(database_url, "changes", "--json")
+    finally:
+        release_claim(claim)
+    assert busy.returncode == 2 and busy.stdout == ""
+    lines = busy.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pixelprobe: error: a scan is running"), busy.stderr

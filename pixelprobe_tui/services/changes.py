@@ -165,6 +165,17 @@ def request_cancel(db: Database) -> bool:
         return conn.execute(stmt).rowcount > 0
 
 
+def latest_state(db: Database) -> FileChangesState | None:
+    """The newest ``file_changes_state`` row (a run in progress has ``end_time`` None), for progress displays."""
+    with db.session() as s:
+        row = s.scalars(
+            sa.select(FileChangesState).order_by(FileChangesState.start_time.desc()).limit(1)
+        ).first()
+        if row is not None:
+            s.expunge(row)
+        return row
+
+
 def _under(paths: Sequence[str]) -> Any:
     """SQL condition: ``file_path`` is one of *paths* or below one of them (prefix test, both databases)."""
     conds = []
@@ -752,5 +763,6 @@ __all__ = [
     "ChangesSummary",
     "FileChangesService",
     "bitrot_finding",
+    "latest_state",
     "request_cancel",
 ]
