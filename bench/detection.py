@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -116,16 +117,29 @@ def reference_tools(kind: str) -> dict[str, Callable[[str], bool]]:
 
 @dataclass
 class Run:
-    """One checker's answers over the corpus: flagged paths and wall time."""
+    """One checker's answers over the corpus: flagged paths, wall time and CPU time."""
 
     name: str
     flagged: dict[str, bool]
     seconds: float
     startup: float = 0.0  # one-off cost included in seconds (starting the checker children)
+    cpu: float = 0.0  # CPU seconds of this process and its finished children during the run
+
+
+def _cpu_now() -> float:
+    """CPU seconds used so far by this process and by its children that have been waited for.
+
+    Wall time on a machine shared with other work measures the load as much as the checker; CPU time
+    does not, so the report gives both.
+    """
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def run_ours(paths: Sequence[str], workers: int, deep: bool) -> Run:
     """Check *paths* with a fresh CheckerPool; the time includes starting the children."""
+    cpu = _cpu_now()
     started = time.perf_counter()
     with CheckerPool(workers) as pool:
         pool.start()
@@ -133,16 +147,17 @@ def run_ours(paths: Sequence[str], workers: int, deep: bool) -> Run:
         results = list(pool.check_many(paths, CheckOptions(deep=deep)))
     seconds = time.perf_counter() - started
     flagged = {r.path: r.verdict == Verdict.CORRUPTED for r in results}
-    return Run("pixelprobe", flagged, seconds, startup)
+    return Run("pixelprobe", flagged, seconds, startup, _cpu_now() - cpu)  # children are reaped by close
 
 
 def run_ffmpeg(paths: Sequence[str], workers: int) -> Run:
     exe = ffmpeg_exe()
+    cpu = _cpu_now()
     started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         flags = list(pool.map(lambda p: ffmpeg_flags(exe, p), paths))
     seconds = time.perf_counter() - started
-    return Run("ffmpeg per file", dict(zip(paths, flags, strict=True)), seconds)
+    return Run("ffmpeg per file", dict(zip(paths, flags, strict=True)), seconds, cpu=_cpu_now() - cpu)
 
 
 def ground_truth(items: Sequence[samples.CorpusItem], ffmpeg: Run, workers: int) -> dict[str, set[str]]:
@@ -174,18 +189,25 @@ def report(
         f"corpus: {len(items)} files ({kinds} kinds), {len(damaged)} damaged, "
         f"{len(detectable)} flagged by a reference tool; workers={workers}"
     )
-    print(f"{'':18} {'files/s':>8}  {'recall (detectable)':<20} {'recall (all damage)':<20} false alarms")
+    print(
+        f"{'':18} {'files/s':>8} {'CPU ms/file':>11}  {'recall (detectable)':<20} {'recall (all damage)':<20} "
+        "false alarms"
+    )
     for run in runs:
         rate = len(items) / run.seconds if run.seconds else float("inf")
         recall_ref = sum(run.flagged[p] for p in detectable)
         recall_all = sum(run.flagged[p] for p in damaged)
         false = sum(run.flagged[p] for p in valid)
         print(
-            f"{run.name:<18} {rate:8.1f}  {_pct(recall_ref, len(detectable)):<20} "
-            f"{_pct(recall_all, len(damaged)):<20} {false}/{len(valid)}"
+            f"{run.name:<18} {rate:8.1f} {1000 * run.cpu / len(items):11.2f}  "
+            f"{_pct(recall_ref, len(detectable)):<20} {_pct(recall_all, len(damaged)):<20} {false}/{len(valid)}"
         )
     ours, base = runs[0], runs[1]
     print(f"throughput ratio (pixelprobe / ffmpeg per file): {base.seconds / ours.seconds:.2f}x")
+    if ours.cpu > 0:
+        print(
+            f"CPU ratio (ffmpeg per file / pixelprobe; independent of other load): {base.cpu / ours.cpu:.2f}x"
+        )
     steady = ours.seconds - ours.startup
     print(
         f"  pixelprobe children start once in {ours.startup:.2f} s (included above); after that "
@@ -231,6 +253,7 @@ def large_round(root: Path, workers: int, quick: bool) -> None:
         f"large video: {len(paths)} files of {seconds:.0f} s at {size[0]}x{size[1]} ({total_mb:.1f} MB): "
         f"pixelprobe {ours.seconds:.1f} s ({steady:.1f} s after start-up), ffmpeg per file {base.seconds:.1f} s; "
         f"ratio {base.seconds / ours.seconds:.2f}x ({base.seconds / steady:.2f}x); "
+        f"CPU {ours.cpu:.1f} s vs {base.cpu:.1f} s ({base.cpu / ours.cpu if ours.cpu else 0:.2f}x); "
         f"flagged (all valid): {sum(ours.flagged.values())} / {sum(base.flagged.values())}"
     )
 

@@ -211,3 +211,53 @@ def test_pool_abort_kills_a_busy_child_at_once(tmp_path):
     assert pool.children[0].pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def _child_messages(path: Path, formula: dict[str, float] | None) -> list[dict]:
+    """Every message a real child sends for one check request (hello excluded)."""
+    import subprocess
+    import sys
+
+    from pixelprobe_tui.core.checker_child import encode_frame, read_frame
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pixelprobe_tui.core.checker_child"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        fd = proc.stdout.fileno()
+        assert read_frame(fd)["type"] == "hello"
+        request = {"op": "check", "path": str(path), "options": {}, "ignore": []}
+        if formula is not None:
+            request["timeout"] = formula
+        proc.stdin.write(encode_frame(request) + encode_frame({"op": "quit"}))
+        proc.stdin.flush()
+        messages = []
+        while (message := read_frame(fd)) is not None:
+            messages.append(message)
+        return messages
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_child_reports_size_and_duration_only_when_they_lengthen_the_timeout(media):
+    mp4 = media["mp4"]
+    kinds = lambda messages: [m["type"] for m in messages]  # noqa: E731
+    # Without a formula (an older parent) everything is reported.
+    assert kinds(_child_messages(mp4, None)) == ["size", "duration", "result"]
+    # A small file well under the floor: one message, the result.
+    floor = {"base_s": 20.0, "s_per_mb": 0.5, "s_per_media_s": 1.0, "min_s": 60.0}
+    assert kinds(_child_messages(mp4, floor)) == ["result"]
+    # Duration alone passes the floor: the size is sent with it, so the parent has both terms.
+    by_time = {"base_s": 59.5, "s_per_mb": 0.0, "s_per_media_s": 1.0, "min_s": 60.0}
+    messages = _child_messages(mp4, by_time)
+    assert kinds(messages) == ["size", "duration", "result"]
+    assert messages[0]["bytes"] == mp4.stat().st_size
+    assert messages[1]["seconds"] == pytest.approx(1.0, abs=0.1)
+    # Size alone passes it.
+    by_size = {"base_s": 60.0, "s_per_mb": 1.0, "s_per_media_s": 0.0, "min_s": 60.0}
+    assert kinds(_child_messages(mp4, by_size)) == ["size", "result"]

@@ -5,9 +5,10 @@ session. Messages in both directions are frames: a 4-byte big-endian length, the
 ``ensure_ascii`` escapes lone surrogates, so path names that are not valid UTF-8 (decoded by Python with
 ``surrogateescape``) survive the trip unchanged.
 
-Parent -> child: ``{"op": "check", "path", "options", "ignore"}`` and ``{"op": "quit"}``.
-Child -> parent: ``hello`` once at start (pid, tool versions), then per check ``size`` (bytes, after stat),
-``duration`` (media seconds, after probing) and finally ``result`` (the CheckResult, RSS, memory flag).
+Parent -> child: ``{"op": "check", "path", "options", "ignore", "timeout"}`` and ``{"op": "quit"}``.
+Child -> parent: ``hello`` once at start (pid, tool versions), then per check ``size`` (bytes, after stat)
+and ``duration`` (media seconds, after probing) when they lengthen the timeout (``timeout`` carries the
+parent's formula; see :class:`_Progress`), and finally ``result`` (the CheckResult, RSS, memory flag).
 """
 
 from __future__ import annotations
@@ -106,6 +107,51 @@ def _options_from(raw: dict[str, Any]) -> Any:
     return CheckOptions(**{k: v for k, v in raw.items() if k in known})
 
 
+class _Progress:
+    """Sends ``size`` and ``duration`` reports, but only those that can lengthen the parent's timeout.
+
+    With the parent's timeout formula in the request (``timeout``: ``base_s``, ``s_per_mb``,
+    ``s_per_media_s``, ``min_s``), a report that leaves the timeout at its floor is not sent: every message
+    wakes the parent, and on a busy machine each wake-up costs more than checking a small file. Without
+    the formula (an older parent) everything is reported.
+    """
+
+    def __init__(self, send: Callable[[dict[str, Any]], None], formula: dict[str, float] | None):
+        self._send = send
+        self._formula = formula
+        self._bytes: int | None = None
+        self._sent_bytes = False
+
+    def _raises(self, media_s: float | None = None) -> bool:
+        """Whether the report (size if *media_s* is None, else duration) raises the parent's timeout."""
+        f = self._formula
+        if not f:
+            return True
+        try:
+            by_size = f["base_s"] + f["s_per_mb"] * (self._bytes or 0) / 1048576
+            if media_s is None:
+                return bool(by_size > f["min_s"])
+            by_time = f["s_per_media_s"] * media_s
+            return bool(by_time > 0 and by_size + by_time > f["min_s"])
+        except (KeyError, TypeError):
+            return True
+
+    def size(self, n: int) -> None:
+        self._bytes = n
+        if self._raises():
+            self._sent_bytes = True
+            self._send({"type": "size", "bytes": n})
+
+    def duration(self, seconds: float) -> None:
+        if not self._raises(seconds):
+            return
+        if self._bytes is not None and not self._sent_bytes:
+            # Size and duration together pass the floor: the parent's formula needs both.
+            self._sent_bytes = True
+            self._send({"type": "size", "bytes": self._bytes})
+        self._send({"type": "duration", "seconds": seconds})
+
+
 def _check_one(
     message: dict[str, Any], send: Callable[[dict[str, Any]], None], memory_mb: int, hooks: bool
 ) -> dict[str, Any]:
@@ -115,17 +161,12 @@ def _check_one(
     path: str = message["path"]
     options = _options_from(message.get("options") or {})
     ignore = IgnoreRules(message.get("ignore") or ())
+    progress = _Progress(send, message.get("timeout"))
     memory_hit = False
     try:
         if hooks:
             _run_test_hook(os.path.basename(path), memory_mb)
-        result = checkers.check(
-            path,
-            options,
-            ignore,
-            on_size=lambda n: send({"type": "size", "bytes": n}),
-            on_duration=lambda s: send({"type": "duration", "seconds": s}),
-        )
+        result = checkers.check(path, options, ignore, on_size=progress.size, on_duration=progress.duration)
     except MemoryError:
         memory_hit = True
         result = ignore.apply(make_result(path, [checkers.memory_cap_finding()]))

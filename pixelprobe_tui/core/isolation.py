@@ -17,7 +17,8 @@ Timeout formula (all terms in :class:`IsolationConfig`)::
     timeout = max(min_timeout_s, base_timeout_s + s_per_mb * size_MB + s_per_media_s * media_seconds)
 
 The parent never touches the file itself (a stat on a stalled network share could block it), so the child
-reports the size after its stat and the media duration after probing, and each report extends the deadline.
+reports the size after its stat and the media duration after probing, and each report extends the deadline
+(it knows the formula and sends only reports that raise the timeout above ``min_timeout_s``).
 While the child keeps reading the file (its ``rchar`` counter in /proc grows) the deadline is extended
 further, up to ``hard_limit_factor`` times the computed timeout: a slow decode of a huge valid file reads
 steadily, a hung decoder or a stalled share does not. When the deadline finally passes the child is killed
@@ -35,6 +36,7 @@ and image libraries can leak across thousands of files).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import select
 import signal
@@ -100,6 +102,16 @@ class IsolationConfig:
         return max(self.min_timeout_s, t)
 
 
+@functools.lru_cache(maxsize=16)
+def _options_dict(options: CheckOptions) -> dict[str, Any]:
+    """``asdict`` of the (frozen) options, computed once per distinct value: a scan sends the same options
+    with every file."""
+    return asdict(options)
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
 def _proc_cpu_seconds(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -109,7 +121,7 @@ def _proc_cpu_seconds(pid: int) -> float | None:
     # The command name may contain spaces; fields resume after the last ')'.
     rest = raw[raw.rfind(b")") + 2 :].split()
     try:
-        return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+        return (int(rest[11]) + int(rest[12])) / _CLK_TCK
     except (IndexError, ValueError):
         return None
 
@@ -149,6 +161,15 @@ class CheckerChild:
         self._files_done = 0
         self.tool_versions: dict[str, str] = {}
         self.spawn_count = 0
+        # The timeout formula, sent with each request so the child reports size and duration only when
+        # they lengthen the timeout (each report wakes this thread).
+        cfg = self.config
+        self._formula = {
+            "base_s": cfg.base_timeout_s,
+            "s_per_mb": cfg.s_per_mb,
+            "s_per_media_s": cfg.s_per_media_s,
+            "min_s": cfg.min_timeout_s,
+        }
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -316,7 +337,13 @@ class CheckerChild:
     def _check_locked(self, path: str, options: CheckOptions, rules: IgnoreRules) -> CheckResult:
         cfg = self.config
         proc = self._ensure_started()
-        request = {"op": "check", "path": path, "options": asdict(options), "ignore": list(rules.patterns)}
+        request = {
+            "op": "check",
+            "path": path,
+            "options": _options_dict(options),
+            "ignore": list(rules.patterns),
+            "timeout": self._formula,
+        }
         try:
             assert proc.stdin is not None
             proc.stdin.write(encode_frame(request))

@@ -7,7 +7,9 @@ decoders gave up.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from typing import Any
 
 # Fields kept per track, as (our key, libmediainfo JSON key). Everything else is dropped: the full
@@ -89,24 +91,82 @@ def _plain(path: str) -> bool:
     return "://" not in path  # libmediainfo would treat it as a URL
 
 
+class _Session:
+    """One libmediainfo handle, reused for every file this thread describes.
+
+    ``MediaInfo.parse`` loads the library, defines its prototypes, creates a handle and asks its version on
+    every call; for a small file that is a quarter of the cost. The library is still the one pymediainfo
+    bundles and loads; only the handle lives longer.
+    """
+
+    def __init__(self) -> None:
+        from pymediainfo import MediaInfo
+
+        self.lib, self.handle, _, version = MediaInfo._get_library()
+        # Cover_Data is off by default since 18.03 and the option is unknown before; 20.x+ is bundled.
+        self.options = [("CharSet", "UTF-8"), ("Inform", "JSON"), ("Complete", "")]
+        self.options += [("ParseSpeed", str(_PARSE_SPEED)), ("LegacyStreamDisplay", "")]
+        if version >= (18, 3):
+            self.options.append(("Cover_Data", ""))
+
+    def __del__(self) -> None:
+        # The thread that owned this session ended (thread-local storage is dropped with it).
+        with contextlib.suppress(Exception):
+            self.lib.MediaInfo_Delete(self.handle)
+
+    def describe(self, path: str) -> str:
+        """libmediainfo's JSON text for *path* ('' when it cannot open the file)."""
+        lib, handle = self.lib, self.handle
+        # Inform, Complete and CharSet are process-wide in libmediainfo: set again on every call, in case
+        # something else in this process (a pymediainfo.parse with other settings) changed them.
+        for name, value in self.options:
+            lib.MediaInfo_Option(handle, name, value)
+        if lib.MediaInfo_Open(handle, path) == 0:
+            lib.MediaInfo_Close(handle)
+            return ""
+        try:
+            return lib.MediaInfo_Inform(handle, 0) or ""
+        finally:
+            lib.MediaInfo_Close(handle)
+
+
+_sessions = threading.local()
+
+
+def _session() -> _Session | None:
+    """This thread's libmediainfo session, or None when the library cannot be loaded."""
+    session = getattr(_sessions, "session", None)
+    if session is None:
+        try:
+            session = _Session()
+        except Exception:  # missing or unloadable library: no media info, never a failed check
+            session = False
+        _sessions.session = session
+    return session or None
+
+
 def media_info(path: str) -> dict[str, Any] | None:
     """Summary of the regular file *path*, or None when libmediainfo is unavailable or fails.
 
-    libmediainfo opens the file by name (two to three times faster than streaming it through Python);
-    names that are not valid UTF-8 are streamed instead. The caller must have checked that *path* is a
-    regular file: opening a FIFO would block. Never raises for a bad file.
+    libmediainfo opens the file by name (two to three times faster than streaming it through Python), on
+    a handle kept per thread; names that are not valid UTF-8 are streamed through ``MediaInfo.parse``
+    instead. The caller must have checked that *path* is a regular file: opening a FIFO would block.
+    Never raises for a bad file.
     """
     try:
-        from pymediainfo import MediaInfo
-    except ImportError:
-        return None
-    try:
         if _plain(path):
-            out = MediaInfo.parse(path, output="JSON", parse_speed=_PARSE_SPEED, full=False)
+            session = _session()
+            if session is None:
+                return None
+            out = session.describe(path)
         else:
+            from pymediainfo import MediaInfo
+
             with open(path, "rb") as fh:
                 out = MediaInfo.parse(fh, output="JSON", parse_speed=_PARSE_SPEED, full=False)
         raw = json.loads(out) if isinstance(out, str) and out.strip() else {}
+    except ImportError:
+        return None
     except (OSError, RuntimeError, ValueError):
         return None
     media = raw.get("media") if isinstance(raw, dict) else None
