@@ -215,6 +215,18 @@ def test_missing_files_but_not_absent_storage(db, scanned, tmp_path):
     assert all(rows(db)[str(scanned[f"other/{n}"])].file_exists for n in ("a.png", "c.jpg"))
 
 
+def test_a_rescanned_file_that_goes_is_missing(db, scanned):
+    # A rescan of chosen files records them as the "roots" of its scan: they must not count as storage roots.
+    p = scanned["g.mp3"]
+    with open(p, "ab") as fh:
+        fh.write(b"\0" * 32)
+    assert FileChangesService(db, SETTINGS).run().modified == 1
+    p.unlink()
+    summary = FileChangesService(db, SETTINGS).run()
+    assert summary.missing == 1 and summary.missing_paths == [str(p)]
+    assert summary.skipped_unavailable_root == 0 and not summary.unavailable_roots
+
+
 def test_paths_limit_the_check(db, scanned, tmp_path):
     flip_byte(scanned["a.png"])
     flip_byte(scanned["other/a.png"])
