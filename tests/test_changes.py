@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 from pathlib import Path
 
@@ -148,6 +149,35 @@ def test_flipped_bytes_with_restored_mtime_are_all_bitrot_and_keep_their_hash(db
     again = FileChangesService(db, SETTINGS).run()
     assert again.bitrot == len(rotten) and again.unchanged == len(untouched)
     assert all(rows(db)[str(p)].file_hash == before[str(p)].file_hash for p in rotten)
+
+
+def test_every_flip_anywhere_in_the_file_is_found_and_nothing_else(db, tmp_path, media_factory):
+    sources = [
+        media_factory("png", size=(64, 48), seed=2),
+        media_factory("bmp", size=(64, 48)),
+        media_factory("wav", seconds=0.5),
+    ]
+    root = tmp_path / "many"
+    files = []
+    for i in range(30):
+        dst = root / f"d{i % 3}" / f"f{i:02d}{sources[i % 3].suffix}"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(sources[i % 3], dst)
+        files.append(dst)
+    assert ScanService(db, SETTINGS, workers=1).start([str(root)]).files_checked == len(files)
+    before = rows(db)
+    rng = random.Random(6)
+    rotten = rng.sample(files, 12)
+    for n, p in enumerate(rotten):
+        size = p.stat().st_size
+        flip_byte(p, [0, size - 1, size // 2][n] if n < 3 else rng.randrange(size))
+
+    summary = FileChangesService(db, SETTINGS).run()
+
+    assert summary.bitrot == len(rotten) and summary.unchanged == len(files) - len(rotten)
+    after = rows(db)
+    assert {str(p) for p in files if after[str(p)].bitrot_suspected} == {str(p) for p in rotten}
+    assert all(after[str(p)].file_hash == before[str(p)].file_hash for p in files)
 
 
 def test_restored_file_clears_the_flag(db, scanned):
