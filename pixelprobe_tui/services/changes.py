@@ -286,6 +286,13 @@ class FileChangesService:
     # -- one record (hashing threads) --------------------------------------------------------------------
 
     def _inspect(self, row: Any, judge: PresenceJudge) -> _Outcome:
+        try:
+            return self._look(row, judge)
+        except Exception as exc:  # one odd record (a path the OS rejects ...) must not end the run
+            log.warning("%s: cannot check: %s", display_path(path_from_db(row.file_path)), exc)
+            return _Outcome("unreadable", row, path_from_db(row.file_path), reason=_one_line(exc))
+
+    def _look(self, row: Any, judge: PresenceJudge) -> _Outcome:
         path = path_from_db(row.file_path)
         if self._cancel.is_set():
             return _Outcome("skipped", row, path)
