@@ -276,7 +276,7 @@ class FileChangesService:
         summary.roots = _roots(judge, root_list)
         summary.skipped_unavailable_root += sum(judge.root_records.values())
         summary.duration = time.monotonic() - t0
-        self._finish(summary, state_id, started, wanted or root_list, error)
+        self._finish(summary, state_id, started, wanted or root_list, error, run.processed)
         if isinstance(error, sa.exc.SQLAlchemyError):
             raise DatabaseError(f"file-changes check stopped: {_one_line(error)}") from error
         if error is not None:
@@ -357,6 +357,7 @@ class FileChangesService:
         started: dt.datetime,
         roots: list[str],
         error: BaseException | None,
+        processed: int,
     ) -> None:
         ended = utcnow()
         try:
@@ -366,7 +367,7 @@ class FileChangesService:
                     .where(FileChangesState.id == state_id)
                     .values(
                         phase="done" if summary.status == "completed" else summary.status,
-                        files_processed=summary.checked,
+                        files_processed=processed,
                         end_time=ended,
                         is_cancelled=summary.status == "cancelled",
                     )
@@ -409,8 +410,8 @@ class FileChangesService:
             self.progress(
                 ChangesProgress(
                     "done" if summary.status == "completed" else summary.status,
-                    summary.checked,
-                    summary.checked,
+                    processed,
+                    processed,
                     summary.modified,
                     summary.bitrot,
                     summary.missing,
@@ -468,6 +469,7 @@ class _Run:
         self.cancel = svc._cancel
         self.phase = "hashing"
         self._last_progress = 0.0
+        self.processed = 0
         # Changed files waiting for their rescan: (outcome, kind).
         self.pending: list[_Outcome] = []
 
@@ -510,6 +512,7 @@ class _Run:
         s = self.summary
         if o.kind == "skipped":
             return
+        self.processed += 1  # every record looked at, judged or not: what the progress bar counts
         if o.kind == "other_algorithm":
             s.skipped_other_algorithm += 1
             return
@@ -766,7 +769,7 @@ class _Run:
             conn.execute(
                 sa.update(FileChangesState)
                 .where(FileChangesState.id == self.state_id)
-                .values(phase=self.phase, files_processed=s.checked)
+                .values(phase=self.phase, files_processed=self.processed)
             )
             wanted = conn.execute(
                 sa.select(FileChangesState.cancel_requested).where(FileChangesState.id == self.state_id)
@@ -775,7 +778,7 @@ class _Run:
             self.svc.cancel()
         if self.svc.progress is not None:
             self.svc.progress(
-                ChangesProgress(self.phase, s.checked, self.total, s.modified, s.bitrot, s.missing)
+                ChangesProgress(self.phase, self.processed, self.total, s.modified, s.bitrot, s.missing)
             )
 
 
