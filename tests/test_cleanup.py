@@ -153,6 +153,19 @@ def test_roots_come_from_earlier_scans_too(db, library):
     assert svc.run("apply").deleted == 0
 
 
+def test_a_file_rescanned_on_its_own_is_not_taken_for_a_root(db, library):
+    # A rescan of chosen files records each file as its "root"; once deleted, the file must still count as
+    # gone (its real root is present), not as unplugged storage.
+    deleted = os.path.join(library["present"], "deleted.jpg")
+    with db.session() as s:
+        s.add(ScanState(directories=json.dumps([path_to_db(deleted)]), status="completed"))
+    add_records(db, [deleted])
+    svc = CleanupService(db, default_settings(scan_paths=[library["present"]]))
+    assert known_roots(db, svc.settings) == [library["present"]]
+    assert svc.run("mark").marked == 1
+    assert stored(db) == {deleted: False}
+
+
 def test_file_that_comes_back_is_marked_present_again(db, library, tmp_path):
     add_records(db, library["all"])
     svc = service(db, library)

@@ -176,21 +176,6 @@ def latest_state(db: Database) -> FileChangesState | None:
         return row
 
 
-def _storage_roots(db: Database, roots: list[str]) -> list[str]:
-    """*roots* without the files that rescans of chosen files recorded as their "roots".
-
-    Such a root is a record's own path (or a regular file): taken for a root, a deleted file would look like
-    unplugged storage and never be missing, and thousands of them would slow down every root lookup.
-    """
-    files: set[str] = set()
-    for i in range(0, len(roots), CHUNK):
-        chunk = {path_to_db(r): r for r in roots[i : i + CHUNK]}
-        with db.engine.connect() as conn:
-            found = conn.execute(sa.select(_R.file_path).where(_R.file_path.in_(list(chunk)))).scalars()
-            files.update(chunk[f] for f in found)
-    return [r for r in roots if r not in files and not os.path.isfile(r)]
-
-
 def _under(paths: Sequence[str]) -> Any:
     """SQL condition: ``file_path`` is one of *paths* or below one of them (prefix test, both databases)."""
     conds = []
@@ -248,7 +233,7 @@ class FileChangesService:
         self._cancel.clear()
         self._stalls.clear()
         started, t0 = utcnow(), time.monotonic()
-        root_list = _storage_roots(self.db, known_roots(self.db, self.settings))
+        root_list = known_roots(self.db, self.settings)
         root_list += [p for p in wanted if p not in root_list]
         judge = PresenceJudge(root_list)
         cond = sa.and_(_R.file_hash.is_not(None), _under(wanted) if wanted else sa.true())

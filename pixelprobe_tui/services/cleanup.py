@@ -217,18 +217,28 @@ def _absent(path: str) -> tuple[str, str | None]:
 
 
 def known_roots(db: Database, settings: Settings) -> list[str]:
-    """The configured scan paths plus the roots earlier scans recorded, without duplicates."""
-    roots: list[str] = []
+    """The configured scan paths plus the roots earlier scans recorded, without duplicates.
+
+    A rescan of chosen files records each file as its "root"; those are left out (a record's own path, or a
+    regular file): taken for a root, a deleted file would look like unplugged storage and never be missing,
+    and thousands of them would slow down every root lookup.
+    """
+    roots: dict[str, None] = {}
     for r in settings.scan_paths:
-        roots.append(os.path.normpath(r))
+        roots[os.path.normpath(r)] = None
     with db.engine.connect() as conn:
         for (directories,) in conn.execute(sa.select(ScanState.directories).distinct()):
-            roots.extend(_json_paths(directories))
-    out: list[str] = []
-    for r in roots:
-        if os.path.isabs(r) and r not in out:
-            out.append(r)
-    return out
+            for r in _json_paths(directories):
+                if os.path.isabs(r):
+                    roots.setdefault(r, None)
+    candidates = list(roots)
+    files: set[str] = set()
+    with db.engine.connect() as conn:
+        for i in range(0, len(candidates), CHUNK):
+            chunk = {path_to_db(r): r for r in candidates[i : i + CHUNK]}
+            found = conn.execute(sa.select(_R.file_path).where(_R.file_path.in_(list(chunk)))).scalars()
+            files.update(chunk[f] for f in found)
+    return [r for r in candidates if r not in files and not os.path.isfile(r)]
 
 
 def _json_paths(text: str | None) -> list[str]:
