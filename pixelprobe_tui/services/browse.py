@@ -69,6 +69,7 @@ class ResultsQuery:
     families: frozenset[str] = frozenset()
     path_text: str = ""
     marked_good: bool | None = None
+    bitrot: bool = False  # only files flagged bitrot_suspected by a file-changes check
     date_from: dt.datetime | None = None  # scan_date >= date_from
     date_to: dt.datetime | None = None  # scan_date < date_to
     sort: SortKey = "path"
@@ -98,6 +99,8 @@ class ResultsQuery:
                 out.append(c.file_path.icontains(self.path_text, autoescape=True))
         if self.marked_good is not None:
             out.append(c.marked_as_good == (sa.true() if self.marked_good else sa.false()))
+        if self.bitrot:
+            out.append(c.bitrot_suspected == sa.true())
         if self.date_from is not None:
             out.append(c.scan_date >= self.date_from)
         if self.date_to is not None:
@@ -115,6 +118,8 @@ class ResultsQuery:
             parts.append(f"path ~ {self.path_text!r}")
         if self.marked_good is not None:
             parts.append("marked good" if self.marked_good else "not marked good")
+        if self.bitrot:
+            parts.append("bitrot suspected")
         if self.date_from is not None:
             parts.append(f"since {self.date_from:%Y-%m-%d}")
         if self.date_to is not None:
@@ -455,6 +460,7 @@ class Totals:
     by_status: dict[str, int] = field(default_factory=dict)
     marked_good: int = 0
     missing: int = 0
+    bitrot: int = 0  # flagged bitrot_suspected
     # family ("video", "audio", "image", "other") -> status -> count
     by_family: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -473,6 +479,7 @@ def totals(db: Database) -> Totals:
             sa.select(
                 sa.func.coalesce(sa.func.sum(sa.case((c.marked_as_good == sa.true(), 1), else_=0)), 0),
                 sa.func.coalesce(sa.func.sum(sa.case((c.file_exists == sa.false(), 1), else_=0)), 0),
+                sa.func.coalesce(sa.func.sum(sa.case((c.bitrot_suspected == sa.true(), 1), else_=0)), 0),
             )
         ).one()
     by_status: dict[str, int] = {}
@@ -489,6 +496,7 @@ def totals(db: Database) -> Totals:
         by_status=by_status,
         marked_good=int(marks[0]),
         missing=int(marks[1]),
+        bitrot=int(marks[2]),
         by_family=by_family,
     )
 
