@@ -198,7 +198,8 @@ def version() -> str | None:
         import pymediainfo
         from pymediainfo import MediaInfo
 
-        lib_version = MediaInfo._get_library()[2]
+        lib, handle, lib_version, _ = MediaInfo._get_library()
+        lib.MediaInfo_Delete(handle)  # _get_library opens a handle to ask the version; do not leak it
     except Exception:  # missing or unloadable library: no version to report
         return None
     return f"pymediainfo {pymediainfo.__version__} (libmediainfo {lib_version})"
