@@ -13,7 +13,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from pixelprobe_tui.db.engine import create_engine, resolve_database_url
-from pixelprobe_tui.db.models import Base, UTCDateTime
+from pixelprobe_tui.db.models import Base, UTCDateTime, include_in_autogenerate
 
 config = context.config
 target_metadata = Base.metadata
@@ -31,6 +31,7 @@ def _configure(**kwargs: Any) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         render_item=render_item,
+        include_object=include_in_autogenerate,
         **kwargs,
     )
 

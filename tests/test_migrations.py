@@ -21,7 +21,14 @@ from pixelprobe_tui.db.migrate import (
     schema_status,
     upgrade,
 )
-from pixelprobe_tui.db.models import ALL_TABLES, Base, ScanReport, ScanResult, ScanState
+from pixelprobe_tui.db.models import (
+    ALL_TABLES,
+    Base,
+    ScanReport,
+    ScanResult,
+    ScanState,
+    include_in_autogenerate,
+)
 
 SEED_INDEXES = {
     "scan_results": {
@@ -41,7 +48,12 @@ def tables(db: Database) -> set[str]:
 def drift(db: Database) -> list:
     """What autogenerate would put in a new revision: must be nothing."""
     with db.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "target_metadata": Base.metadata})
+        opts = {
+            "compare_type": True,
+            "target_metadata": Base.metadata,
+            "include_object": include_in_autogenerate,
+        }
+        ctx = MigrationContext.configure(conn, opts=opts)
         return compare_metadata(ctx, Base.metadata)
 
 

@@ -114,6 +114,16 @@ class ScanResult(Base):
     )
 
 
+# Indexes a migration creates only where the server can have them (the pg_trgm index for the path search,
+# revision 0002): they are not in the models, so autogenerate must neither drop nor expect them.
+OPTIONAL_INDEXES = frozenset({"ix_scan_results_file_path_trgm"})
+
+
+def include_in_autogenerate(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's ``include_object`` hook: leave :data:`OPTIONAL_INDEXES` out of comparisons."""
+    return not (type_ == "index" and name in OPTIONAL_INDEXES)
+
+
 class ScanState(Base):
     """Progress of a scan run (one row per run)."""
 

@@ -219,24 +219,24 @@ class ResultsBrowser:
 
     def key_at(self, offset: int) -> Key | None:
         """The key of the row at ``offset`` (0-based), or None past the end. One OFFSET query over the index
-        columns only."""
+        columns only; the rows with a NULL sort value (which come last) are counted only when ``offset`` is
+        past the others, so a jump costs no full count."""
         if offset < 0:
             return None
-        segment_offset = offset
-        null_segment = False
-        if self._nullable:
-            non_null = self._count_non_null()
-            if offset >= non_null:
-                null_segment, segment_offset = True, offset - non_null
         c = ScanResult.__table__.c
-        if null_segment:
-            stmt = sa.select(sa.null(), c.id).where(*self._where, self._col.is_(None))
-            stmt = stmt.order_by(c.id.desc() if self.query.descending else c.id)
-        else:
+        known = self._non_null_count
+        if not self._nullable or known is None or offset < known:
             stmt = sa.select(self._col, c.id).where(*self._where)
             if self._nullable:
                 stmt = stmt.where(self._col.is_not(None))
-            stmt = stmt.order_by(*self._order(forward=True))
+            stmt = stmt.order_by(*self._order(forward=True)).offset(offset).limit(1)
+            with self.db.engine.connect() as conn:
+                row = conn.execute(stmt).first()
+            if row is not None or not self._nullable:
+                return None if row is None else (row[0], int(row[1]))
+        segment_offset = max(0, offset - self._count_non_null())  # rows may have changed in between
+        stmt = sa.select(sa.null(), c.id).where(*self._where, self._col.is_(None))
+        stmt = stmt.order_by(c.id.desc() if self.query.descending else c.id)
         stmt = stmt.offset(segment_offset).limit(1)
         with self.db.engine.connect() as conn:
             row = conn.execute(stmt).first()
