@@ -19,9 +19,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from anywhere: the demo data lives in tests/tui
 
+from pixelprobe_tui.db.engine import Database  # noqa: E402
 from pixelprobe_tui.db.migrate import open_database  # noqa: E402
+from pixelprobe_tui.services.schedules import ScheduleService  # noqa: E402
 from pixelprobe_tui.tui.app import PixelProbeApp  # noqa: E402
 from pixelprobe_tui.tui.screens.details import DetailsScreen  # noqa: E402
+from pixelprobe_tui.tui.screens.schedules import SchedulesScreen  # noqa: E402
 from pixelprobe_tui.tui.widgets.results_grid import ResultsGrid  # noqa: E402
 from tests.tui import demo_data  # noqa: E402
 
@@ -99,6 +102,7 @@ SHOTS: dict[str, Callable[..., Awaitable[None]]] = {
     "logs": _press("4"),
     "settings": _press("5"),
     "schedules": _press("6"),
+    "schedule-form": _press("6", "down", "e"),
     "scan-dialog": _press("s"),
 }
 
@@ -115,15 +119,29 @@ async def shoot(url: str, name: str, steps: Callable[..., Awaitable[None]]) -> s
         db.dispose()
 
 
+def add_demo_schedules(db: Database) -> None:
+    """A few schedules of every type, their next runs computed from the demo data's "now"."""
+    service = ScheduleService(db)
+    now = demo_data.NOW
+    service.add("nightly movies", "0 3 * * *", paths=["/srv/media/Movies", "/srv/media/TV"], now=now)
+    service.add("weekly deep", "@weekly", force_rescan=True, now=now)
+    service.add("photos every 6h", "every 6h", paths=["/srv/media/Photos"], now=now)
+    service.add("orphans", "every 1d", scan_type="cleanup", now=now)
+    service.add("bitrot check", "0 4 * * 0", scan_type="file_changes", now=now)
+    service.add("month end", "0 1 L * *", active=False, now=now)
+
+
 def main() -> int:
     os.environ["TZ"] = "UTC"
     time.tzset()
+    SchedulesScreen.clock = staticmethod(lambda: demo_data.NOW)  # the form's preview: stable pictures
     with tempfile.TemporaryDirectory(prefix="pixelprobe-shots-") as tmp:
         url = f"sqlite:///{tmp}/demo.db"
         db = open_database(url)
         demo_data.populate(db, ROWS, reports=8)
         demo_data.add_running_scan(db, owner=f"{socket.gethostname()}:{os.getpid()}")
         demo_data.add_demo_logs_and_rules(db)
+        add_demo_schedules(db)
         db.dispose()
         for name, steps in SHOTS.items():
             svg = asyncio.run(shoot(url, name, steps))

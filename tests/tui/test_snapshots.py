@@ -129,3 +129,49 @@ def test_scan_dialog(snap_compare, demo_db: Database) -> None:  # type: ignore[n
 
 def test_too_small(snap_compare, demo_db: Database) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(PixelProbeApp(demo_db, poll_interval=60), terminal_size=(60, 16))
+
+
+def _demo_schedules(db: Database) -> None:
+    """Four schedules with next runs computed from a fixed moment (stable snapshots)."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from pixelprobe_tui.db.models import ScanSchedule
+    from pixelprobe_tui.services.schedules import ScheduleService
+
+    now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+    service = ScheduleService(db, dt.UTC)
+    service.add("nightly movies", "0 3 * * *", paths=["/srv/media/Movies", "/srv/media/TV"], now=now)
+    service.add("weekly deep", "@weekly", force_rescan=True, now=now)
+    service.add("orphans", "every 1d", scan_type="cleanup", now=now)
+    service.add("bitrot check", "0 4 * * 0", scan_type="file_changes", active=False, now=now)
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.update(ScanSchedule)
+            .where(ScanSchedule.name == "nightly movies")
+            .values(last_run=dt.datetime(2026, 11, 20, 3, 0, tzinfo=dt.UTC))
+        )
+
+
+@pytest.mark.parametrize("form", [False, True], ids=["list", "form"])
+def test_schedules(snap_compare, demo_db: Database, monkeypatch: pytest.MonkeyPatch, form: bool) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from pixelprobe_tui.tui.screens.schedules import SchedulesScreen
+
+    monkeypatch.setattr(
+        SchedulesScreen, "clock", staticmethod(lambda: dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC))
+    )
+    _demo_schedules(demo_db)
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("6")
+        await wait_for(pilot, lambda: getattr(pilot.app.screen, "schedules", None))
+        if form:
+            await pilot.press("down", "e")
+            await pilot.pause(0.3)
+
+    assert snap_compare(
+        PixelProbeApp(demo_db, poll_interval=60), terminal_size=(80, 24), run_before=run_before
+    )

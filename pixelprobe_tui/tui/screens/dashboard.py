@@ -53,6 +53,7 @@ def totals_table(t: Totals) -> Table:
         table.add_row(Text(label, style=style), f"{t.status(key):,}")
     table.add_row("Marked good", f"{t.marked_good:,}")
     table.add_row("Missing", f"{t.missing:,}")
+    table.add_row(Text("Bitrot suspected", style="bold red" if t.bitrot else ""), f"{t.bitrot:,}")
     table.add_row(Text("Total", style="bold"), Text(f"{t.total:,}", style="bold"))
     return table
 

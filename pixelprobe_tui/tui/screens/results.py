@@ -31,6 +31,7 @@ PROBLEMS = frozenset({"warning", "corrupted", "unreadable"})
 _STATUS_OPTIONS: list[tuple[str, str]] = [
     ("Problems", "problems"),
     *((s.capitalize(), s) for s in STATUSES),
+    ("Bitrot", "bitrot"),  # a flag from file-changes checks, not a verdict
 ]
 _FAMILY_OPTIONS: list[tuple[str, str]] = [(f.capitalize(), f) for f in FAMILIES]
 _SINCE_OPTIONS: list[tuple[str, str]] = [
@@ -137,7 +138,9 @@ class ResultsScreen(ModeScreen):
         value = event.value if isinstance(event.value, str) else None
         if event.select.id == "status":
             statuses = PROBLEMS if value == "problems" else (frozenset({value}) if value else frozenset())
-            query = query.with_changes(statuses=statuses)
+            if value == "bitrot":
+                statuses = frozenset()
+            query = query.with_changes(statuses=statuses, bitrot=value == "bitrot")
         elif event.select.id == "family":
             query = query.with_changes(families=frozenset({value}) if value else frozenset())
         elif event.select.id == "since":

@@ -1,24 +1,394 @@
-"""Schedules: a slot for the schedules issue (cron scans); this screen says so until it lands."""
+"""Schedules: the stored schedules (scan, orphan cleanup, file changes) with their last and next runs in local
+time; add, edit, turn on/off and delete them. Also the maintenance runs on demand: an orphan cleanup (a
+preview first, records deleted only after a confirmation) and a file-changes (bitrot) check, both in thread
+workers with their progress and summary in the panel below the table."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import DataTable, ProgressBar, Static
+from textual.worker import Worker, WorkerState
 
+from pixelprobe_tui.db.models import utcnow
+from pixelprobe_tui.services.changes import ChangesProgress, ChangesSummary, FileChangesService
+from pixelprobe_tui.services.cleanup import CleanupProgress, CleanupService, CleanupSummary
+from pixelprobe_tui.services.schedules import ScheduleInfo, ScheduleService
 from pixelprobe_tui.tui.screens.base import ModeScreen
+from pixelprobe_tui.tui.widgets.confirm import CleanupConfirm, ConfirmDialog
+from pixelprobe_tui.tui.widgets.schedule_form import ScheduleForm
+
+COLUMNS = ("Name", "Type", "When", "Active", "Next run", "Last run", "Force", "Paths")
+SHORT_TYPES = {"scan": "scan", "cleanup": "cleanup", "file_changes": "file changes"}
+PROGRESS_EVERY_S = 0.25
+
+
+def short_local(moment: dt.datetime | None, tz: dt.tzinfo) -> str:
+    """``2026-11-26 03:00`` in *tz*; ``-`` for None (the zone is named once, in the panel title)."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def zone_name(tz: dt.tzinfo, now: dt.datetime | None = None) -> str:
+    """The zone's name for a title: its key (Europe/Berlin) when it has one, else its abbreviation."""
+    key = getattr(tz, "key", None)
+    if isinstance(key, str) and key:
+        return key
+    return (now or utcnow()).astimezone(tz).strftime("%Z") or "local"
+
+
+def schedule_cells(info: ScheduleInfo, tz: dt.tzinfo) -> tuple[Any, ...]:
+    """One table row for a schedule."""
+    paths = ", ".join(info.scan_paths) if info.scan_paths else Text("all roots", style="dim")
+    if info.scan_type != "scan":
+        paths = Text("every record", style="dim")
+    nxt: Any = short_local(info.next_run, tz)
+    if info.claimed_by:
+        nxt = Text(f"{nxt} (running)", style="bold green")
+    return (
+        info.name,
+        SHORT_TYPES.get(info.scan_type, info.scan_type),
+        info.schedule_value,
+        Text("on", style="green") if info.is_active else Text("off", style="dim"),
+        nxt if info.is_active else Text("-", style="dim"),
+        short_local(info.last_run, tz),
+        "yes" if info.force_rescan else "",
+        paths,
+    )
+
+
+def changes_text(s: ChangesSummary) -> Text:
+    """One or two lines on a file-changes run."""
+    text = Text(f"File changes {s.status}: {s.checked:,} checked, {s.unchanged:,} unchanged, ")
+    text.append(f"{s.modified:,} modified", style="yellow" if s.modified else "")
+    text.append(", ")
+    text.append(f"{s.bitrot:,} bitrot suspected", style="bold red" if s.bitrot else "")
+    text.append(f", {s.missing:,} missing, {s.unreadable:,} unreadable")
+    if s.restored:
+        text.append(f", {s.restored:,} restored")
+    if s.rescanned:
+        text.append(f"; {s.rescanned:,} rescanned")
+    if s.skipped_unavailable_root:
+        text.append(f"; {s.skipped_unavailable_root:,} skipped (root unavailable)", style="yellow")
+    if s.bitrot:
+        text.append("\nResults (2) → status Bitrot lists the flagged files.", style="dim")
+    return text
+
+
+def cleanup_done_text(s: CleanupSummary) -> Text:
+    """One line on a cleanup that marked or deleted."""
+    text = Text(f"Cleanup {s.status}: {s.checked:,} checked, {s.missing:,} gone, ")
+    if s.mode == "apply":
+        text.append(f"{s.deleted:,} records deleted", style="bold" if s.deleted else "")
+    else:
+        text.append(f"{s.marked:,} marked missing")
+    if s.restored:
+        text.append(f", {s.restored:,} back")
+    if s.unverifiable:
+        text.append(f", {s.unverifiable:,} unverifiable (kept)")
+    if s.skipped_unavailable_root:
+        text.append(f", {s.skipped_unavailable_root:,} kept (root unavailable)", style="yellow")
+    return text
 
 
 class SchedulesScreen(ModeScreen):
     MODE = "schedules"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new", "New", id="schedules.new"),
+        Binding("e,enter", "edit", "Edit", id="schedules.edit"),
+        Binding("t,space", "toggle_active", "On/off", id="schedules.toggle"),
+        Binding("d,delete", "delete", "Del", id="schedules.delete"),
+        Binding("c", "cleanup", "Cleanup", id="schedules.cleanup"),
+        Binding("f", "file_changes", "Bitrot", id="schedules.file_changes"),
+        Binding("x", "cancel_maintenance", "Stop run", show=False, id="schedules.cancel_maintenance"),
+        Binding("f5,ctrl+r", "refresh", "Refresh", show=False, id="schedules.refresh"),
+    ]
     DEFAULT_CSS = """
-    SchedulesScreen #placeholder { padding: 1 2; color: $text-muted; }
+    SchedulesScreen #schedules-panel { height: 1fr; border: round $primary 60%; }
+    SchedulesScreen #schedules { height: 1fr; }
+    SchedulesScreen #empty { height: auto; color: $text-muted; padding: 0 1; }
+    SchedulesScreen #maintenance { height: auto; border: round $primary 60%; padding: 0 1; }
+    SchedulesScreen #maint-status { height: auto; }
+    SchedulesScreen #maint-bar { width: 1fr; }
+    SchedulesScreen #maint-bar Bar { width: 1fr; }
     """
 
+    # What "now" is for the form's preview; tests and screenshots pin it.
+    clock: ClassVar[Callable[[], dt.datetime]] = staticmethod(utcnow)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.schedules: list[ScheduleInfo] = []
+        self._service: ScheduleService | None = None
+        self._job: str | None = None  # "cleanup" | "file changes" while one runs
+        self._job_service: CleanupService | FileChangesService | None = None
+        self._progress: CleanupProgress | ChangesProgress | None = None
+
+    @property
+    def service(self) -> ScheduleService:
+        if self._service is None:
+            self._service = ScheduleService(self.pp.db)
+        return self._service
+
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(
-            "Scheduled scans are not available in this version yet.\n\n"
-            "Run scans from the Dashboard (s), or from cron with `pixelprobe scan`.",
-            id="placeholder",
+        with Vertical(id="schedules-panel") as panel:
+            panel.border_title = "Schedules"
+            table: DataTable[Any] = DataTable(id="schedules", cursor_type="row", zebra_stripes=True)
+            table.add_columns(*COLUMNS)
+            yield table
+            yield Static("", id="empty")
+        with Vertical(id="maintenance") as maint:
+            maint.border_title = "Maintenance"
+            yield Static(
+                Text("c: orphan cleanup (preview, then confirm) · f: check file changes and bitrot", "dim"),
+                id="maint-status",
+            )
+            yield ProgressBar(id="maint-bar", show_eta=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#maint-bar", ProgressBar).display = False
+        panel = self.query_one("#schedules-panel")
+        panel.border_subtitle = f"times in {zone_name(self.service.tz)}"
+        self.set_interval(PROGRESS_EVERY_S, self._show_progress)
+        # last_run / next_run move when the scheduler runs something: re-read now and then.
+        self.set_interval(max(self.pp.poll_interval * 20, 10.0), self._poll)
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    def _poll(self) -> None:
+        if self.is_current:
+            self.action_refresh()
+
+    def action_refresh(self) -> None:
+        self.load("schedules", self.service.all)
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one("#schedules", DataTable)
+
+    def loaded_schedules(self, rows: list[ScheduleInfo], select_id: int | None = None) -> None:
+        table = self.table
+        current = self.selected()
+        keep = select_id if select_id is not None else (current.id if current else None)
+        self.schedules = rows
+        table.clear()
+        tz = self.service.tz
+        for info in rows:
+            table.add_row(*schedule_cells(info, tz), key=str(info.id))
+        empty = self.query_one("#empty", Static)
+        empty.display = not rows
+        empty.update("No schedules yet: n adds one (a cron expression like 0 3 * * *, or every 6h).")
+        if keep is not None:
+            for i, info in enumerate(rows):
+                if info.id == keep:
+                    table.move_cursor(row=i)
+                    break
+
+    def selected(self) -> ScheduleInfo | None:
+        """The schedule under the cursor."""
+        if not self.schedules:
+            return None
+        row = self.table.cursor_row
+        if 0 <= row < len(self.schedules):
+            return self.schedules[row]
+        return None
+
+    def _selected_or_warn(self) -> ScheduleInfo | None:
+        info = self.selected()
+        if info is None:
+            self.notify("No schedule selected (n adds one)", severity="warning", timeout=3)
+        return info
+
+    # -- schedules ------------------------------------------------------------------------------------------
+
+    def action_new(self) -> None:
+        self.app.push_screen(ScheduleForm(self.service, clock=type(self).clock), callback=self._saved)
+
+    def action_edit(self) -> None:
+        info = self._selected_or_warn()
+        if info is not None:
+            self.app.push_screen(
+                ScheduleForm(self.service, info, clock=type(self).clock), callback=self._saved
+            )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        # Enter or a click on the selected row: edit it (the binding's enter never reaches the table).
+        event.stop()
+        self.action_edit()
+
+    def _saved(self, info: ScheduleInfo | None) -> None:
+        if info is None:
+            return
+        nxt = short_local(info.next_run, self.service.tz)
+        self.notify(f"Saved {info.name!r}: next run {nxt}", timeout=4)
+        self.load("schedules_selecting", lambda: (self.service.all(), info.id))
+
+    def loaded_schedules_selecting(self, outcome: tuple[list[ScheduleInfo], int]) -> None:
+        rows, select_id = outcome
+        self.loaded_schedules(rows, select_id)
+
+    def action_toggle_active(self) -> None:
+        info = self._selected_or_warn()
+        if info is not None:
+            self.load("toggled", self.service.set_active, info.id, not info.is_active)
+
+    def loaded_toggled(self, info: ScheduleInfo) -> None:
+        state = f"on, next run {short_local(info.next_run, self.service.tz)}" if info.is_active else "off"
+        self.notify(f"{info.name!r} is {state}", timeout=3)
+        self.action_refresh()
+
+    def action_delete(self) -> None:
+        info = self._selected_or_warn()
+        if info is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.load("removed", self.service.remove, info.id)
+
+        question = f"Delete the schedule {info.name!r} ({info.schedule_value}, {info.scan_type})?"
+        self.app.push_screen(ConfirmDialog("Delete schedule", question, "Delete"), callback=answered)
+
+    def loaded_removed(self, info: ScheduleInfo) -> None:
+        self.notify(f"Deleted {info.name!r}", timeout=3)
+        self.action_refresh()
+
+    # -- maintenance ----------------------------------------------------------------------------------------
+
+    def _busy(self) -> bool:
+        if self._job is not None:
+            self.notify(f"A {self._job} run is going on (x stops it)", severity="warning", timeout=3)
+            return True
+        return False
+
+    def _start_job(self, job: str, name: str, fn: Callable[[], Any]) -> None:
+        self._job = job
+        self._progress = None
+        self._set_status(Text(f"{job.capitalize()}: starting…"))
+        bar = self.query_one("#maint-bar", ProgressBar)
+        bar.update(total=None, progress=0)
+        bar.display = True
+        self.run_worker(fn, name=name, group="maintenance", thread=True, exit_on_error=False)
+
+    def _on_progress(self, progress: CleanupProgress | ChangesProgress) -> None:
+        # Called in the worker thread: keep only the newest; a UI timer shows it.
+        self._progress = progress
+
+    def _show_progress(self) -> None:
+        p = self._progress
+        if self._job is None or p is None:
+            return
+        bar = self.query_one("#maint-bar", ProgressBar)
+        if p.total_files:
+            bar.update(total=p.total_files, progress=p.files_processed)
+        line = f"{self._job.capitalize()}: {p.phase} {p.files_processed:,}/{p.total_files:,} records"
+        if isinstance(p, CleanupProgress):
+            line += f" · {p.files_to_delete:,} gone so far"
+        else:
+            line += f" · {p.modified:,} modified · {p.bitrot:,} bitrot · {p.missing:,} missing"
+        self._set_status(Text(line + " (x stops)"))
+
+    def _set_status(self, text: Text) -> None:
+        self.query_one("#maint-status", Static).update(text)
+
+    def action_cleanup(self) -> None:
+        if self._busy():
+            return
+        service = CleanupService(self.pp.db, progress=self._on_progress)
+        self._job_service = service
+        self._start_job("cleanup preview", "cleanup_preview", lambda: service.run("preview"))
+
+    def action_file_changes(self) -> None:
+        if self._busy():
+            return
+        if self.pp.scan_running_here:
+            self.notify("A scan is running: check file changes when it has ended", severity="warning")
+            return
+
+        def run() -> ChangesSummary:
+            service = FileChangesService(self.pp.db, progress=self._on_progress)  # reads the settings
+            self._job_service = service
+            return service.run(None)
+
+        self._start_job("file changes", "file_changes", run)
+
+    def action_cancel_maintenance(self) -> None:
+        service = self._job_service
+        if self._job is None or service is None:
+            self.notify("No maintenance run is going on", timeout=3)
+            return
+        service.cancel()
+        self.notify(f"Stopping the {self._job} run…", timeout=3)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        super().on_worker_state_changed(event)
+        worker = event.worker
+        if worker.group != "maintenance" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
+            return
+        job = self._job or worker.name
+        self._job = None
+        self._job_service = None
+        self.query_one("#maint-bar", ProgressBar).display = False
+        if event.state == WorkerState.ERROR:
+            error = worker.error
+            message = str(error).splitlines()[0] if error is not None and str(error) else repr(error)
+            self._set_status(Text(f"{job.capitalize()} failed: {message}", style="red"))
+            self.notify(message, title=f"{job.capitalize()} failed", severity="error", timeout=8)
+            return
+        result = worker.result
+        if isinstance(result, ChangesSummary):
+            self._set_status(changes_text(result))
+            severity = "error" if result.bitrot else ("warning" if result.modified or result.missing else
+                                                      "information")  # fmt: skip
+            self.notify(
+                f"{result.bitrot:,} bitrot suspected, {result.modified:,} modified, {result.missing:,} missing",
+                title=f"File changes {result.status}",
+                severity=severity,  # type: ignore[arg-type]
+                timeout=8,
+            )
+        elif isinstance(result, CleanupSummary) and result.mode == "preview":
+            self._previewed(result)
+        elif isinstance(result, CleanupSummary):
+            self._set_status(cleanup_done_text(result))
+            self.notify(str(cleanup_done_text(result)), title="Cleanup", timeout=8)
+
+    def _previewed(self, summary: CleanupSummary) -> None:
+        if summary.status != "completed":
+            self._set_status(Text(f"Cleanup preview {summary.status}: nothing changed.", style="yellow"))
+            return
+        if not summary.missing:
+            line = f"Cleanup preview: {summary.checked:,} records checked, no orphaned records."
+            if summary.unverifiable or summary.skipped_unavailable_root:
+                line += (f" {summary.unverifiable:,} unverifiable, {summary.skipped_unavailable_root:,} under "
+                         "unavailable roots (kept).")  # fmt: skip
+            self._set_status(Text(line))
+            self.notify("No orphaned records", timeout=4)
+            return
+        self._set_status(
+            Text(f"Cleanup preview: {summary.missing:,} records of gone files; waiting for you…")
         )
+
+        def chosen(choice: str | None) -> None:
+            if choice not in ("apply", "mark"):
+                self._set_status(Text("Cleanup cancelled: nothing changed.", style="dim"))
+                return
+            service = CleanupService(self.pp.db, progress=self._on_progress)
+            self._job_service = service
+            label = "cleanup" if choice == "apply" else "cleanup (mark only)"
+            self._start_job(label, f"cleanup_{choice}", lambda: service.run(choice))  # type: ignore[arg-type]
+
+        self.app.push_screen(CleanupConfirm(summary), callback=chosen)
+
+    def on_unmount(self) -> None:
+        # The app is closing: do not keep it waiting for a long maintenance run.
+        service = self._job_service
+        if service is not None:
+            service.cancel()

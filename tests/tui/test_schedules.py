@@ -1,0 +1,314 @@
+"""The Schedules screen on a real SQLite database: add through the form (preview visible), refuse a bad spec,
+toggle, delete; the orphan cleanup preview, its confirmation and its cancel; a file-changes check; and the
+bitrot filter on the Results screen and the dashboard."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
+
+from pixelprobe_tui.core.discovery import path_to_db
+from pixelprobe_tui.db.engine import Database
+from pixelprobe_tui.db.models import ScanResult
+from pixelprobe_tui.services.browse import ResultsBrowser, ResultsQuery
+from pixelprobe_tui.services.schedules import ScheduleService
+from pixelprobe_tui.tui.app import PixelProbeApp
+from pixelprobe_tui.tui.screens.schedules import SchedulesScreen
+from pixelprobe_tui.tui.widgets.confirm import CleanupConfirm, ConfirmDialog
+from pixelprobe_tui.tui.widgets.results_grid import ResultsGrid
+from pixelprobe_tui.tui.widgets.schedule_form import ScheduleForm
+from tests.tui.conftest import run, text_of, wait_for
+
+FIXED_NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time is UTC here, and "now" for the form's preview is fixed."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.setattr(SchedulesScreen, "clock", staticmethod(lambda: FIXED_NOW))
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+async def open_schedules(pilot, app: PixelProbeApp) -> SchedulesScreen:  # type: ignore[no-untyped-def]
+    await pilot.press("6")
+    screen = app.screen
+    assert isinstance(screen, SchedulesScreen)
+    await pilot.pause(0.1)
+    return screen
+
+
+def table_text(screen: SchedulesScreen) -> list[list[str]]:
+    table = screen.query_one("#schedules", DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def test_add_a_cron_schedule_through_the_form_with_its_preview(empty_db: Database, tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_schedules(pilot, app)
+            assert "No schedules yet" in str(screen.query_one("#empty", Static).content)
+            await pilot.press("n")
+            form = await wait_for(pilot, lambda: isinstance(app.screen, ScheduleForm) and app.screen)
+            await pilot.press(*"nightly")
+            form.query_one("#spec", Input).focus()
+            await pilot.press(*"30 2 * * 1-5")
+            preview = text_of(form.query_one("#preview", Static).content)
+            # Friday 2026-11-20 12:00 UTC: next weekday slots at 02:30 local (UTC here).
+            assert "next 5 runs" in preview
+            for day in ("2026-11-23 02:30", "2026-11-24 02:30", "2026-11-27 02:30"):
+                assert day in preview
+            assert "2026-11-21" not in preview and "2026-11-22" not in preview  # the weekend
+            form.query_one("#paths", Input).value = str(library)
+            form.query_one("#force", Checkbox).value = True
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: app.screen is screen and screen.schedules, what="saved")
+            rows = table_text(screen)
+            assert rows[0][:4] == ["nightly", "scan", "30 2 * * 1-5", "on"]
+            assert rows[0][6] == "yes" and rows[0][7] == str(library)
+
+    run(body())
+    (info,) = ScheduleService(empty_db).all()
+    assert (info.name, info.schedule_type, info.schedule_value) == ("nightly", "cron", "30 2 * * 1-5")
+    assert info.scan_paths == (str(library),) and info.force_rescan and info.is_active
+    assert info.next_run is not None and info.next_run.hour == 2 and info.next_run.minute == 30
+
+
+def test_an_invalid_spec_shows_an_error_and_saves_nothing(empty_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_schedules(pilot, app)
+            await pilot.press("n")
+            form = await wait_for(pilot, lambda: isinstance(app.screen, ScheduleForm) and app.screen)
+            form.query_one("#name", Input).value = "broken"
+            form.query_one("#spec", Input).value = "61 * * * *"
+            await pilot.pause(0.1)
+            assert "✗" in text_of(form.query_one("#preview", Static).content)
+            await pilot.press("ctrl+s")
+            await pilot.pause(0.2)
+            assert app.screen is form  # still open
+            assert "Fix the schedule" in str(form.query_one("#error", Static).content)
+            # A relative path is refused too, with its own message.
+            form.query_one("#spec", Input).value = "every 6h"
+            form.query_one("#paths", Input).value = "relative/dir"
+            await pilot.pause(0.1)
+            assert "absolute" in text_of(form.query_one("#paths-note", Static).content)
+            await pilot.press("ctrl+s")
+            await pilot.pause(0.2)
+            assert app.screen is form
+            await pilot.press("escape")
+            assert isinstance(app.screen, SchedulesScreen)
+
+    run(body())
+    assert ScheduleService(empty_db).all() == []
+
+
+def test_a_duplicate_name_keeps_the_form_open_with_the_services_message(empty_db: Database) -> None:
+    ScheduleService(empty_db).add("taken", "every 1d")
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_schedules(pilot, app)
+            await pilot.press("n")
+            form = await wait_for(pilot, lambda: isinstance(app.screen, ScheduleForm) and app.screen)
+            form.query_one("#name", Input).value = "taken"
+            form.query_one("#spec", Input).value = "every 6h"
+            await pilot.press("ctrl+s")
+            error = form.query_one("#error", Static)
+            await wait_for(pilot, lambda: "already exists" in str(error.content), what="the refusal")
+            assert app.screen is form
+
+    run(body())
+    assert [i.schedule_value for i in ScheduleService(empty_db).all()] == ["every 1d"]
+
+
+def test_toggle_edit_and_delete(empty_db: Database) -> None:
+    service = ScheduleService(empty_db)
+    service.add("a-cleanup", "every 1d", scan_type="cleanup")
+    service.add("b-scan", "0 3 * * *")
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_schedules(pilot, app)
+            await wait_for(pilot, lambda: len(screen.schedules) == 2, what="rows")
+            await pilot.press("down", "space")
+            await wait_for(pilot, lambda: not service.get("b-scan").is_active, what="off")
+            await wait_for(pilot, lambda: table_text(screen)[1][3] == "off", what="row off")
+            assert table_text(screen)[1][4] == "-"
+            await pilot.press("t")
+            await wait_for(pilot, lambda: service.get("b-scan").is_active, what="on again")
+            # Edit: change the type to file changes (paths and force are disabled for it).
+            await pilot.press("e")
+            form = await wait_for(pilot, lambda: isinstance(app.screen, ScheduleForm) and app.screen)
+            assert form.query_one("#spec", Input).value == "0 3 * * *"
+            form.query_one("#type", Select).value = "file_changes"
+            await pilot.pause(0.1)
+            assert form.query_one("#paths", Input).disabled
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: service.get("b-scan").scan_type == "file_changes", what="edited")
+            # Delete: cancelling keeps it, confirming removes it.
+            await wait_for(pilot, lambda: app.screen is screen)
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("n")
+            await pilot.pause(0.2)
+            assert len(service.all()) == 2
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("y")
+            await wait_for(pilot, lambda: len(screen.schedules) == 1, what="row gone")
+            assert table_text(screen)[0][0] == "a-cleanup"
+
+    run(body())
+    assert [i.name for i in service.all()] == ["a-cleanup"]
+
+
+def _library(tmp_path: Path, db: Database) -> tuple[list[str], list[str]]:
+    """A root with files that exist and records of files that were deleted; returns (present, gone)."""
+    root = tmp_path / "lib"
+    (root / "photos").mkdir(parents=True)
+    present = []
+    for i in range(3):
+        f = root / "photos" / f"keep{i}.jpg"
+        f.write_bytes(b"x" * 10)
+        present.append(str(f))
+    gone = [str(root / "photos" / f"gone{i}.jpg") for i in range(2)]
+    with db.session() as s:
+        s.execute(
+            sa.insert(ScanResult),
+            [
+                {"file_path": path_to_db(p), "scan_status": "healthy", "media_family": "image"}
+                for p in present + gone
+            ],
+        )
+    return present, gone
+
+
+def _stored(db: Database) -> dict[str, bool]:
+    with db.engine.connect() as conn:
+        return {
+            r[0]: bool(r[1]) for r in conn.execute(sa.select(ScanResult.file_path, ScanResult.file_exists))
+        }
+
+
+@pytest.mark.parametrize("answer", ["y", "escape"])
+def test_cleanup_preview_then_confirm_or_cancel(empty_db: Database, tmp_path: Path, answer: str) -> None:
+    present, gone = _library(tmp_path, empty_db)
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_schedules(pilot, app)
+            await pilot.press("c")
+            confirm = await wait_for(pilot, lambda: isinstance(app.screen, CleanupConfirm) and app.screen)
+            shown = text_of(confirm.query_one("#summary", Static).content)
+            assert "5 records checked: 2 files are gone, 3 present" in shown
+            assert "gone0.jpg" in shown and "gone1.jpg" in shown
+            assert len(_stored(empty_db)) == 5  # a preview changes nothing
+            await pilot.press(answer)
+            status = screen.query_one("#maint-status", Static)
+            want = "2 records deleted" if answer == "y" else "Cleanup cancelled"
+            await wait_for(pilot, lambda: want in text_of(status.content), what=want)
+
+    run(body())
+    stored = _stored(empty_db)
+    if answer == "y":
+        assert sorted(stored) == sorted(path_to_db(p) for p in present)
+    else:
+        assert len(stored) == 5 and all(stored.values())
+
+
+def test_cleanup_mark_only_keeps_the_records_marked_missing(empty_db: Database, tmp_path: Path) -> None:
+    _present, gone = _library(tmp_path, empty_db)
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_schedules(pilot, app)
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, CleanupConfirm))
+            await pilot.press("m")
+            status = screen.query_one("#maint-status", Static)
+            await wait_for(pilot, lambda: "2 marked missing" in text_of(status.content), what="marked")
+
+    run(body())
+    stored = _stored(empty_db)
+    assert len(stored) == 5
+    assert [p for p, exists in stored.items() if not exists] == [path_to_db(p) for p in gone]
+
+
+def test_file_changes_check_runs_in_a_worker_and_shows_its_summary(
+    empty_db: Database, tmp_path: Path
+) -> None:
+    from pixelprobe_tui.core.hashing import hash_file
+
+    f = tmp_path / "lib" / "a.jpg"
+    f.parent.mkdir()
+    f.write_bytes(b"original content")
+    st = f.stat()
+    stored_hash = hash_file(str(f))
+    with empty_db.session() as s:
+        s.execute(
+            sa.insert(ScanResult).values(
+                file_path=path_to_db(str(f)),
+                scan_status="healthy",
+                media_family="image",
+                file_hash=stored_hash,
+                file_size=st.st_size,
+            )
+        )
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_schedules(pilot, app)
+            await pilot.press("f")
+            status = screen.query_one("#maint-status", Static)
+            await wait_for(pilot, lambda: "File changes completed" in text_of(status.content), what="summary")
+            assert "1 checked, 1 unchanged" in text_of(status.content)
+
+    run(body())
+
+
+def test_bitrot_filter_shows_only_flagged_rows(demo_db: Database) -> None:
+    with demo_db.engine.begin() as conn:
+        ids = conn.execute(sa.select(ScanResult.id).order_by(ScanResult.id).limit(40)).scalars().all()
+        flagged = [ids[3], ids[17], ids[38]]
+        conn.execute(sa.update(ScanResult).where(ScanResult.id.in_(flagged)).values(bitrot_suspected=True))
+    assert ResultsBrowser(demo_db, ResultsQuery(bitrot=True)).count() == 3
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            totals = app.screen.query_one("#totals", Static)
+            await wait_for(pilot, lambda: "Bitrot suspected" in text_of(totals.content), what="totals")
+            line = [ln for ln in text_of(totals.content).splitlines() if "Bitrot suspected" in ln][0]
+            assert line.split()[-1] == "3"
+            await pilot.press("2")
+            grid = app.screen.query_one(ResultsGrid)
+            await wait_for(pilot, lambda: grid.count is not None, what="first count")
+            app.screen.query_one("#status", Select).value = "bitrot"
+            await wait_for(pilot, lambda: grid.query_.bitrot and grid.count == 3, what="filtered")
+            await wait_for(pilot, lambda: grid.row_at(2) is not None, what="rows")
+            assert sorted(grid.row_at(i).id for i in range(3)) == sorted(flagged)  # type: ignore[union-attr]
+            assert "bitrot suspected" in str(app.screen.query_one("#status-line", Static).content)
+            app.screen.query_one("#status", Select).value = "problems"
+            await wait_for(pilot, lambda: not grid.query_.bitrot and grid.count not in (None, 3))
+
+    run(body())
