@@ -731,6 +731,29 @@ def test_result_names_tools_and_versions(tmp_path: Path) -> None:
     assert png.decisive_tool.startswith("pillow ")
 
 
+def test_simplejpeg_is_imported_at_the_first_jpeg_only(tmp_path: Path) -> None:
+    """A checker child's start-up (every checker's versions) does not import simplejpeg and its numpy;
+    the first JPEG check does, and the versions name it either way."""
+    jpeg = _save(tmp_path / "a.jpg", _noise())
+    png = _save(tmp_path / "a.png", _noise())
+    script = (
+        "import sys\n"
+        "from pixelprobe_tui.core import checkers\n"
+        "from pixelprobe_tui.core.checkers import image\n"
+        "from pixelprobe_tui.core.verdict import CheckOptions\n"
+        "assert 'simplejpeg' in checkers.tool_versions()\n"
+        "assert image.check(sys.argv[1], CheckOptions()).verdict == 'healthy'\n"
+        "print(sorted(m for m in ('simplejpeg', 'numpy') if m in sys.modules))\n"
+        "result = image.check(sys.argv[2], CheckOptions())\n"
+        "print(sorted(m for m in ('simplejpeg', 'numpy') if m in sys.modules), result.decisive_tool)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(png), str(jpeg)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == "[]"
+    assert out[1].startswith("['numpy', 'simplejpeg'] simplejpeg ")
+
+
 ARITHMETIC_JPEG_HEX = (
     "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b0b0c1912130f"
     "141d1a1f1e1d1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e333432ffdb0043010909090c0b0c"

@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.metadata
+import importlib.util
 import io
 import os
 import re
@@ -57,10 +59,39 @@ from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
 from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, Finding, Severity, make_result
 
-try:  # strict JPEG decoding; without it JPEGs fall back to Pillow (lenient) and say so
-    import simplejpeg
-except ImportError:  # pragma: no cover - a declared dependency
-    simplejpeg = None
+# simplejpeg (strict JPEG decoding; without it JPEGs fall back to Pillow, lenient, and say so) is imported
+# at the first JPEG: it pulls in numpy, a third of a checker child's start-up, which children that only
+# ever see video, audio or PNG would pay for nothing.
+_simplejpeg_module: Any = None
+_simplejpeg_loaded = False
+
+
+def _simplejpeg() -> Any:
+    """The simplejpeg module, imported on first use; None when it is not installed."""
+    global _simplejpeg_module, _simplejpeg_loaded
+    if not _simplejpeg_loaded:
+        try:
+            import simplejpeg
+
+            _simplejpeg_module = simplejpeg
+        except ImportError:  # pragma: no cover - a declared dependency
+            _simplejpeg_module = None
+        _simplejpeg_loaded = True
+    return _simplejpeg_module
+
+
+def _simplejpeg_version() -> str | None:
+    """simplejpeg's version without importing it (its numpy import is what the lazy import avoids)."""
+    if _simplejpeg_loaded:
+        return _simplejpeg_module.__version__ if _simplejpeg_module is not None else None
+    if importlib.util.find_spec("simplejpeg") is None:
+        return None
+    try:
+        return importlib.metadata.version("simplejpeg")
+    except importlib.metadata.PackageNotFoundError:
+        module = _simplejpeg()  # importable but without metadata (a vendored copy): ask it
+        return module.__version__ if module is not None else None
+
 
 try:  # FFmpeg's mjpeg decoder: a second, stricter opinion on the entropy-coded data
     import av
@@ -242,8 +273,8 @@ def tool_versions() -> dict[str, str]:
     with contextlib.suppress(Exception):
         if version := features.version("avif"):
             versions["libavif"] = str(version)
-    if simplejpeg is not None:
-        versions["simplejpeg"] = simplejpeg.__version__
+    if (jpeg_version := _simplejpeg_version()) is not None:
+        versions["simplejpeg"] = jpeg_version
     if av is not None:
         versions["pyav"] = av.__version__
         versions["ffmpeg"] = str(getattr(av, "ffmpeg_version_info", "") or "")
@@ -346,7 +377,7 @@ def _check_image(run: _Run, data: bytes | None, versions: dict[str, str]) -> Non
     except MemoryError:
         raise
     except Exception as exc:  # a plugin that raises something other than "not mine" while opening
-        if sniffed == "jpeg" and data is not None and simplejpeg is not None:
+        if sniffed == "jpeg" and data is not None and _simplejpeg() is not None:
             _jpeg_without_pillow(run, data, versions, _text(exc))
         else:
             _decode_failure(run, exc, TOOL_PILLOW, "cannot open")
@@ -369,7 +400,7 @@ def _check_opened(
         run.frames = getattr(im, "n_frames", 1)
         run.too_large(im.width, im.height)
         return
-    if fmt in ("JPEG", "MPO") and data is not None and simplejpeg is not None:
+    if fmt in ("JPEG", "MPO") and data is not None and _simplejpeg() is not None:
         run.decisive = _decisive(TOOL_SIMPLEJPEG, versions)
         _check_jpeg(run, im, data)
     elif fmt == "TIFF":
@@ -518,6 +549,7 @@ def _check_jpeg(run: _Run, im: Image.Image, data: bytes) -> None:
 
 def _strict_jpeg(run: _Run, buf: bytes | memoryview, label: str) -> bool:
     """Decode one JPEG image strictly; False when it failed (stop looking further)."""
+    simplejpeg = _simplejpeg()
     assert simplejpeg is not None
     try:
         height, width, colorspace, _ = simplejpeg.decode_jpeg_header(buf)
@@ -946,7 +978,7 @@ def _jpeg_without_pillow(run: _Run, data: bytes, versions: dict[str, str], reaso
 
 def _unidentified(run: _Run, data: bytes | None, sniffed: str | None, versions: dict[str, str]) -> None:
     """Pillow recognised no format: damaged header, junk, or a format no decoder here reads."""
-    if sniffed == "jpeg" and data is not None and simplejpeg is not None:
+    if sniffed == "jpeg" and data is not None and _simplejpeg() is not None:
         _jpeg_without_pillow(run, data, versions, _plugin_reason("JPEG", data))
         return
     plugin = (sniffed or "").upper() or None
