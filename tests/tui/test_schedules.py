@@ -312,3 +312,31 @@ def test_bitrot_filter_shows_only_flagged_rows(demo_db: Database) -> None:
             await wait_for(pilot, lambda: not grid.query_.bitrot and grid.count not in (None, 3))
 
     run(body())
+
+
+def test_the_mouse_adds_selects_and_deletes(empty_db: Database) -> None:
+    service = ScheduleService(empty_db)
+    service.add("first", "every 1d")
+    service.add("second", "every 2d")
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.click("ModeBar", offset=(72, 0))  # "6 Schedules" in the mode bar
+            screen = await wait_for(pilot, lambda: isinstance(app.screen, SchedulesScreen) and app.screen)
+            await wait_for(pilot, lambda: len(screen.schedules) == 2, what="rows")
+            await pilot.click("#schedules", offset=(3, 2))  # the second row (the header is row 0)
+            assert screen.selected() is not None and screen.selected().name == "second"  # type: ignore[union-attr]
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.click("#yes")
+            await wait_for(pilot, lambda: len(screen.schedules) == 1, what="deleted")
+            await pilot.press("n")
+            form = await wait_for(pilot, lambda: isinstance(app.screen, ScheduleForm) and app.screen)
+            form.query_one("#name", Input).value = "clicked"
+            form.query_one("#spec", Input).value = "every 12h"
+            await pilot.click("#save")
+            await wait_for(pilot, lambda: len(screen.schedules) == 2, what="added")
+
+    run(body())
+    assert [i.name for i in service.all()] == ["clicked", "first"]

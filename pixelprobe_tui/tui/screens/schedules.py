@@ -104,9 +104,19 @@ class SchedulesScreen(ModeScreen):
         Binding("n", "new", "New", id="schedules.new"),
         Binding("e,enter", "edit", "Edit", id="schedules.edit"),
         Binding("t,space", "toggle_active", "On/off", id="schedules.toggle"),
-        Binding("d,delete", "delete", "Del", id="schedules.delete"),
-        Binding("c", "cleanup", "Cleanup", id="schedules.cleanup"),
-        Binding("f", "file_changes", "Bitrot", id="schedules.file_changes"),
+        Binding(
+            "d,delete", "delete", "Del", id="schedules.delete", tooltip="Delete the schedule (asks first)"
+        ),
+        Binding(
+            "c", "cleanup", "Cleanup", id="schedules.cleanup", tooltip="Orphan cleanup: preview, then confirm"
+        ),
+        Binding(
+            "f",
+            "file_changes",
+            "Bitrot",
+            id="schedules.file_changes",
+            tooltip="Check file changes and bitrot now",
+        ),
         Binding("x", "cancel_maintenance", "Stop run", show=False, id="schedules.cancel_maintenance"),
         Binding("f5,ctrl+r", "refresh", "Refresh", show=False, id="schedules.refresh"),
     ]

@@ -78,6 +78,7 @@ def cleanup_text(summary: CleanupSummary, examples: int = CLEANUP_EXAMPLES) -> T
         more = summary.missing - min(examples, len(summary.preview))
         if more > 0:
             text.append(f"  … and {more:,} more\n", style="dim")
+    text.rstrip()
     return text
 
 
