@@ -47,6 +47,30 @@ def test_valid_video_is_healthy_with_media_info(lib):
     assert json.loads(mediainfo.to_json(info)) == info
 
 
+def _flac_damage(data: bytes, how: str) -> bytes:
+    if how == "cut_inside_last_frame":
+        return data[:-7]
+    if how == "flip_in_last_frame":
+        flipped = bytearray(data)
+        flipped[-40] ^= 0x10
+        return bytes(flipped)
+    if how == "junk_inside_last_frame":
+        return data[:-30] + b"\x00" * 10 + data[-20:]
+    raise AssertionError(how)
+
+
+@pytest.mark.parametrize("deep", [False, True], ids=["normal", "deep"])
+@pytest.mark.parametrize("how", ["cut_inside_last_frame", "flip_in_last_frame", "junk_inside_last_frame"])
+def test_flac_damage_in_the_last_frame_is_corrupted(lib, tmp_path, how, deep):
+    """In normal mode the structure walk leaves the last frame's CRC to the decoder (crccheck), which must
+    then call the file corrupted; deep mode's walk checks the CRC itself."""
+    path = tmp_path / f"{how}.flac"
+    path.write_bytes(_flac_damage(lib["flac"].read_bytes(), how))
+    result = checkers.check(str(path), CheckOptions(deep=deep, want_media_info=False))
+    assert result.verdict == Verdict.CORRUPTED, [f.describe() for f in result.findings]
+    assert any(f.tool == "pyav" and f.severity == Severity.CORRUPT for f in result.findings) or deep
+
+
 def test_media_info_can_be_skipped(lib):
     assert checkers.check(str(lib["png"]), CheckOptions(want_media_info=False)).media_info is None
 

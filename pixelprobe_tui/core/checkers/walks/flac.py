@@ -8,6 +8,8 @@ total tells whether whole frames are missing. Both are cheap (one tail read).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pixelprobe_tui.core.checkers.flac_info import (
     STREAMINFO,
     FlacInfoError,
@@ -177,11 +179,18 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
         else:
             out.corrupt("no_sync", f"no frame sync after the metadata (byte {frames_at})")
             return
-    _check_last_frame(r, out, info, frames_at)
+    _check_last_frame(r, out, info, frames_at, crc=ctx.deep)
 
 
-def _check_last_frame(r: Reader, out: Notes, info: StreamInfo, frames_at: int) -> None:
-    """Does the audio end on a complete frame, and does that frame reach the declared sample count?"""
+def _check_last_frame(r: Reader, out: Notes, info: StreamInfo, frames_at: int, *, crc: bool) -> None:
+    """Does the audio end on a complete frame, and does that frame reach the declared sample count?
+
+    With ``crc`` (deep mode) the last frame's CRC-16 says whether it is complete, and what follows it.
+    Without (normal mode) only the frame headers are read: whole frames missing are still found, while a
+    final frame cut or damaged inside is left to the decoder, which checks every frame's CRC anyway
+    (``err_detect=crccheck`` in the A/V checker) at C speed, where this pure-Python CRC was the walk's
+    main cost.
+    """
     end, _tags = trailing_tags(r)
     if end <= frames_at:
         return
@@ -204,6 +213,9 @@ def _check_last_frame(r: Reader, out: Notes, info: StreamInfo, frames_at: int) -
         number, block, variable = h
         return (number if variable else number * info.max_blocksize) + block
 
+    if not crc:
+        _missing_frames(out, info, lo, candidates, reach)
+        return
     stripped = len(tail.rstrip(b"\x00"))
     for tail_end in (len(tail), stripped) if stripped < len(tail) - 1 else (len(tail),):
         for pos, h in candidates:
@@ -242,6 +254,38 @@ def _check_last_frame(r: Reader, out: Notes, info: StreamInfo, frames_at: int) -
         out.corrupt("truncated", message)
     else:
         out.warning("truncated", message + " (total length unknown, so it may be trailing data)")
+
+
+def _missing_frames(
+    out: Notes,
+    info: StreamInfo,
+    lo: int,
+    candidates: list[tuple[int, tuple[int, int, bool]]],
+    reach: Callable[[tuple[int, int, bool]], int],
+) -> None:
+    """Whole frames missing at the end, from frame headers alone (no CRC-16).
+
+    Only a header that follows the one before it (the next frame or sample number) counts: a lone header
+    may be a sync pattern inside audio data, and a false "truncated" would be a false alarm.
+    """
+    total = info.total_samples
+    if not total or any(reach(h) == total for _pos, h in candidates):
+        return  # the final frame is there; whether it is whole is the decoder's CRC check
+    for (pos, later), (_earlier_pos, earlier) in zip(candidates, candidates[1:], strict=False):
+        number, _block, variable = later
+        if variable != earlier[2]:
+            continue
+        expected = earlier[0] + earlier[1] if variable else earlier[0] + 1
+        if number != expected:
+            continue
+        reached = reach(later)
+        if reached < total:
+            out.corrupt(
+                "truncated",
+                f"the last frame header (byte {pos + lo}) reaches sample {reached} of {total} declared: "
+                f"{(total - reached) / info.sample_rate:.2f} s missing",
+            )
+        return
 
 
 def _crc_zero_at(b: bytes, start: int) -> int | None:
