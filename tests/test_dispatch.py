@@ -196,6 +196,40 @@ def test_a_raising_checker_becomes_a_finding(tmp_path):
     assert "EIO" in io.findings[0].message
 
 
+@pytest.mark.parametrize("kind", ["png", "flac", "mp4_h264_aac"])
+def test_the_head_is_sniffed_once_per_check(lib, kind, monkeypatch):
+    """The dispatcher hands its sniff to the structure and A/V checkers instead of each reading it again."""
+    from pixelprobe_tui.core import media
+
+    heads: list[int] = []
+    real = media.pread_exact
+
+    def counting(fd: int, offset: int, n: int) -> bytes:
+        if offset == 0 and n == media.HEAD_SIZE:
+            heads.append(fd)
+        return real(fd, offset, n)
+
+    monkeypatch.setattr(media, "pread_exact", counting)
+    result = checkers.check(str(lib[kind]), CheckOptions(want_media_info=False))
+    assert result.verdict == Verdict.HEALTHY, [f.describe() for f in result.findings]
+    assert len(heads) == 1
+
+
+def test_structure_walks_the_sniff_it_is_given(lib):
+    from dataclasses import replace
+
+    from pixelprobe_tui.core import media
+    from pixelprobe_tui.core.checkers import structure
+
+    path = str(lib["flac"])
+    sniffed = media.sniff(path)
+    given = structure.check(path, CheckOptions(), sniff=sniffed)
+    own = structure.check(path, CheckOptions())
+    assert (given.verdict, given.findings, given.container) == (own.verdict, own.findings, own.container)
+    as_png = structure.check(path, CheckOptions(), sniff=replace(sniffed, container="png"))
+    assert as_png.container == "png" and as_png.verdict == Verdict.CORRUPTED
+
+
 def test_media_info_survives_junk_and_odd_names(tmp_path):
     junk = tmp_path / "junk.mkv"
     junk.write_bytes(random.Random(3).randbytes(50_000))

@@ -91,10 +91,10 @@ def _exception_finding(exc: BaseException, tool: str) -> Finding:
     return Finding(Severity.CORRUPT, "checker_raised", tool, f"checker raised {type(exc).__name__}: {text}")
 
 
-def _run(module: ModuleType, path: str, options: CheckOptions, tool: str) -> CheckResult:
-    """``module.check`` with exceptions turned into findings."""
+def _run(module: ModuleType, path: str, options: CheckOptions, tool: str, **extra: Any) -> CheckResult:
+    """``module.check`` with exceptions turned into findings (``extra``: keyword arguments it takes)."""
     try:
-        return module.check(path, options)
+        return module.check(path, options, **extra)
     except MemoryError:
         return make_result(path, [memory_cap_finding()])
     except Exception as exc:  # a file-level problem must stay a file-level result
@@ -234,7 +234,7 @@ def _check(
     parts: list[CheckResult] = []
     structure = _load("structure")
     if structure is not None:
-        parts.append(_run(structure, path, options, "structure"))
+        parts.append(_run(structure, path, options, "structure", sniff=sniffed))
         family, container = _refine(family, container, parts[-1])
 
     info: dict[str, Any] | None = None
@@ -255,7 +255,9 @@ def _check(
     name = _decoder_for(family)
     module = _load(name) if name and not skip_decode else None
     if module is not None and name is not None:
-        decoder = _run(module, path, options, name)
+        # The A/V checker takes the sniff (it probes PCM containers with a small probe).
+        extra = {"sniff": sniffed} if name == "av" else {}
+        decoder = _run(module, path, options, name, **extra)
         parts.append(decoder)
         family, container = _refine(family, container, decoder)
 

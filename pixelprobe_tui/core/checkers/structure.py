@@ -103,8 +103,11 @@ WALKS: dict[str, Walk] = {
 }
 
 
-def check(path: str, options: CheckOptions | None = None) -> CheckResult:
-    """Sniff ``path`` and walk its structure; never raises for a file-level problem."""
+def check(path: str, options: CheckOptions | None = None, sniff: Sniff | None = None) -> CheckResult:
+    """Sniff ``path`` and walk its structure; never raises for a file-level problem.
+
+    ``sniff`` is the caller's sniff of the same file, if it has one: the head is then not read again.
+    """
     options = options or CheckOptions()
     started = time.perf_counter()
     versions = {TOOL: __version__}
@@ -122,7 +125,7 @@ def check(path: str, options: CheckOptions | None = None) -> CheckResult:
     sn: Sniff | None = None
     facts: dict = {}
     try:
-        sn = sniff_fd(path, fd, st.st_size)
+        sn = sniff if sniff is not None else sniff_fd(path, fd, st.st_size)
         findings, facts = _findings(fd, sn, options)
     except UnreadableError as e:
         findings = [Finding(Severity.UNREADABLE, e.code, TOOL, e.reason)]
