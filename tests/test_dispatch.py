@@ -82,8 +82,21 @@ def test_png_named_mp4_is_checked_as_image_with_mismatch_warning(lib, tmp_path):
     assert result.family == "image"
     assert result.verdict == Verdict.WARNING
     mismatch = [f for f in result.findings if f.code == "extension_mismatch"]
-    assert mismatch and ".mp4" in mismatch[0].message
+    assert len(mismatch) == 1 and ".mp4" in mismatch[0].message
     assert "pillow" in result.tool_versions  # the image decoder ran, not PyAV
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"), [("png", "photo.jpg"), ("flac", "song.mp3"), ("mp4_h264_aac", "a.mkv")]
+)
+def test_an_extension_mismatch_is_reported_exactly_once(lib, tmp_path, kind, name):
+    renamed = tmp_path / name
+    renamed.write_bytes(lib[kind].read_bytes())
+    for deep in (False, True):
+        result = checkers.check(str(renamed), CheckOptions(deep=deep, want_media_info=False))
+        assert result.verdict == Verdict.WARNING, [f.describe() for f in result.findings]
+        mismatch = [f for f in result.findings if "mismatch" in f.code or "the name says" in f.message]
+        assert len(mismatch) == 1, [f.describe() for f in result.findings]
 
 
 @pytest.mark.parametrize("kind", ["mp4_audio_only", "ogg_vorbis", "opus", "flac"])

@@ -5,7 +5,7 @@ including damage decoders shrug off (a WAV or MP3 that simply ends early, an MP4
 "to end of file" but lost its tail). Severity rules:
 
 - evidence of missing or altered data (truncation, CRC mismatch, broken structure) -> ``corrupt``;
-- oddities that play fine (trailing data, extension mismatch, unfinalised size fields, an Ogg stream
+- oddities that play fine (trailing data, unfinalised size fields, an Ogg stream
   without its end-of-stream page) -> ``warning``; zero padding and known vendor trailers -> ``info``;
 - an empty file, or non-media content under a media name -> ``corrupt`` (text under ``.ts``/``.mts``,
   which also name TypeScript sources, and unrecognised raw formats -> ``unsupported``);
@@ -155,15 +155,8 @@ def _findings(fd: int, sn: Sniff, options: CheckOptions) -> tuple[list[Finding],
         return [Finding(Severity.CORRUPT, "truncated", tool, message)], {}
     if sn.container is None:
         return [_unknown_content(sn)], {}
-    if sn.mismatch:
-        findings.append(
-            Finding(
-                Severity.WARNING,
-                "extension_mismatch",
-                TOOL,
-                f"the content is {sn.container} but the extension is .{sn.extension}",
-            )
-        )
+    # An extension that does not match the content is reported once, by the dispatcher, which routes by
+    # content (pixelprobe_tui.core.checkers.check).
     walk = WALKS.get(sn.container)
     if walk is None:
         return findings, {}
