@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from pixelprobe_tui.db.engine import Database
 
@@ -22,3 +25,18 @@ def database_from_args(args: argparse.Namespace) -> Database:
     from pixelprobe_tui.db.migrate import open_database
 
     return open_database(getattr(args, "database_url", None))
+
+
+@contextmanager
+def cancelled_by_signals(cancel: Callable[[], object]) -> Iterator[None]:
+    """Call ``cancel()`` on SIGINT or SIGTERM while the block runs (the run then ends cleanly), then restore."""
+
+    def handler(_signum: int, _frame: object) -> None:
+        cancel()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

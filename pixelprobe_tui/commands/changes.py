@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-from types import FrameType
 
-from pixelprobe_tui.commands import add_database_option, database_from_args
+from pixelprobe_tui.commands import add_database_option, cancelled_by_signals, database_from_args
 from pixelprobe_tui.services.changes import ChangesSummary, FileChangesService
 
 
@@ -39,16 +37,8 @@ def run_changes(args: argparse.Namespace) -> int:
     db = database_from_args(args)
     try:
         svc = FileChangesService(db)
-
-        def stop(signum: int, _frame: FrameType | None) -> None:
-            svc.cancel()
-
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
+        with cancelled_by_signals(svc.cancel):
             summary = svc.run(args.paths or None)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
     finally:
         db.dispose()
     if args.json:
