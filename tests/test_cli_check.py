@@ -43,6 +43,26 @@ def test_check_healthy_file_exits_zero(files):
     assert "1 file: 1 healthy" in proc.stderr
 
 
+def test_check_decodes_a_raw_ac3_stream(files):
+    """A raw AC-3 stream named .ac3 (not a scanned extension) given by name is decoded, not unsupported."""
+    import av
+
+    path = files["root"] / "sound.ac3"
+    with av.open(str(path), "w", format="ac3") as out:
+        stream = out.add_stream("ac3", rate=48000, layout="mono")
+        for start in range(0, 24000, 1536):
+            frame = av.AudioFrame(format="s16", layout="mono", samples=1536)
+            frame.planes[0].update(bytes((start + i) % 200 for i in range(3072)))
+            frame.sample_rate, frame.pts = 48000, start
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    proc = _cli("check", "--json", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout.splitlines()[0])
+    assert result["verdict"] == "healthy" and result["family"] == "audio"
+    assert result["decisive_tool"].startswith("pyav")
+
+
 def test_check_corrupted_file_exits_one_with_the_reason(files):
     proc = _cli("check", str(files["png"]), str(files["empty"]))
     assert proc.returncode == 1

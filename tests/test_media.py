@@ -286,3 +286,67 @@ def test_media_segment_without_ftyp_is_iso_bmff(tmp_path: Path) -> None:
     path.write_bytes(styp + moof + mdat)
     s = sniff(str(path))
     assert s.container == "mp4" and not s.mismatch
+
+
+def _mpeg_frames(count: int) -> bytes:
+    """``count`` MPEG-1 Layer III frames (128 kbit/s, 44.1 kHz, 417 bytes each) with FF-free payloads."""
+    frame = bytes([0xFF, 0xFB, 0x90, 0x64]) + bytes((i * 7) % 255 for i in range(413))
+    return frame * count
+
+
+@pytest.mark.parametrize("name", ["sound.dts", "sound.ac3", "sound.bin", "noext"])
+def test_a_weak_mpeg_sync_is_not_mp3_unless_the_name_says_so(tmp_path: Path, name: str) -> None:
+    """Two frame headers in a row, then other data: other compressed audio (DTS ...) contains such pairs by
+    chance, and walking it as MP3 was a false alarm ("lost sync"). The name settles the doubt."""
+    data = _mpeg_frames(2) + bytes((i * 13) % 251 for i in range(6000))
+    (tmp_path / name).write_bytes(data)
+    assert sniff(str(tmp_path / name)).container is None
+    (tmp_path / "named.mp3").write_bytes(data)
+    assert sniff(str(tmp_path / "named.mp3")).container == "mp3"
+
+
+def test_a_run_of_mpeg_frames_is_mp3_under_any_name(tmp_path: Path) -> None:
+    for count, tail in ((6, b"\x00" * 100), (3, b"")):  # a run, or whole frames to the end of the file
+        path = tmp_path / f"stream{count}.bin"
+        path.write_bytes(_mpeg_frames(count) + tail)
+        found = sniff(str(path))
+        assert (found.container, found.family, found.mismatch) == ("mp3", Family.AUDIO, False)
+
+
+def test_raw_audio_streams_are_recognised_by_content(tmp_path: Path) -> None:
+    import av
+
+    for fmt, codec, rate in (
+        ("ac3", "ac3", 44100),
+        ("eac3", "eac3", 48000),
+        ("amr", "libopencore_amrnb", 8000),
+    ):
+        path = tmp_path / f"a.{fmt}"
+        with av.open(str(path), "w", format=fmt) as out:
+            stream = out.add_stream(codec, rate=rate, layout="mono")
+            for frame in _tone_frames(rate, stream.codec_context.frame_size or 1024):
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+        found = sniff(str(path))
+        assert (found.container, found.family, found.mismatch) == (fmt, Family.AUDIO, False), fmt
+        renamed = tmp_path / f"{fmt}.mp3"
+        shutil.copyfile(path, renamed)
+        assert sniff(str(renamed)).container == fmt and sniff(str(renamed)).mismatch
+
+
+def _tone_frames(rate: int, size: int, seconds: float = 0.5):
+    """Mono s16 frames of a tone for the encoders above."""
+    import math
+
+    import av
+
+    for start in range(0, int(rate * seconds), size):
+        frame = av.AudioFrame(format="s16", layout="mono", samples=size)
+        pcm = b"".join(
+            int(8000 * math.sin(2 * math.pi * 440 * (start + i) / rate)).to_bytes(2, "little", signed=True)
+            for i in range(size)
+        )
+        frame.planes[0].update(pcm)
+        frame.sample_rate = rate
+        frame.pts = start
+        yield frame

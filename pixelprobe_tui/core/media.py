@@ -166,6 +166,10 @@ _expect("wav wave", {"wav", "rf64", "w64"})
 _expect("aiff aif aifc", {"aiff"})
 _expect("ape", {"ape"})
 _expect("wv", {"wavpack"})
+# Raw audio streams: recognised by content and decoded, but not scanned for by default (not in the tables).
+_expect("ac3 eac3", {"ac3", "eac3"})
+_expect("dts", {"dts"})
+_expect("amr", {"amr"})
 _expect("jpg jpeg jpe jfif", {"jpeg"})
 _expect("png apng", {"png"})
 _expect("gif", {"gif"})
@@ -198,6 +202,10 @@ _CONTENT_FAMILY: dict[str, Family] = {
             "ape",
             "wavpack",
             "caf",
+            "ac3",
+            "eac3",
+            "dts",
+            "amr",
         ],
         Family.AUDIO,
     ),
@@ -220,6 +228,12 @@ _OTHER_MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 HEAD_SIZE = 64 * 1024
+# Extensions that name MPEG audio: under them two consecutive frame headers identify MP3. Anywhere else a
+# frame sync (11 set bits) is weak evidence, found by chance in other compressed audio (DTS, AC-3), so more
+# consecutive frames are required before content is called MP3 and walked as MP3.
+MPEG_AUDIO_EXTENSIONS = frozenset({"mp3", "mp2", "mpa"})
+_MPEG_FRAMES_NAMED = 2
+_MPEG_FRAMES_UNNAMED = 4
 # Media extensions that also name source files (TypeScript .ts/.mts): text under them is not damaged media.
 _SHARED_WITH_SOURCE_CODE = frozenset({"ts", "mts"})
 
@@ -410,19 +424,20 @@ def sniff_fd(path: str, fd: int, size: int) -> Sniff:
     ext = extension_of(path)
     ext_family = family_of_extension(path)
     head = pread_exact(fd, 0, HEAD_SIZE) if size else b""
-    container, hint, offset = identify(head)
+    mpeg_frames = _MPEG_FRAMES_NAMED if ext in MPEG_AUDIO_EXTENSIONS else _MPEG_FRAMES_UNNAMED
+    container, hint, offset = identify(head, mpeg_frames=mpeg_frames)
     tag_size = 0
     if container is None and head.startswith(b"ID3") and len(head) >= 10:
         # An ID3v2 tag can precede MP3, AAC and even FLAC; identify what follows it.
         offset = tag_size = skip_id3v2(fd, head)
         after = pread_exact(fd, offset, HEAD_SIZE)
-        inner, hint, _ = identify(after, after_id3=True)
-        container = inner or ("mp3" if ext in ("mp3", "mp2", "mpa") else None)
-        if container is None and find_mpeg_audio_sync(after) is not None:
+        inner, hint, _ = identify(after, after_id3=True, mpeg_frames=mpeg_frames)
+        container = inner or ("mp3" if ext in MPEG_AUDIO_EXTENSIONS else None)
+        if container is None and find_mpeg_audio_sync(after, frames=mpeg_frames) is not None:
             container = "mp3"
         if container == "mp3" and inner is None:
             hint = Family.AUDIO
-    if container is None and ext in ("mp3", "mp2", "mpa"):
+    if container is None and ext in MPEG_AUDIO_EXTENSIONS:
         # Some encoders leave junk before the first frame; look through the whole head.
         sync = find_mpeg_audio_sync(head)
         if sync is not None:
@@ -504,8 +519,13 @@ _ASF_GUID = bytes.fromhex("3026B2758E66CF11A6D900AA0062CE6C")
 _W64_GUID = b"riff" + bytes.fromhex("2E91CF11A5D628DB04C10000")
 
 
-def identify(head: bytes, after_id3: bool = False) -> tuple[str | None, Family | None, int]:
-    """(container, family hint, offset) for the first bytes of a file; container None if unknown."""
+def identify(
+    head: bytes, after_id3: bool = False, mpeg_frames: int = _MPEG_FRAMES_NAMED
+) -> tuple[str | None, Family | None, int]:
+    """(container, family hint, offset) for the first bytes of a file; container None if unknown.
+
+    ``mpeg_frames``: consecutive MPEG audio frames needed to call content without a stronger magic MP3.
+    """
     h = head
     if len(h) < 4:
         return None, None, 0
@@ -567,6 +587,9 @@ def identify(head: bytes, after_id3: bool = False) -> tuple[str | None, Family |
         return "mpegps", Family.VIDEO, 0
     if h.startswith(b"\x00\x00\x01\xb3"):
         return "mpegvideo", Family.VIDEO, 0
+    raw_audio = _raw_audio(h)
+    if raw_audio is not None:
+        return raw_audio, Family.AUDIO, 0
     ts = find_ts_sync(h)
     if ts is not None:
         return "mpegts", Family.VIDEO, ts[0]
@@ -577,10 +600,47 @@ def identify(head: bytes, after_id3: bool = False) -> tuple[str | None, Family |
         return "aac_adts", Family.AUDIO, 0
     if _loas_at(h, 0):
         return "aac_latm", Family.AUDIO, 0
-    sync = find_mpeg_audio_sync(h, limit=len(h) if after_id3 else 4096)
+    sync = find_mpeg_audio_sync(h, limit=len(h) if after_id3 else 4096, frames=mpeg_frames)
     if sync is not None:
         return "mp3", Family.AUDIO, sync
     return None, None, 0
+
+
+# Raw audio elementary streams FFmpeg demuxes, recognised so that they reach the decoder (and never the
+# MP3 frame-sync heuristic): AC-3/E-AC-3 (sync 0x0B77, two frames in a row), DTS (any of its four sync
+# words, seen again further on), AMR (a text magic).
+_DTS_SYNCS = (b"\x7f\xfe\x80\x01", b"\xfe\x7f\x01\x80", b"\x1f\xff\xe8\x00", b"\xff\x1f\x00\xe8")
+_AC3_KBPS = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 576, 640)
+
+
+def _raw_audio(h: bytes) -> str | None:
+    """``ac3``, ``eac3``, ``dts`` or ``amr`` for a raw stream of that codec at offset 0, else None."""
+    if h.startswith((b"#!AMR\n", b"#!AMR-WB\n")):
+        return "amr"
+    if h[:4] in _DTS_SYNCS:
+        return "dts" if h.find(h[:4], 4, 64 * 1024) != -1 else None
+    n = _ac3_frame_length(h, 0)
+    if n and (n == len(h) or _ac3_frame_length(h, n)):
+        return "eac3" if h[5] >> 3 > 10 else "ac3"
+    return None
+
+
+def _ac3_frame_length(b: bytes, p: int) -> int:
+    """Bytes in the AC-3 or E-AC-3 frame whose header is at ``p``; 0 if there is none."""
+    if p + 6 > len(b) or b[p] != 0x0B or b[p + 1] != 0x77:
+        return 0
+    bsid = b[p + 5] >> 3
+    if 11 <= bsid <= 16:  # E-AC-3: the frame size is in the header (16-bit words, minus one)
+        return (((b[p + 2] & 7) << 8) | b[p + 3]) * 2 + 2
+    if bsid > 10:
+        return 0
+    fscod, code = b[p + 4] >> 6, b[p + 4] & 0x3F
+    if fscod == 3 or code >= 2 * len(_AC3_KBPS):
+        return 0
+    kbps = _AC3_KBPS[code >> 1]
+    # 1536 samples per frame, in 16-bit words: 48 kHz 2*kbps, 32 kHz 3*kbps, 44.1 kHz rounded down, +1 if odd.
+    words = (2 * kbps, kbps * 96000 // 44100 + (code & 1), 3 * kbps)[fscod]
+    return 2 * words
 
 
 def _iso_brand(h: bytes) -> tuple[str, Family | None, int]:
@@ -691,20 +751,37 @@ def parse_mpeg_audio_header(b: bytes, pos: int = 0) -> MpegAudioHeader | None:
     return MpegAudioHeader(version, layer, bitrate, sample_rate, padding, b3 >> 6, length)
 
 
-def find_mpeg_audio_sync(b: bytes, start: int = 0, limit: int | None = None) -> int | None:
-    """First offset where two consecutive consistent MPEG audio frames start (free format excluded)."""
+def find_mpeg_audio_sync(b: bytes, start: int = 0, limit: int | None = None, frames: int = 2) -> int | None:
+    """First offset where ``frames`` consecutive consistent MPEG audio frames start (free format excluded).
+
+    A run of frames that ends exactly at the end of ``b`` counts as complete (a short file read whole).
+    """
     end = len(b) if limit is None else min(len(b), start + limit)
     pos = b.find(b"\xff", start, end)
     while pos != -1:
         h = parse_mpeg_audio_header(b, pos)
         if h is not None and h.length:
             nxt = parse_mpeg_audio_header(b, pos + h.length)
-            if nxt is not None and nxt.same_stream(h):
+            if nxt is not None and nxt.same_stream(h) and _mpeg_run(b, pos + h.length, nxt, h, frames - 1):
                 return pos
             if pos + h.length >= len(b) - 4 and pos + h.length <= len(b) and pos == start:
                 return pos  # a single short frame filling the buffer
         pos = b.find(b"\xff", pos + 1, end)
     return None
+
+
+def _mpeg_run(b: bytes, pos: int, h: MpegAudioHeader | None, first: MpegAudioHeader, more: int) -> bool:
+    """Whether ``more`` consistent frames follow one another from ``pos`` (``h`` is the header there)."""
+    for _ in range(more - 1):
+        if h is None or not h.length:
+            return False
+        pos += h.length
+        if pos == len(b):
+            return True  # the buffer ends exactly after a whole frame
+        h = parse_mpeg_audio_header(b, pos)
+        if h is None or not h.same_stream(first):
+            return False
+    return True
 
 
 def _adts_at(b: bytes, pos: int) -> bool:
