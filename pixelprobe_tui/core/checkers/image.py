@@ -57,6 +57,7 @@ from typing import Any
 import PIL
 from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
+from pixelprobe_tui.core.media import RAW_EXTENSIONS
 from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, Finding, Severity, make_result
 
 # simplejpeg (strict JPEG decoding; without it JPEGs fall back to Pillow, lenient, and say so) is imported
@@ -144,33 +145,6 @@ _IMAGE_EXTENSIONS = frozenset(
         "hif",
         "avif",
         "mpo",
-    ]
-)
-# Camera raw: TIFF-like containers whose pixels no decoder here reads; the structure walk covers them.
-_RAW_EXTENSIONS = frozenset(
-    [
-        "cr2",
-        "cr3",
-        "nef",
-        "nrw",
-        "dng",
-        "arw",
-        "srf",
-        "sr2",
-        "orf",
-        "rw2",
-        "rwl",
-        "pef",
-        "srw",
-        "raf",
-        "3fr",
-        "erf",
-        "kdc",
-        "iiq",
-        "mef",
-        "mos",
-        "mrw",
-        "x3f",
     ]
 )
 _HEAD_SIZE = 64 * 1024
@@ -314,7 +288,8 @@ def check(path: str, options: CheckOptions) -> CheckResult:
     if size == 0:
         run.add(Severity.CORRUPT, "empty", TOOL_PILLOW, "empty file (0 bytes)")
         return _result(run, versions, started, size)
-    if _extension(path) in _RAW_EXTENSIONS:
+    # Camera raw: TIFF-like containers whose pixels no decoder here reads; the structure walk covers them.
+    if _extension(path) in RAW_EXTENSIONS:
         run.add(Severity.INFO, "raw_structure_only", TOOL_PILLOW, "camera raw: pixel data is not decoded")
         return _result(run, versions, started, size)
     with warnings.catch_warnings(record=True) as caught:
