@@ -88,7 +88,7 @@ class IsolationConfig:
     # CPU share of the wait above which a timed-out child was busy decoding rather than waiting for I/O.
     # A blocked read uses ~0 %; a spinning decoder ~100 %, but only 25 % of a core when 8 processes share 2.
     busy_cpu_share: float = 0.25
-    # A fresh child costs ~0.3 s of CPU (importing FFmpeg, Pillow, numpy, libmediainfo): after 500 files of
+    # A fresh child costs ~0.2 s of CPU (importing FFmpeg, Pillow, libmediainfo): after 500 files of
     # 4 ms each that was 15 % on top. Over 1,600 mixed small files RSS stayed at 93 MB and open descriptors
     # at 6, so recycle by count rarely; the RSS limit below still catches a leaking library.
     recycle_after: int = 2000
