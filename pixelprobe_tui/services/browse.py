@@ -85,7 +85,8 @@ class ResultsQuery:
 
     def conditions(self, dialect: str = "") -> list[sa.ColumnElement[bool]]:
         """The WHERE conditions of the filters. The path search is case-insensitive (for ASCII on SQLite,
-        whose LIKE already is: no lower() on every row there)."""
+        whose LIKE already is: no lower() on every row there). On PostgreSQL it is ``file_path ILIKE``, which
+        the pg_trgm index of revision 0002 serves when the server has the extension."""
         c = ScanResult.__table__.c
         out: list[sa.ColumnElement[bool]] = []
         if self.statuses:
