@@ -57,7 +57,7 @@ from typing import Any
 import PIL
 from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
-from pixelprobe_tui.core.media import RAW_EXTENSIONS
+from pixelprobe_tui.core.media import IMAGE_EXTENSIONS, RAW_EXTENSIONS
 from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, Finding, Severity, make_result
 
 # simplejpeg (strict JPEG decoding; without it JPEGs fall back to Pillow, lenient, and say so) is imported
@@ -126,27 +126,7 @@ TOOL_PYAV = "pyav"
 FAMILY = "image"
 
 # Extensions that name an image: content Pillow cannot identify under one of these is damage.
-_IMAGE_EXTENSIONS = frozenset(
-    [
-        "jpg",
-        "jpeg",
-        "jpe",
-        "jfif",
-        "png",
-        "apng",
-        "gif",
-        "bmp",
-        "dib",
-        "tif",
-        "tiff",
-        "webp",
-        "heic",
-        "heif",
-        "hif",
-        "avif",
-        "mpo",
-    ]
-)
+_IMAGE_EXTENSIONS = IMAGE_EXTENSIONS | {"mpo"}
 _HEAD_SIZE = 64 * 1024
 
 # Whole-file reads above this size go through Pillow's lazy file reads instead (huge TIFFs).
