@@ -76,10 +76,6 @@ class ScheduleBusy(PixelProbeError):
     """Raised by a runner when its work cannot start now (a scan is already running): try again later."""
 
 
-class ScheduleRunError(PixelProbeError):
-    """Raised by a runner when the run cannot happen at all (e.g. the engine it needs is missing)."""
-
-
 @dataclass(frozen=True)
 class ScheduleInfo:
     """One stored schedule, detached from any session."""
@@ -813,12 +809,9 @@ class ScanRunner:
         self._service: Any = None
 
     def __call__(self, schedule: ScanSchedule) -> None:
-        try:
-            from pixelprobe_tui.services.scan import ScanService
-            from pixelprobe_tui.services.scan_lock import ScanAlreadyRunning
-        except ImportError as exc:
-            raise ScheduleRunError(f"the scan engine is not available in this build ({exc})") from None
         from pixelprobe_tui.services.config import ConfigService
+        from pixelprobe_tui.services.scan import ScanService
+        from pixelprobe_tui.services.scan_lock import ScanAlreadyRunning
 
         service = ScanService(self.db, ConfigService(self.db).load())
         self._service = service
