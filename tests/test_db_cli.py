@@ -71,7 +71,7 @@ def test_db_upgrade_creates_all_tables_and_seed_indexes(database_url):
     assert "upgraded" in proc.stdout and head_revision() in proc.stdout
     names, indexes, versions = schema_of(database_url)
     assert names == set(ALL_TABLES) | {"alembic_version"}
-    assert len(ALL_TABLES) == 11
+    assert len(ALL_TABLES) == 12  # the 11 seed tables and verdict_history
     assert indexes >= SEED_INDEXES
     assert versions == [head_revision()]
 

@@ -29,7 +29,7 @@ def test_db_is_at_head_with_all_tables(db):
     assert schema_status(db).current == (head_revision(),)
     tables = set(sa.inspect(db.engine).get_table_names())
     assert set(ALL_TABLES) <= tables
-    assert len(ALL_TABLES) == 11
+    assert len(ALL_TABLES) == 12  # the 11 seed tables and verdict_history
 
 
 def test_db_starts_empty_and_writes_stay_in_one_test(db):

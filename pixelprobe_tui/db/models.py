@@ -291,4 +291,27 @@ class AppConfig(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class VerdictHistory(Base):
+    """A file's earlier verdicts: one row each time a scan stored a verdict that differed from the last one.
+
+    Added by PixelProbe TUI (not in the seed schema). Written by the scan writer in the transaction that
+    stores the verdict; an unchanged rescan adds nothing, so the table grows with changes, not with scans.
+    """
+
+    __tablename__ = "verdict_history"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    result_id: Mapped[int] = mapped_column(sa.ForeignKey("scan_results.id", ondelete="CASCADE"))
+    scan_id: Mapped[uuid.UUID | None]
+    checked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    scan_status: Mapped[str] = mapped_column(sa.String(20))
+    is_corrupted: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    has_warning: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    summary: Mapped[str | None] = mapped_column(sa.Text)  # the first finding lines
+    file_hash: Mapped[str | None] = mapped_column(sa.String(160))
+    deep_scanned: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+
+    __table_args__ = (sa.Index("ix_verdict_history_result_id_checked_at", "result_id", "checked_at"),)
+
+
 ALL_TABLES = [m.__tablename__ for m in Base.__subclasses__()]
