@@ -8,6 +8,7 @@ PIXELPROBE_TEST_HOOKS=1 and a file name starting with ``__pixelprobe_<hook>``.
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -79,6 +80,40 @@ def test_stalled_read_times_out_as_unreadable(hooked):
     result = child.check(hook_file("stall"))
     assert result.verdict == Verdict.UNREADABLE
     assert "check timed out after" in result.findings[0].message
+
+
+def test_stalled_read_is_ended_at_the_stall_limit_long_before_the_timeout(tmp_path, media):
+    # The timeout (120 s) is far away; the stall limit (2 s) alone must end the check. On a child that
+    # only watched for stalls after the timeout this test would wait 120 s and then fail on the message.
+    cfg = IsolationConfig(min_timeout_s=120.0, stall_timeout_s=2.0)
+    stall = tmp_path / "__pixelprobe_stall.mp4"
+    stall.write_bytes(b"\0" * 64)
+    with CheckerChild(cfg, env={**os.environ, HOOK_ENV: "1"}) as child:
+        child.start()
+        first_pid = child.pid
+        result = child.check(str(stall))
+        assert result.verdict == Verdict.UNREADABLE
+        assert len(result.findings) == 1
+        match = re.fullmatch(r"storage stalled: no data read for (\d+) s", result.findings[0].message)
+        assert match and 2 <= int(match[1]) < cfg.min_timeout_s
+        assert result.duration_s < cfg.min_timeout_s
+        assert child.pid is None  # the stuck child was killed
+        with pytest.raises(ProcessLookupError):
+            os.kill(first_pid, 0)
+        after = child.check(str(media["mp4"]))  # a fresh child checks the next file normally
+        assert _comparable(after) == _comparable(checkers.check(str(media["mp4"])))
+        assert child.spawn_count == 2
+
+
+def test_busy_child_is_judged_by_the_timeout_not_the_stall_limit(tmp_path):
+    # A decoder spinning without reading uses the CPU: it is not a stall, even past the stall limit.
+    cfg = IsolationConfig(min_timeout_s=3.0, base_timeout_s=0.0, stall_timeout_s=1.0, busy_cpu_share=0.1)
+    spin = tmp_path / "__pixelprobe_spin.mp4"
+    spin.write_bytes(b"x")
+    with CheckerChild(cfg, env={**os.environ, HOOK_ENV: "1"}) as child:
+        result = child.check(str(spin))
+    assert result.verdict == Verdict.CORRUPTED
+    assert result.findings[0].message.endswith("(decoder hang)")
 
 
 def test_segfault_becomes_decoder_crash_and_next_file_works(hooked, media):

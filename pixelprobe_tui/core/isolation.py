@@ -29,6 +29,11 @@ steadily, a hung decoder or a stalled share does not. When the deadline finally 
 - otherwise -> unreadable, "check timed out after N s waiting for the file (storage stalled?)": a NAS that
   stops answering is not the file's fault, and calling it corrupt would be a false alarm.
 
+Stalled storage is caught sooner than that: a child that reads nothing (``rchar`` flat) and uses almost no
+CPU for ``stall_timeout_s`` (60 s by default, far below a typical timeout) is killed at once and the file is
+unreadable, "storage stalled: no data read for N s". A child that computes without reading (a decoder
+working through buffered data, or spinning) is not idle, and only the timeout judges it.
+
 Children are recycled after ``recycle_after`` files or when their RSS passes ``recycle_rss_mb`` (FFmpeg
 and image libraries can leak across thousands of files).
 """
@@ -85,6 +90,13 @@ class IsolationConfig:
     hard_limit_factor: float = 4.0
     # Reading counts as progress if rchar grew within this many seconds.
     progress_grace_s: float = 15.0
+    # A child that neither reads (rchar flat) nor computes (CPU below ``stall_cpu_share`` in every sample)
+    # for this long is waiting on storage that stopped answering: it is ended at once as unreadable,
+    # however long the computed timeout still runs. 0 disables the check (only the timeout applies).
+    stall_timeout_s: float = 60.0
+    # CPU share per ~1 s sample below which a child that reads nothing counts as idle. A read blocked in
+    # the kernel uses ~0 %; a decoder gets far more even when 8 processes share 2 cores.
+    stall_cpu_share: float = 0.05
     # CPU share of the wait above which a timed-out child was busy decoding rather than waiting for I/O.
     # A blocked read uses ~0 %; a spinning decoder ~100 %, but only 25 % of a core when 8 processes share 2.
     busy_cpu_share: float = 0.25
@@ -94,6 +106,9 @@ class IsolationConfig:
     recycle_after: int = 2000
     recycle_rss_mb: float = 1024.0
     start_timeout_s: float = 120.0
+    # How long to wait for a killed child to go. A process in uninterruptible sleep (a read on a hard
+    # NFS mount) ignores SIGKILL until the read returns; it is then left behind, not waited for.
+    kill_wait_s: float = 10.0
 
     def timeout_for(self, size_bytes: int | None = None, media_seconds: float | None = None) -> float:
         """Seconds one check may take given what is known so far about the file."""
@@ -237,7 +252,9 @@ class CheckerChild:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # the child leads its own session: take any helpers too
-        proc.wait()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            # Unreaped, the Popen object is collected by the subprocess module once the process exits.
+            proc.wait(self.config.kill_wait_s)
         self._discard()
 
     def _discard(self) -> None:
@@ -361,6 +378,7 @@ class CheckerChild:
         cpu0 = _proc_cpu_seconds(proc.pid) or 0.0
         rchar = _proc_rchar(proc.pid)
         last_progress = started
+        stall = _StallWatch(cfg, started, rchar, cpu0) if cfg.stall_timeout_s > 0 else None
         while True:
             now = time.monotonic()
             deadline = started + timeout
@@ -374,13 +392,23 @@ class CheckerChild:
                 if now - last_progress > cfg.progress_grace_s or now >= hard:
                     return self._after_timeout(path, started, cpu0)
                 deadline = min(now + 1.0, hard)
-            message = self._read_message(deadline)
+            if stall is not None:
+                idle = stall.sample(proc.pid, now)
+                if idle >= cfg.stall_timeout_s:
+                    return self._after_stall(path, started, idle)
+                # Wake up in time to sample again (cheap: a check that ends sooner never samples).
+                wake = min(deadline, now + stall.step)
+            else:
+                wake = deadline
+            message = self._read_message(wake)
             if message is None:
                 if proc.poll() is not None or (self._proc is None):
                     return self._after_death(path, started)
-                if time.monotonic() < deadline:
+                if time.monotonic() < wake:
                     return self._after_death(path, started)  # stdout closed: treat as death
                 continue
+            if stall is not None:
+                stall.active(time.monotonic())  # a message is progress too (the child stat'ed or probed)
             kind = message.get("type")
             if kind == "size":
                 size = int(message.get("bytes") or 0)
@@ -420,6 +448,14 @@ class CheckerChild:
             )
         return make_result(path, [finding], decisive_tool=_TOOL, duration_s=elapsed)
 
+    def _after_stall(self, path: str, started: float, idle: float) -> CheckResult:
+        self._kill()
+        elapsed = time.monotonic() - started
+        finding = Finding(
+            Severity.UNREADABLE, "timeout", _TOOL, f"storage stalled: no data read for {idle:.0f} s"
+        )
+        return make_result(path, [finding], decisive_tool=_TOOL, duration_s=elapsed)
+
     def _after_death(self, path: str, started: float) -> CheckResult:
         proc = self._proc
         assert proc is not None
@@ -448,6 +484,47 @@ class CheckerChild:
                 f"checker process exited unexpectedly (status {code})",
             )
         return make_result(path, [finding], decisive_tool=_TOOL, duration_s=elapsed)
+
+
+class _StallWatch:
+    """Tells how long a checking child has been idle: no bytes read (``rchar``) and almost no CPU.
+
+    Sampled about once a second (more often for short stall limits); every sample in which the child read
+    something or used at least ``stall_cpu_share`` of the interval restarts the idle clock. A decoder
+    working through data it already read uses the CPU, so it is never mistaken for a stall; it is judged
+    by the timeout instead.
+    """
+
+    __slots__ = ("_cpu", "_cpu_share", "_last_active", "_rchar", "_t", "step")
+
+    def __init__(self, cfg: IsolationConfig, now: float, rchar: int | None, cpu: float) -> None:
+        self.step = max(0.05, min(1.0, cfg.stall_timeout_s / 4))
+        self._cpu_share = cfg.stall_cpu_share
+        self._t = now
+        self._last_active = now
+        self._rchar = rchar
+        self._cpu = cpu
+
+    def active(self, now: float) -> None:
+        """Record progress seen another way (a message from the child)."""
+        self._last_active = now
+
+    def sample(self, pid: int, now: float) -> float:
+        """Read the child's counters; return seconds since it last showed any activity."""
+        if now - self._t < self.step:
+            return now - self._last_active
+        rchar = _proc_rchar(pid)
+        cpu = _proc_cpu_seconds(pid)
+        read_on = rchar is None or self._rchar is None or rchar > self._rchar
+        # Clock ticks are 10 ms: over a short interval a single tick must not count as work.
+        busy = cpu is None or cpu - self._cpu >= max(0.02, self._cpu_share * (now - self._t))
+        if read_on or busy:
+            self._last_active = now
+        self._t = now
+        self._rchar = rchar
+        if cpu is not None:
+            self._cpu = cpu
+        return now - self._last_active
 
 
 def _with_path(result: CheckResult, path: str) -> CheckResult:

@@ -265,6 +265,7 @@ class ScanService:
             s_per_mb=self.settings.check_timeout_per_mb_s,
             s_per_media_s=self.settings.check_timeout_per_media_s,
             progress_grace_s=self.settings.stall_timeout_s,
+            stall_timeout_s=self.settings.stall_timeout_s,
         )
         self.child_env = child_env
         self.stall_limit = max(1, stall_limit)
