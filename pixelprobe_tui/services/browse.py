@@ -36,6 +36,7 @@ from pixelprobe_tui.db.models import (
     ScanReport,
     ScanResult,
     ScanState,
+    VerdictHistory,
     utcnow,
 )
 from pixelprobe_tui.errors import ConfigError
@@ -405,6 +406,20 @@ def selected_paths(db: Database, selection: Selection, limit: int = 100_000) -> 
 # -- one file ---------------------------------------------------------------------------------------------------
 
 
+HISTORY_LIMIT = 20  # earlier verdicts shown with a file
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictChange:
+    """One ``verdict_history`` row: a verdict a scan stored that differed from the one before it."""
+
+    checked_at: dt.datetime
+    scan_status: str
+    summary: str | None
+    file_hash: str | None
+    deep_scanned: bool
+
+
 @dataclass(frozen=True)
 class ResultDetail:
     """Everything stored about one file, with the JSON columns parsed."""
@@ -415,15 +430,32 @@ class ResultDetail:
     fields: dict[str, Any]  # every column, by name
     findings: tuple[Finding, ...]
     media_info: Any  # parsed JSON when it is JSON, else the text (or None)
+    history: tuple[VerdictChange, ...] = ()  # newest first, at most HISTORY_LIMIT
 
 
 def result_detail(db: Database, result_id: int) -> ResultDetail | None:
-    """The stored row of one file, or None when it is gone."""
+    """The stored row of one file with its latest verdict changes, or None when it is gone."""
     table = ScanResult.__table__
+    h = VerdictHistory.__table__.c
     with db.engine.connect() as conn:
         row = conn.execute(sa.select(table).where(table.c.id == result_id)).mappings().first()
-    if row is None:
-        return None
+        if row is None:
+            return None
+        history = tuple(
+            VerdictChange(
+                checked_at=r.checked_at,
+                scan_status=r.scan_status,
+                summary=r.summary,
+                file_hash=r.file_hash,
+                deep_scanned=bool(r.deep_scanned),
+            )
+            for r in conn.execute(
+                sa.select(h.checked_at, h.scan_status, h.summary, h.file_hash, h.deep_scanned)
+                .where(h.result_id == result_id)
+                .order_by(h.checked_at.desc(), h.id.desc())
+                .limit(HISTORY_LIMIT)
+            )
+        )
     fields = dict(row)
     findings: list[Finding] = []
     if fields.get("findings"):
@@ -447,6 +479,7 @@ def result_detail(db: Database, result_id: int) -> ResultDetail | None:
         fields=fields,
         findings=tuple(findings),
         media_info=media,
+        history=history,
     )
 
 

@@ -8,7 +8,8 @@ a few times a second, writes the run's counters and heartbeat into its ``scan_st
 
 :func:`result_row` is the one mapping from a :class:`CheckResult` to a ``scan_results`` row;
 :func:`upsert_results` the one statement that stores rows, on SQLite and PostgreSQL alike
-(``INSERT ... ON CONFLICT (file_path) DO UPDATE``).
+(``INSERT ... ON CONFLICT (file_path) DO UPDATE``); :func:`record_verdict_changes` adds a ``verdict_history``
+row, in the same transaction, for each stored verdict that differs from the file's last recorded one.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pixelprobe_tui.core.discovery import path_to_db
 from pixelprobe_tui.core.events import Event, Progress, ProgressEstimator
 from pixelprobe_tui.core.verdict import CheckResult, Severity, Verdict
 from pixelprobe_tui.db.engine import Database
-from pixelprobe_tui.db.models import ScanResult, ScanState, utcnow
+from pixelprobe_tui.db.models import ScanResult, ScanState, UTCDateTime, VerdictHistory, utcnow
 from pixelprobe_tui.services.logs import scan_context
 
 log = logging.getLogger("pixelprobe.scan")
@@ -154,6 +155,91 @@ def _upsert_statement(dialect: str, columns: tuple[str, ...]) -> Any:
         else_=t.c.bitrot_suspected,
     )
     return stmt.on_conflict_do_update(index_elements=[t.c.file_path], set_=updates)
+
+
+SUMMARY_LINES = 2  # finding lines kept in a verdict_history row
+SUMMARY_CHARS = 300
+
+
+def verdict_summary(row: dict[str, Any]) -> str | None:
+    """The first finding lines of a :func:`result_row` row (corrupt first, then warnings, then the error)."""
+    lines: list[str] = []
+    for key in ("corruption_details", "warning_details", "error_message"):
+        lines.extend(line for line in (row.get(key) or "").splitlines() if line.strip())
+        if len(lines) >= SUMMARY_LINES:
+            break
+    text = "\n".join(lines[:SUMMARY_LINES])
+    return text[:SUMMARY_CHARS] or None
+
+
+def record_verdict_changes(
+    conn: Connection, rows: Sequence[dict[str, Any]], scan_id: uuid.UUID | None
+) -> None:
+    """After :func:`upsert_results` stored *rows*, add a ``verdict_history`` row for each file whose stored
+    status or content hash differs from its latest history row (or that has none yet), in the caller's
+    transaction. An unchanged rescan adds nothing. One ``INSERT ... SELECT`` run for the batch's parameter
+    sets: the comparison happens in the database, with no query per row from here.
+    """
+    if not rows:
+        return
+    now = utcnow()
+    params = [
+        {
+            "h_path": row["file_path"],
+            "h_scan_id": scan_id,
+            "h_checked_at": row.get("scan_date") or now,
+            "h_summary": verdict_summary(row),
+        }
+        for row in rows
+    ]
+    conn.execute(_history_statement(), params)
+
+
+@functools.cache
+def _history_statement() -> Any:
+    r = cast(sa.Table, ScanResult.__table__)
+    h = cast(sa.Table, VerdictHistory.__table__)
+    earlier = h.alias("earlier")  # an alias, so the subquery is not correlated to the EXISTS's table
+    latest = (
+        sa.select(earlier.c.id)
+        .where(earlier.c.result_id == r.c.id)
+        .order_by(earlier.c.checked_at.desc(), earlier.c.id.desc())
+        .limit(1)
+        .correlate(r)
+        .scalar_subquery()
+    )
+    unchanged = (
+        sa.exists()
+        .where(
+            h.c.id == latest,
+            h.c.scan_status == r.c.scan_status,
+            h.c.file_hash.is_not_distinct_from(r.c.file_hash),
+        )
+        .correlate(r)
+    )
+    source = sa.select(
+        r.c.id,
+        sa.bindparam("h_scan_id", type_=sa.Uuid()),
+        sa.bindparam("h_checked_at", type_=UTCDateTime()),
+        r.c.scan_status,
+        r.c.is_corrupted,
+        r.c.has_warning,
+        sa.bindparam("h_summary", type_=sa.Text()),
+        r.c.file_hash,
+        r.c.deep_scanned,
+    ).where(r.c.file_path == sa.bindparam("h_path", type_=sa.Text()), ~unchanged)
+    columns = [
+        "result_id",
+        "scan_id",
+        "checked_at",
+        "scan_status",
+        "is_corrupted",
+        "has_warning",
+        "summary",
+        "file_hash",
+        "deep_scanned",
+    ]
+    return sa.insert(h).from_select(columns, source)
 
 
 def insert_pending(conn: Connection, dialect: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -311,6 +397,7 @@ class ResultWriter:
             return
         with self.db.engine.begin() as conn:
             upsert_results(conn, self._dialect, batch)
+            record_verdict_changes(conn, batch, self.scan_id)
         self.rows_written += len(batch)
 
     def _write_state(self) -> None:
