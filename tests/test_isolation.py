@@ -16,7 +16,7 @@ import pytest
 
 from pixelprobe_tui.core import checkers, samples
 from pixelprobe_tui.core.checker_child import HOOK_ENV
-from pixelprobe_tui.core.isolation import CheckerChild, CheckerPool, IsolationConfig
+from pixelprobe_tui.core.isolation import CheckerChild, CheckerPool, IsolationConfig, StatAfter
 from pixelprobe_tui.core.verdict import CheckOptions, Verdict
 
 FAST = IsolationConfig(min_timeout_s=3.0, base_timeout_s=0.0, progress_grace_s=1.0, busy_cpu_share=0.1)
@@ -114,6 +114,21 @@ def test_busy_child_is_judged_by_the_timeout_not_the_stall_limit(tmp_path):
         result = child.check(str(spin))
     assert result.verdict == Verdict.CORRUPTED
     assert result.findings[0].message.endswith("(decoder hang)")
+
+
+def test_check_and_stat_returns_the_childs_stat_of_the_file(hooked, media, tmp_path):
+    child, hook_file = hooked
+    png = media["png"]
+    result, stat = child.check_and_stat(str(png))
+    st = os.stat(png)
+    assert result.verdict == checkers.check(str(png)).verdict
+    assert stat == StatAfter(True, st.st_size, st.st_mtime_ns, st.st_ino)
+    missing, gone = child.check_and_stat(str(tmp_path / "missing.png"))
+    assert missing.findings[0].code == "vanished"
+    assert gone == StatAfter(False)
+    crashed, unknown = child.check_and_stat(hook_file("segv"))
+    assert crashed.verdict == Verdict.CORRUPTED
+    assert unknown is None  # the child died before it could look: nothing is known
 
 
 def test_segfault_becomes_decoder_crash_and_next_file_works(hooked, media):

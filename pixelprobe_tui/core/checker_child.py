@@ -8,7 +8,10 @@ session. Messages in both directions are frames: a 4-byte big-endian length, the
 Parent -> child: ``{"op": "check", "path", "options", "ignore", "timeout"}`` and ``{"op": "quit"}``.
 Child -> parent: ``hello`` once at start (pid, tool versions), then per check ``size`` (bytes, after stat)
 and ``duration`` (media seconds, after probing) when they lengthen the timeout (``timeout`` carries the
-parent's formula; see :class:`_Progress`), and finally ``result`` (the CheckResult, RSS, memory flag).
+parent's formula; see :class:`_Progress`), and finally ``result`` (the CheckResult, RSS, memory flag, and
+``stat``: ``[size, mtime_ns, inode]`` of the file right after the check, or null if it could not be stat'ed).
+The stat is taken here, not by the parent, so that storage that stalls on it stalls this process, which the
+parent watches and can kill, instead of blocking a scan worker thread.
 """
 
 from __future__ import annotations
@@ -175,11 +178,17 @@ def _check_one(
         result = make_result(path, [finding])
     if any(f.code == "memory_cap" for f in result.findings):
         memory_hit = True
+    try:
+        st = os.stat(path)
+        stat: list[int] | None = [st.st_size, st.st_mtime_ns, st.st_ino]
+    except (OSError, ValueError):
+        stat = None
     return {
         "type": "result",
         "result": result.to_dict(),
         "rss_mb": round(rss_mb(), 1),
         "memory_hit": memory_hit,
+        "stat": stat,
     }
 
 

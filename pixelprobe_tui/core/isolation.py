@@ -120,6 +120,19 @@ class IsolationConfig:
         return max(self.min_timeout_s, t)
 
 
+@dataclass(frozen=True, slots=True)
+class StatAfter:
+    """The file as the child saw it right after checking it (``exists`` False: the stat failed)."""
+
+    exists: bool
+    size: int | None = None
+    mtime_ns: int | None = None
+    inode: int | None = None
+
+
+_MISSING = StatAfter(False)
+
+
 @functools.lru_cache(maxsize=16)
 def _options_dict(options: CheckOptions) -> dict[str, Any]:
     """``asdict`` of the (frozen) options, computed once per distinct value: a scan sends the same options
@@ -344,6 +357,20 @@ class CheckerChild:
         ``ignore_patterns`` are IgnoredErrorPattern strings (or compiled rules); they apply to every
         outcome, including crashes and timeouts.
         """
+        return self.check_and_stat(path, options, ignore_patterns)[0]
+
+    def check_and_stat(
+        self,
+        path: str,
+        options: CheckOptions | None = None,
+        ignore_patterns: Sequence[str] | IgnoreRules | None = None,
+    ) -> tuple[CheckResult, StatAfter | None]:
+        """Like :meth:`check`, plus the file's stat taken by the child right after the check.
+
+        The stat is None when the child did not finish the check (crash, timeout, stall): then nothing is
+        known about the file's state. The caller need not stat the file itself, which could block on
+        stalled storage; a stat that stalls in the child is caught like any other stall.
+        """
         options = options or CheckOptions()
         rules = (
             ignore_patterns
@@ -351,10 +378,12 @@ class CheckerChild:
             else IgnoreRules(ignore_patterns or ())
         )
         with self._lock:
-            result = self._check_locked(path, options, rules)
-        return rules.apply(result)
+            result, stat = self._check_locked(path, options, rules)
+        return rules.apply(result), stat
 
-    def _check_locked(self, path: str, options: CheckOptions, rules: IgnoreRules) -> CheckResult:
+    def _check_locked(
+        self, path: str, options: CheckOptions, rules: IgnoreRules
+    ) -> tuple[CheckResult, StatAfter | None]:
         cfg = self.config
         proc = self._ensure_started()
         request = {
@@ -369,7 +398,7 @@ class CheckerChild:
             proc.stdin.write(encode_frame(request))
             proc.stdin.flush()
         except OSError:
-            return self._after_death(path, time.monotonic())
+            return self._after_death(path, time.monotonic()), None
 
         started = time.monotonic()
         size: int | None = None
@@ -390,12 +419,12 @@ class CheckerChild:
                 rchar = new_rchar
                 hard = started + timeout * cfg.hard_limit_factor
                 if now - last_progress > cfg.progress_grace_s or now >= hard:
-                    return self._after_timeout(path, started, cpu0)
+                    return self._after_timeout(path, started, cpu0), None
                 deadline = min(now + 1.0, hard)
             if stall is not None:
                 idle = stall.sample(proc.pid, now)
                 if idle >= cfg.stall_timeout_s:
-                    return self._after_stall(path, started, idle)
+                    return self._after_stall(path, started, idle), None
                 # Wake up in time to sample again (cheap: a check that ends sooner never samples).
                 wake = min(deadline, now + stall.step)
             else:
@@ -403,9 +432,9 @@ class CheckerChild:
             message = self._read_message(wake)
             if message is None:
                 if proc.poll() is not None or (self._proc is None):
-                    return self._after_death(path, started)
+                    return self._after_death(path, started), None
                 if time.monotonic() < wake:
-                    return self._after_death(path, started)  # stdout closed: treat as death
+                    return self._after_death(path, started), None  # stdout closed: treat as death
                 continue
             if stall is not None:
                 stall.active(time.monotonic())  # a message is progress too (the child stat'ed or probed)
@@ -424,7 +453,7 @@ class CheckerChild:
                     or float(message.get("rss_mb") or 0) > cfg.recycle_rss_mb
                 ):
                     self._kill()
-                return result
+                return result, _stat_after(message.get("stat"))
             else:
                 continue
             timeout = max(timeout, cfg.timeout_for(size, media_s))
@@ -484,6 +513,14 @@ class CheckerChild:
                 f"checker process exited unexpectedly (status {code})",
             )
         return make_result(path, [finding], decisive_tool=_TOOL, duration_s=elapsed)
+
+
+def _stat_after(raw: Any) -> StatAfter:
+    try:
+        size, mtime_ns, inode = (int(x) for x in raw)
+    except (TypeError, ValueError):
+        return _MISSING
+    return StatAfter(True, size, mtime_ns, inode)
 
 
 class _StallWatch:
@@ -613,4 +650,5 @@ __all__ = [
     "CheckerPool",
     "CheckerStartError",
     "IsolationConfig",
+    "StatAfter",
 ]

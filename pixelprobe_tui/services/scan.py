@@ -53,7 +53,7 @@ from pixelprobe_tui.core.events import (
     ScanStarted,
     ScanStatus,
 )
-from pixelprobe_tui.core.isolation import CheckerChild, IsolationConfig
+from pixelprobe_tui.core.isolation import CheckerChild, IsolationConfig, StatAfter
 from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, Finding, IgnoreRules, Severity, Verdict
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import (
@@ -90,6 +90,7 @@ FIRST_DISCOVERY_BATCH = 50  # small, so checker processes start early when there
 PENDING_BATCH = 500  # pending rows per insert
 MAX_LOGGED_ISSUES = 50  # discovery problems logged one per line; the rest are counted
 _STALL_CODES = frozenset({"timeout"})
+_STAT_WAIT_S = 10.0  # a stat left to this process (after a crash) is given up, not waited for, after this
 _ABORT_CODES = frozenset({"checker_killed", "checker_failed"})
 
 
@@ -706,7 +707,7 @@ class _Run:
         child = self.children[i]
         snapshot = Snapshot(f.size, f.mtime_ns, f.inode)
         file_exists = True
-        result = child.check(f.path, self.options, self.ignore)
+        result, stat = child.check_and_stat(f.path, self.options, self.ignore)
         if self._discard(i, result):
             return
         stalled = result.verdict == Verdict.UNREADABLE and any(
@@ -715,16 +716,16 @@ class _Run:
         if not stalled:
             # The verdict is only current if the file is still what discovery saw; a file being written
             # gets one more check, then is recorded without a snapshot so the next scan checks it again.
-            after = _stat(f.path)
+            after = _snapshot_after(f.path, stat)
             if after is None:
                 file_exists = not any(x.code == "vanished" for x in result.findings)
                 snapshot = Snapshot(None, None, None)
             elif after != snapshot:
                 snapshot = after
-                result = child.check(f.path, self.options, self.ignore)
+                result, stat = child.check_and_stat(f.path, self.options, self.ignore)
                 if self._discard(i, result):
                     return
-                if _stat(f.path) != snapshot:
+                if _snapshot_after(f.path, stat) != snapshot:
                     snapshot = Snapshot(None, None, None)
                     note = Finding(
                         Severity.INFO,
@@ -887,6 +888,21 @@ def _stat(path: str) -> Snapshot | None:
     except (OSError, ValueError):
         return None
     return Snapshot(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _snapshot_after(path: str, stat: StatAfter | None) -> Snapshot | None:
+    """The file's state after its check (None: gone or unknown), as the checker child stat'ed it.
+
+    Only when the child gave no stat (it crashed) does this thread stat the file, and then it waits at most
+    ``_STAT_WAIT_S``: a worker must never hang on storage that stalls.
+    """
+    if stat is not None:
+        return Snapshot(stat.size, stat.mtime_ns, stat.inode) if stat.exists else None
+    box: list[Snapshot | None] = []
+    th = threading.Thread(target=lambda: box.append(_stat(path)), name="pixelprobe-stat", daemon=True)
+    th.start()
+    th.join(_STAT_WAIT_S)
+    return box[0] if box else None
 
 
 def _with_finding(result: CheckResult, finding: Finding) -> CheckResult:
