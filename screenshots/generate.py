@@ -131,6 +131,46 @@ def add_demo_schedules(db: Database) -> None:
     service.add("month end", "0 1 L * *", active=False, now=now)
 
 
+def add_demo_history(db: Database) -> None:
+    """Earlier verdicts for the details screen: each corrupted file was healthy, with other content, a month
+    before it was found corrupted."""
+    import datetime as dt
+    import json
+
+    import sqlalchemy as sa
+
+    from pixelprobe_tui.db.models import ScanResult, VerdictHistory
+
+    with db.session() as s:
+        rows = s.execute(
+            sa.select(ScanResult.id, ScanResult.scan_date, ScanResult.file_hash, ScanResult.findings).where(
+                ScanResult.scan_status == "corrupted"
+            )
+        ).all()
+        for rid, date, file_hash, findings in rows:
+            when = date or demo_data.NOW
+            s.add(
+                VerdictHistory(
+                    result_id=rid,
+                    checked_at=when - dt.timedelta(days=31),
+                    scan_status="healthy",
+                    file_hash=f"xxh3_128:{rid:032x}",
+                )
+            )
+            first = json.loads(findings)[0] if findings else None
+            summary = f"{first['tool']}: {first['message']}" if first else None
+            s.add(
+                VerdictHistory(
+                    result_id=rid,
+                    checked_at=when,
+                    scan_status="corrupted",
+                    is_corrupted=True,
+                    summary=summary,
+                    file_hash=file_hash,
+                )
+            )
+
+
 def main() -> int:
     os.environ["TZ"] = "UTC"
     time.tzset()
@@ -142,6 +182,7 @@ def main() -> int:
         demo_data.add_running_scan(db, owner=f"{socket.gethostname()}:{os.getpid()}")
         demo_data.add_demo_logs_and_rules(db)
         add_demo_schedules(db)
+        add_demo_history(db)
         db.dispose()
         for name, steps in SHOTS.items():
             svg = asyncio.run(shoot(url, name, steps))

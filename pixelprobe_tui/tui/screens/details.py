@@ -1,4 +1,5 @@
-"""One file: every stored field, its findings with tool and time offset, media info, hash, and the mark."""
+"""One file: every stored field, its findings with tool and time offset, media info, hash, the mark, and
+its earlier verdicts."""
 
 from __future__ import annotations
 
@@ -110,6 +111,9 @@ class DetailsScreen(LoadingScreen):
             yield Static("", id="fields")
             yield Static("Findings", classes="section")
             yield Static("", id="findings")
+            # Before the media info, which can run long: what changed matters more when triaging.
+            yield Static("Earlier verdicts", classes="section")
+            yield Static("", id="history")
             yield Static("Media info", classes="section")
             yield Static("", id="media")
         yield Footer()
@@ -145,6 +149,7 @@ class DetailsScreen(LoadingScreen):
         self.query_one("#fields", Static).update(fields)
         self.query_one("#findings", Static).update(self._findings(detail))
         self.query_one("#media", Static).update(media_table(detail.media_info))
+        self.query_one("#history", Static).update(self._history(detail))
 
     @staticmethod
     def _findings(detail: ResultDetail) -> Table | Text:
@@ -163,6 +168,26 @@ class DetailsScreen(LoadingScreen):
                 f.message + (f" (x{f.count})" if f.count > 1 else "") + (" [ignored]" if f.ignored else "")
             )
             table.add_row(Text(sev, style=SEVERITY_STYLES.get(sev, "")), f.tool, at, message)
+        return table
+
+    @staticmethod
+    def _history(detail: ResultDetail) -> Table | Text:
+        if not detail.history:
+            return Text("None recorded: scans record a verdict here when it changes.")
+        table = Table(box=None, pad_edge=False, expand=True)
+        table.add_column("Checked", no_wrap=True)
+        table.add_column("Verdict", no_wrap=True)
+        table.add_column("Summary", overflow="fold", ratio=1)
+        for i, change in enumerate(detail.history):
+            current = (
+                i == 0
+                and change.scan_status == detail.fields.get("scan_status")
+                and change.file_hash == detail.fields.get("file_hash")
+            )
+            verdict = Text(change.scan_status, style=STATUS_STYLES.get(change.scan_status, ""))
+            if current:
+                verdict.append(" (now)", style="dim")
+            table.add_row(show_value("checked_at", change.checked_at), verdict, change.summary or "")
         return table
 
     def action_back(self) -> None:
