@@ -126,6 +126,9 @@ def test_check_and_stat_returns_the_childs_stat_of_the_file(hooked, media, tmp_p
     missing, gone = child.check_and_stat(str(tmp_path / "missing.png"))
     assert missing.findings[0].code == "vanished"
     assert gone == StatAfter(False)
+    # The stat is taken after the check: a file that grows meanwhile shows its new size.
+    _, after = child.check_and_stat(hook_file("grow"))
+    assert after is not None and after.exists and after.size == 65
     crashed, unknown = child.check_and_stat(hook_file("segv"))
     assert crashed.verdict == Verdict.CORRUPTED
     assert unknown is None  # the child died before it could look: nothing is known

@@ -86,8 +86,9 @@ def _watch_parent(parent_pid: int) -> None:
             os._exit(0)
 
 
-def _run_test_hook(name: str, memory_mb: int) -> None:
+def _run_test_hook(path: str, memory_mb: int) -> None:
     """Misbehave on purpose for the isolation tests."""
+    name = os.path.basename(path)
     if name.startswith(HOOK_PREFIX + "spin"):
         while True:  # a decoder stuck in a loop: busy CPU, no reads
             pass
@@ -101,6 +102,9 @@ def _run_test_hook(name: str, memory_mb: int) -> None:
         del hog
     if name.startswith(HOOK_PREFIX + "exit"):
         os._exit(3)
+    if name.startswith(HOOK_PREFIX + "grow"):
+        with open(path, "ab") as fh:  # a file still being written while it is checked
+            fh.write(b"\0")
 
 
 def _options_from(raw: dict[str, Any]) -> Any:
@@ -168,7 +172,7 @@ def _check_one(
     memory_hit = False
     try:
         if hooks:
-            _run_test_hook(os.path.basename(path), memory_mb)
+            _run_test_hook(path, memory_mb)
         result = checkers.check(path, options, ignore, on_size=progress.size, on_duration=progress.duration)
     except MemoryError:
         memory_hit = True
