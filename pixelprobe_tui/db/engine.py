@@ -6,6 +6,8 @@ URL resolution order: ``--database-url`` > ``PIXELPROBE_DATABASE_URL`` > the def
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,12 +106,31 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0].strip()
 
 
+def _switch_to_wal(cur) -> None:  # type: ignore[no-untyped-def]
+    """Put the database in WAL mode (a persistent setting: later connections find it done).
+
+    The switch needs the database to itself, and SQLite can answer "database is locked" at once, busy timeout
+    or not, when processes open a new database together: retry for a while, as the other one is switching too.
+    """
+    if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
     try:
         # busy_timeout first: switching to WAL itself needs a lock another process may hold.
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cur)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
     finally:
