@@ -10,14 +10,17 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
+from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.migrate import (
+    _run_locked,
     downgrade,
     head_revision,
     migrations_dir,
     open_and_upgrade,
+    open_database,
     schema_status,
     upgrade,
 )
@@ -27,6 +30,7 @@ from pixelprobe_tui.db.models import (
     ScanReport,
     ScanResult,
     ScanState,
+    VerdictHistory,
     include_in_autogenerate,
 )
 
@@ -212,3 +216,27 @@ print(migrations_dir())
 db = open_database(sys.argv[1])
 print(schema_status(db).current[0])
 """
+
+
+def test_sqlite_batch_rebuild_keeps_the_rows_that_reference_the_table(tmp_path):
+    # Batch mode copies, drops and renames a SQLite table: with foreign keys on during the migration, dropping
+    # scan_results would cascade into verdict_history and silently empty it.
+    db = open_database(f"sqlite:///{tmp_path / 'fk.db'}")
+    try:
+        with db.session() as s:
+            result = ScanResult(file_path="/m/a.mkv", scan_status="healthy")
+            s.add(result)
+            s.flush()
+            s.add(VerdictHistory(result_id=result.id, scan_status="healthy"))
+
+        def rebuild(cfg) -> None:
+            ops = Operations(MigrationContext.configure(cfg.attributes["connection"]))
+            with ops.batch_alter_table("scan_results", recreate="always"):
+                pass
+
+        _run_locked(db, 30, rebuild, skip_at_head=False)
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(VerdictHistory)).scalar_one() == 1
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1  # back on for normal use
+    finally:
+        db.dispose()

@@ -187,7 +187,7 @@ def _run_locked(
     path = sqlite_path(db.engine.url)
     if db.dialect == "sqlite" and path is not None:
         lock_path = path.with_name(path.name + ".migrate-lock")
-        with _file_lock(lock_path, lock_timeout), db.engine.begin() as conn:
+        with _file_lock(lock_path, lock_timeout), _sqlite_foreign_keys_off(db) as conn, conn.begin():
             before = _check_and_run(conn, db, run, skip_at_head)
     else:
         with db.engine.begin() as conn:
@@ -196,6 +196,25 @@ def _run_locked(
             before = _check_and_run(conn, db, run, skip_at_head)
     with db.engine.connect() as conn:
         return before, _status(conn)
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(db: Database) -> Iterator[Connection]:
+    """A connection with foreign keys off for the migration, on again before it goes back to the pool.
+
+    Batch mode rebuilds a SQLite table by copy, drop and rename; with foreign keys on, the drop would cascade
+    into every table that references it (verdict_history -> scan_results). The pragma only takes effect
+    outside a transaction, hence the commits around it.
+    """
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.commit()
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
 
 
 def _check_and_run(
