@@ -44,6 +44,15 @@ def _dashboard_ready(pilot):  # type: ignore[no-untyped-def]
     return ready()
 
 
+async def _steady_cursors(pilot) -> None:  # type: ignore[no-untyped-def]
+    # A blinking cursor would make the picture depend on the moment it is taken.
+    from textual.widgets import Input
+
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause(0.1)
+
+
 def test_dashboard(snap_compare, demo_db: Database) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await _dashboard_ready(pilot)
@@ -121,6 +130,7 @@ def test_scan_dialog(snap_compare, demo_db: Database) -> None:  # type: ignore[n
         await _dashboard_ready(pilot)
         await pilot.press("s")
         await pilot.pause(0.3)
+        await _steady_cursors(pilot)
 
     assert snap_compare(
         PixelProbeApp(demo_db, poll_interval=60), terminal_size=(80, 24), run_before=run_before
@@ -171,6 +181,7 @@ def test_schedules(snap_compare, demo_db: Database, monkeypatch: pytest.MonkeyPa
         if form:
             await pilot.press("down", "e")
             await pilot.pause(0.3)
+            await _steady_cursors(pilot)
 
     assert snap_compare(
         PixelProbeApp(demo_db, poll_interval=60), terminal_size=(80, 24), run_before=run_before
