@@ -41,6 +41,7 @@ from pixelprobe_tui.core.media import (
     RAW_EXTENSIONS,
     VIDEO_EXTENSIONS,
     Family,
+    file_kind,
 )
 
 # ---------------------------------------------------------------------------------------------------------
@@ -409,18 +410,6 @@ def effective_roots(
 # The walk
 
 
-def _special_kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "named pipe (FIFO)"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    if stat.S_ISCHR(mode):
-        return "character device"
-    if stat.S_ISBLK(mode):
-        return "block device"
-    return "special file"
-
-
 def _error_text(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
@@ -543,7 +532,7 @@ def _walk(
             yield DiscoveredFile(root, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, family)
             continue
         if not is_dir:
-            issue(IssueKind.SPECIAL_FILE, root, f"{_special_kind(st.st_mode)}: skipped, never opened")
+            issue(IssueKind.SPECIAL_FILE, root, f"{file_kind(st.st_mode)}: skipped, never opened")
             continue
         if follow:
             key = (st.st_dev, st.st_ino)
@@ -647,7 +636,7 @@ def _walk(
                         issue(
                             IssueKind.SPECIAL_FILE,
                             path,
-                            f"symlink to a {_special_kind(lst.st_mode)}: skipped, never opened",
+                            f"symlink to a {file_kind(lst.st_mode)}: skipped, never opened",
                         )
                         continue
                     key = (lst.st_dev, lst.st_ino)
@@ -672,7 +661,7 @@ def _walk(
                 try:
                     if not entry.is_file(follow_symlinks=False):
                         mode = entry.stat(follow_symlinks=False).st_mode
-                        issue(IssueKind.SPECIAL_FILE, path, f"{_special_kind(mode)}: skipped, never opened")
+                        issue(IssueKind.SPECIAL_FILE, path, f"{file_kind(mode)}: skipped, never opened")
                         continue
                     st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:

@@ -353,7 +353,7 @@ def open_for_reading(path: str) -> tuple[int, os.stat_result]:
     except OSError as e:
         raise UnreadableError(path, "io_error", f"cannot stat: {e.strerror or e}") from e
     if not stat.S_ISREG(st.st_mode):
-        kind = _kind_of(st.st_mode)
+        kind = file_kind(st.st_mode)
         raise UnreadableError(path, "not_a_file", f"not a regular file ({kind})")
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
@@ -368,22 +368,25 @@ def open_for_reading(path: str) -> tuple[int, os.stat_result]:
     try:
         st2 = os.fstat(fd)
         if not stat.S_ISREG(st2.st_mode):
-            raise UnreadableError(path, "not_a_file", f"not a regular file ({_kind_of(st2.st_mode)})")
+            raise UnreadableError(path, "not_a_file", f"not a regular file ({file_kind(st2.st_mode)})")
     except BaseException:
         os.close(fd)
         raise
     return fd, st2
 
 
-def _kind_of(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words for a message ("named pipe (FIFO)", "directory" ...)."""
     if stat.S_ISDIR(mode):
         return "directory"
     if stat.S_ISFIFO(mode):
-        return "FIFO"
+        return "named pipe (FIFO)"
     if stat.S_ISSOCK(mode):
         return "socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device"
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
     return "special file"
 
 
