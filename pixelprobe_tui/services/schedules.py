@@ -801,37 +801,10 @@ class Scheduler:
 # The runners of the real work
 
 
-class ScanRunner:
-    """Runs a scan schedule with the scan engine: its own paths or all configured roots."""
+class _ServiceRunner:
+    """Runs one schedule type with a service made per run; ``cancel()`` reaches the run in progress.
 
-    def __init__(self, db: Database):
-        self.db = db
-        self._service: Any = None
-
-    def __call__(self, schedule: ScanSchedule) -> None:
-        from pixelprobe_tui.services.config import ConfigService
-        from pixelprobe_tui.services.scan import ScanService
-        from pixelprobe_tui.services.scan_lock import ScanAlreadyRunning
-
-        service = ScanService(self.db, ConfigService(self.db).load())
-        self._service = service
-        try:
-            service.start(schedule_paths(schedule) or None, force=True if schedule.force_rescan else None)
-        except ScanAlreadyRunning as exc:
-            raise ScheduleBusy(str(exc)) from None
-        finally:
-            self._service = None
-
-    def cancel(self) -> None:
-        service = self._service
-        if service is not None:
-            service.request_cancel()
-
-
-class CleanupRunner:
-    """Runs a cleanup schedule: marks records of vanished files (``file_exists = false``) and reports them.
-
-    A schedule never deletes records: deleting needs ``pixelprobe cleanup --apply`` or the TUI's confirmation.
+    A scan already running (ScanAlreadyRunning) becomes ScheduleBusy, so the scheduler retries the run later.
     """
 
     def __init__(self, db: Database):
@@ -839,36 +812,11 @@ class CleanupRunner:
         self._service: Any = None
 
     def __call__(self, schedule: ScanSchedule) -> None:
-        from pixelprobe_tui.services.cleanup import CleanupService
-
-        service = CleanupService(self.db)
-        self._service = service
-        try:
-            service.run(mode="mark")
-        finally:
-            self._service = None
-
-    def cancel(self) -> None:
-        service = self._service
-        if service is not None:
-            service.cancel()
-
-
-class FileChangesRunner:
-    """Runs a file-changes schedule: re-hash recorded files, flag bitrot, rescan modified files."""
-
-    def __init__(self, db: Database):
-        self.db = db
-        self._service: Any = None
-
-    def __call__(self, schedule: ScanSchedule) -> None:
-        from pixelprobe_tui.services.changes import FileChangesService
         from pixelprobe_tui.services.scan_lock import ScanAlreadyRunning
 
-        service = FileChangesService(self.db)
-        self._service = service
+        service = self._service = self._make()
         try:
-            service.run(schedule_paths(schedule) or None)
+            self._work(service, schedule)
         except ScanAlreadyRunning as exc:
             raise ScheduleBusy(str(exc)) from None
         finally:
@@ -878,6 +826,57 @@ class FileChangesRunner:
         service = self._service
         if service is not None:
             service.cancel()
+
+    def _make(self) -> Any:
+        raise NotImplementedError
+
+    def _work(self, service: Any, schedule: ScanSchedule) -> None:
+        raise NotImplementedError
+
+
+class ScanRunner(_ServiceRunner):
+    """Runs a scan schedule with the scan engine: its own paths or all configured roots."""
+
+    def _make(self) -> Any:
+        from pixelprobe_tui.services.config import ConfigService
+        from pixelprobe_tui.services.scan import ScanService
+
+        return ScanService(self.db, ConfigService(self.db).load())
+
+    def _work(self, service: Any, schedule: ScanSchedule) -> None:
+        service.start(schedule_paths(schedule) or None, force=True if schedule.force_rescan else None)
+
+    def cancel(self) -> None:
+        service = self._service
+        if service is not None:
+            service.request_cancel()
+
+
+class CleanupRunner(_ServiceRunner):
+    """Runs a cleanup schedule: marks records of vanished files (``file_exists = false``) and reports them.
+
+    A schedule never deletes records: deleting needs ``pixelprobe cleanup --apply`` or the TUI's confirmation.
+    """
+
+    def _make(self) -> Any:
+        from pixelprobe_tui.services.cleanup import CleanupService
+
+        return CleanupService(self.db)
+
+    def _work(self, service: Any, schedule: ScanSchedule) -> None:
+        service.run(mode="mark")
+
+
+class FileChangesRunner(_ServiceRunner):
+    """Runs a file-changes schedule: re-hash recorded files, flag bitrot, rescan modified files."""
+
+    def _make(self) -> Any:
+        from pixelprobe_tui.services.changes import FileChangesService
+
+        return FileChangesService(self.db)
+
+    def _work(self, service: Any, schedule: ScanSchedule) -> None:
+        service.run(schedule_paths(schedule) or None)
 
 
 def default_runners(db: Database) -> dict[str, Runner]:
