@@ -131,8 +131,8 @@ class PixelProbeApp(App[None]):
             f = message.finished
             severity = "error" if f.corrupted else ("warning" if f.warning or f.unreadable else "information")
             self.notify(
-                f"{f.files_total:,} files: {f.corrupted:,} corrupted, {f.warning:,} warnings, "
-                f"{f.unreadable:,} unreadable",
+                f"{f.files_total:,} file{'' if f.files_total == 1 else 's'}: {f.corrupted:,} corrupted, "
+                f"{f.warning:,} warning{'' if f.warning == 1 else 's'}, {f.unreadable:,} unreadable",
                 title=f"Scan {f.status}",
                 severity=severity,  # type: ignore[arg-type]
                 timeout=10,

@@ -93,6 +93,8 @@ class DetailsScreen(LoadingScreen):
         Binding("g", "mark_good", "Good", id="details.mark_good"),
         Binding("u", "unmark_good", "Unmark", id="details.unmark_good"),
         Binding("c", "copy_path", "Copy path", id="details.copy_path"),
+        Binding("r", "rescan(False)", "Rescan", id="details.rescan"),
+        Binding("D", "rescan(True)", "Deep scan", id="details.deep_scan"),
     ]
     DEFAULT_CSS = """
     DetailsScreen #title { height: auto; background: $panel; padding: 0 1; text-style: bold; }
@@ -132,7 +134,7 @@ class DetailsScreen(LoadingScreen):
             return
         self.query_one("#title", Static).update(Text(detail.path, overflow="fold"))
         fields = Table(box=None, show_header=False, pad_edge=False, expand=True)
-        fields.add_column(style="bold", no_wrap=True, width=14)
+        fields.add_column(style="bold", no_wrap=True, width=16)
         fields.add_column(overflow="fold", ratio=1)
         for key, label in MAIN_FIELDS:
             value = detail.fields.get(key)
@@ -215,6 +217,16 @@ class DetailsScreen(LoadingScreen):
 
     def loaded_marked(self, changed: int) -> None:
         self._reload()
+
+    def action_refresh(self) -> None:
+        """Called by the app when a scan ends: show this file's new verdict."""
+        self._reload()
+
+    def action_rescan(self, deep: bool) -> None:
+        if self.detail is None:
+            return
+        self.pp.start_scan((), deep=deep, force=True, files=[self.detail.raw_path])
+        self.notify(f"{'Deep scan' if deep else 'Rescan'} of this file started", timeout=3)
 
     def action_copy_path(self) -> None:
         if self.detail is not None:

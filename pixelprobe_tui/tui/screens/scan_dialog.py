@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from pixelprobe_tui.services.config import ConfigService, Settings
+from pixelprobe_tui.tui.widgets.path_suggester import PathSuggester
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class ScanDialog(ModalScreen[ScanRequest | None]):
     ScanDialog > Vertical {
         width: 76; height: auto; border: round $accent; background: $surface; padding: 0 1;
     }
+    ScanDialog #options { height: auto; }
+    ScanDialog #options Checkbox { width: 1fr; }
+    ScanDialog #hint { color: $text-muted; height: auto; }
     ScanDialog #problems { color: $error; height: auto; }
     ScanDialog #buttons { height: auto; align-horizontal: right; }
     ScanDialog Button { margin-left: 1; }
@@ -54,9 +58,10 @@ class ScanDialog(ModalScreen[ScanRequest | None]):
         with Vertical() as box:
             box.border_title = "Start a scan"
             yield Label(f"Directories or files (separate several with {os.pathsep!r}):")
-            yield Input(id="paths", placeholder="/srv/media")
-            with Horizontal(id="options"):
-                yield Checkbox("Deep scan (decode every frame)", id="deep")
+            yield Input(id="paths", placeholder="/srv/media", suggester=PathSuggester())
+            yield Static("→ accepts a completion.", id="hint")
+            with Vertical(id="options"):
+                yield Checkbox("Deep scan (strict CRC, timestamp and per-stream checks)", id="deep")
                 yield Checkbox("Force (check unchanged files too)", id="force")
             yield Static("", id="problems")
             with Horizontal(id="buttons"):
@@ -80,6 +85,10 @@ class ScanDialog(ModalScreen[ScanRequest | None]):
             paths = self.query_one("#paths", Input)
             if not paths.value and settings.scan_paths:
                 paths.value = os.pathsep.join(settings.scan_paths)
+            elif not settings.scan_paths:
+                self.query_one("#hint", Static).update(
+                    "No scan paths configured yet (Settings, key 5). → accepts a completion."
+                )
             self.query_one("#deep", Checkbox).value = settings.deep_scan_default
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
