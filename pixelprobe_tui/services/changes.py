@@ -30,7 +30,6 @@ while a scan is running (:class:`~.scan_lock.ScanAlreadyRunning`). Progress live
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import json
 import logging
@@ -38,7 +37,6 @@ import os
 import stat
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,10 +47,12 @@ import sqlalchemy as sa
 from pixelprobe_tui.core.discovery import display_path, path_from_db, path_to_db
 from pixelprobe_tui.core.hashing import HASH_ALGORITHM, StorageStalled, hash_file, parse_hash
 from pixelprobe_tui.db.engine import Database
-from pixelprobe_tui.db.models import FileChangesState, ScanReport, ScanResult, utcnow
+from pixelprobe_tui.db.models import FileChangesState, ScanResult, utcnow
 from pixelprobe_tui.errors import DatabaseError
-from pixelprobe_tui.services.cleanup import PresenceJudge, RootStatus, known_roots
+from pixelprobe_tui.services import maintenance_record
+from pixelprobe_tui.services.cleanup import PresenceJudge, RootStatus, known_roots, root_statuses
 from pixelprobe_tui.services.config import ConfigService, Settings
+from pixelprobe_tui.services.maintenance_record import MaintenanceRecord, one_line
 from pixelprobe_tui.services.scan_lock import ScanAlreadyRunning, describe_state, running_scan
 from pixelprobe_tui.services.scan_writer import signed_inode
 
@@ -156,13 +156,7 @@ class _Outcome:
 
 def request_cancel(db: Database) -> bool:
     """Ask a file-changes run in any process to stop; returns whether one was running."""
-    stmt = (
-        sa.update(FileChangesState)
-        .where(FileChangesState.end_time.is_(None), FileChangesState.phase != "done")
-        .values(cancel_requested=True)
-    )
-    with db.engine.begin() as conn:
-        return conn.execute(stmt).rowcount > 0
+    return maintenance_record.request_cancel(db, FileChangesState)
 
 
 def latest_state(db: Database) -> FileChangesState | None:
@@ -238,18 +232,15 @@ class FileChangesService:
         judge = PresenceJudge(root_list)
         cond = sa.and_(_R.file_hash.is_not(None), _under(wanted) if wanted else sa.true())
         summary = ChangesSummary()
-        with self.db.engine.begin() as conn:
+        with self.db.engine.connect() as conn:
             total = int(
                 conn.execute(sa.select(sa.func.count()).select_from(_RESULTS).where(cond)).scalar_one()
             )
-            state_id = uuid.uuid4()
-            conn.execute(
-                sa.insert(FileChangesState).values(
-                    id=state_id, phase="hashing", total_files=total, start_time=started
-                )
-            )
-        summary.changes_id = str(state_id)
-        run = _Run(self, judge, summary, state_id, total)
+        record = MaintenanceRecord.open(
+            self.db, FileChangesState, phase="hashing", total=total, started=started
+        )
+        summary.changes_id = str(record.state_id)
+        run = _Run(self, judge, summary, record, total)
         error: BaseException | None = None
         try:
             run.walk(cond)
@@ -258,12 +249,12 @@ class FileChangesService:
             summary.status = "error"
         if summary.status != "error" and self._cancel.is_set():
             summary.status = "cancelled"
-        summary.roots = _roots(judge, root_list)
+        summary.roots = root_statuses(judge, root_list)
         summary.skipped_unavailable_root += sum(judge.root_records.values())
         summary.duration = time.monotonic() - t0
-        self._finish(summary, state_id, started, wanted or root_list, error, run.processed)
+        self._finish(summary, record, wanted or root_list, error, run.processed)
         if isinstance(error, sa.exc.SQLAlchemyError):
-            raise DatabaseError(f"file-changes check stopped: {_one_line(error)}") from error
+            raise DatabaseError(f"file-changes check stopped: {one_line(error)}") from error
         if error is not None:
             raise error
         return summary
@@ -275,7 +266,7 @@ class FileChangesService:
             return self._look(row, judge)
         except Exception as exc:  # one odd record (a path the OS rejects ...) must not end the run
             log.warning("%s: cannot check: %s", display_path(path_from_db(row.file_path)), exc)
-            return _Outcome("unreadable", row, path_from_db(row.file_path), reason=_one_line(exc))
+            return _Outcome("unreadable", row, path_from_db(row.file_path), reason=one_line(exc))
 
     def _look(self, row: Any, judge: PresenceJudge) -> _Outcome:
         path = path_from_db(row.file_path)
@@ -338,46 +329,27 @@ class FileChangesService:
     def _finish(
         self,
         summary: ChangesSummary,
-        state_id: uuid.UUID,
-        started: dt.datetime,
+        record: MaintenanceRecord,
         roots: list[str],
         error: BaseException | None,
         processed: int,
     ) -> None:
-        ended = utcnow()
-        try:
-            with self.db.engine.begin() as conn:
-                conn.execute(
-                    sa.update(FileChangesState)
-                    .where(FileChangesState.id == state_id)
-                    .values(
-                        phase="done" if summary.status == "completed" else summary.status,
-                        files_processed=processed,
-                        end_time=ended,
-                        is_cancelled=summary.status == "cancelled",
-                    )
-                )
-                summary.report_id = conn.execute(
-                    sa.insert(ScanReport)
-                    .values(
-                        scan_type="file_changes",
-                        start_time=started,
-                        end_time=ended,
-                        status=summary.status,
-                        total_files=summary.checked,
-                        healthy_files=summary.unchanged,
-                        warning_files=summary.bitrot,
-                        error_files=summary.unreadable,
-                        duration_seconds=summary.duration,
-                        error_message=_one_line(error) if error is not None else summary.rescan_error,
-                        directories_scanned=[path_to_db(r) for r in roots],
-                        details=summary.to_dict(),
-                    )
-                    .returning(ScanReport.id)
-                ).scalar_one()
-        except sa.exc.SQLAlchemyError:
-            if error is None:
-                raise
+        summary.report_id = record.close(
+            status=summary.status,
+            state_values={"files_processed": processed},
+            report={
+                "total_files": summary.checked,
+                "healthy_files": summary.unchanged,
+                "warning_files": summary.bitrot,
+                "error_files": summary.unreadable,
+                "details": summary.to_dict(),
+            },
+            scan_type="file_changes",
+            seconds=summary.duration,
+            roots=roots,
+            error=error,
+            error_message=summary.rescan_error,
+        )
         log.info(
             "file changes %s: %d checked, %d unchanged, %d modified, %d bitrot suspected, %d missing, "
             "%d unreadable, %d rescanned (%.1f s)",
@@ -404,23 +376,6 @@ class FileChangesService:
             )
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
-
-
-def _roots(judge: PresenceJudge, root_list: list[str]) -> list[RootStatus]:
-    out: list[RootStatus] = []
-    seen: set[str] = set()
-    for r in [*(os.path.normpath(x) for x in root_list), *judge.root_records]:
-        if r in seen:
-            continue
-        seen.add(r)
-        ok, reason = judge.dir_ok(r)
-        out.append(RootStatus(r, ok, reason, judge.root_records.get(r, 0)))
-    return out
-
-
 def bitrot_finding(stored_hash: str, current_hash: str) -> dict[str, Any]:
     """The warning finding (``Finding.to_dict`` form) recorded on a file suspected of bitrot."""
     return {
@@ -442,14 +397,14 @@ class _Run:
         svc: FileChangesService,
         judge: PresenceJudge,
         summary: ChangesSummary,
-        state_id: uuid.UUID,
+        record: MaintenanceRecord,
         total: int,
     ) -> None:
         self.svc = svc
         self.db = svc.db
         self.judge = judge
         self.summary = summary
-        self.state_id = state_id
+        self.record = record
         self.total = total
         self.cancel = svc._cancel
         self.phase = "hashing"
@@ -737,12 +692,7 @@ class _Run:
     # -- progress ------------------------------------------------------------------------------------------
 
     def _cancel_requested(self) -> bool:
-        with self.db.engine.connect() as conn:
-            return bool(
-                conn.execute(
-                    sa.select(FileChangesState.cancel_requested).where(FileChangesState.id == self.state_id)
-                ).scalar()
-            )
+        return self.record.cancel_requested()
 
     def _maybe_progress(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -750,16 +700,7 @@ class _Run:
             return
         self._last_progress = now
         s = self.summary
-        with self.db.engine.begin() as conn:
-            conn.execute(
-                sa.update(FileChangesState)
-                .where(FileChangesState.id == self.state_id)
-                .values(phase=self.phase, files_processed=self.processed)
-            )
-            wanted = conn.execute(
-                sa.select(FileChangesState.cancel_requested).where(FileChangesState.id == self.state_id)
-            ).scalar()
-        if wanted:
+        if self.record.progress(phase=self.phase, files_processed=self.processed):
             self.svc.cancel()
         if self.svc.progress is not None:
             self.svc.progress(

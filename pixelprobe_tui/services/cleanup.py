@@ -25,13 +25,11 @@ it is a preview, ends with a ``scan_reports`` row of type ``cleanup``.
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import json
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -40,9 +38,11 @@ import sqlalchemy as sa
 
 from pixelprobe_tui.core.discovery import display_path, path_from_db, path_to_db
 from pixelprobe_tui.db.engine import Database
-from pixelprobe_tui.db.models import CleanupState, ScanReport, ScanResult, ScanState, utcnow
+from pixelprobe_tui.db.models import CleanupState, ScanResult, ScanState, utcnow
 from pixelprobe_tui.errors import ConfigError, DatabaseError
+from pixelprobe_tui.services import maintenance_record
 from pixelprobe_tui.services.config import ConfigService, Settings
+from pixelprobe_tui.services.maintenance_record import MaintenanceRecord, one_line
 
 Mode = Literal["preview", "mark", "apply"]
 MODES: tuple[Mode, ...] = ("preview", "mark", "apply")
@@ -257,13 +257,20 @@ def _json_paths(text: str | None) -> list[str]:
 
 def request_cancel(db: Database) -> bool:
     """Ask a cleanup running in any process to stop; returns whether one was running."""
-    stmt = (
-        sa.update(CleanupState)
-        .where(CleanupState.end_time.is_(None), CleanupState.phase != "done")
-        .values(cancel_requested=True)
-    )
-    with db.engine.begin() as conn:
-        return conn.execute(stmt).rowcount > 0
+    return maintenance_record.request_cancel(db, CleanupState)
+
+
+def root_statuses(judge: PresenceJudge, root_list: Iterable[str]) -> list[RootStatus]:
+    """Every root a run looked at (the given ones, then those the judge met), available or not."""
+    out: list[RootStatus] = []
+    seen: set[str] = set()
+    for r in [*(os.path.normpath(x) for x in root_list), *judge.root_records]:
+        if r in seen:
+            continue
+        seen.add(r)
+        ok, reason = judge.dir_ok(r)
+        out.append(RootStatus(r, ok, reason, judge.root_records.get(r, 0)))
+    return out
 
 
 class CleanupService:
@@ -296,44 +303,28 @@ class CleanupService:
         root_list = list(roots) if roots is not None else known_roots(self.db, self.settings)
         judge = _Judge(root_list)
         summary = CleanupSummary(mode=mode)
-        with self.db.engine.begin() as conn:
+        with self.db.engine.connect() as conn:
             total = int(conn.execute(sa.select(sa.func.count()).select_from(ScanResult)).scalar_one())
-            state_id = uuid.uuid4()
-            conn.execute(
-                sa.insert(CleanupState).values(
-                    id=state_id, phase="checking", total_files=total, start_time=started
-                )
-            )
-        summary.cleanup_id = str(state_id)
+        record = MaintenanceRecord.open(self.db, CleanupState, phase="checking", total=total, started=started)
+        summary.cleanup_id = str(record.state_id)
         error: BaseException | None = None
         try:
-            self._walk(judge, summary, state_id, total, mode)
+            self._walk(judge, summary, record, total, mode)
         except sa.exc.SQLAlchemyError as exc:
             error = exc
             summary.status = "error"
         if summary.status != "error" and self._cancel.is_set():
             summary.status = "cancelled"
-        summary.roots = self._roots(judge, root_list)
+        summary.roots = root_statuses(judge, root_list)
         summary.skipped_unavailable_root = sum(r.records for r in summary.unavailable_roots)
         summary.seconds = time.monotonic() - t0
-        self._finish(summary, state_id, started, root_list, error)
+        self._finish(summary, record, root_list, error)
         if error is not None:
-            raise DatabaseError(f"cleanup stopped: {str(error).splitlines()[0]}") from error
+            raise DatabaseError(f"cleanup stopped: {one_line(error)}") from error
         return summary
 
-    def _roots(self, judge: _Judge, root_list: list[str]) -> list[RootStatus]:
-        out: list[RootStatus] = []
-        seen: set[str] = set()
-        for r in [*(os.path.normpath(x) for x in root_list), *judge.root_records]:
-            if r in seen:
-                continue
-            seen.add(r)
-            ok, reason = judge.dir_ok(r)
-            out.append(RootStatus(r, ok, reason, judge.root_records.get(r, 0)))
-        return out
-
     def _walk(
-        self, judge: _Judge, summary: CleanupSummary, state_id: uuid.UUID, total: int, mode: Mode
+        self, judge: _Judge, summary: CleanupSummary, record: MaintenanceRecord, total: int, mode: Mode
     ) -> None:
         last_id = 0
         last_progress = 0.0
@@ -374,7 +365,7 @@ class CleanupService:
             now = time.monotonic()
             if now - last_progress >= PROGRESS_EVERY_S:
                 last_progress = now
-                self._progress(state_id, "checking", summary, total)
+                self._progress(record, "checking", summary, total)
 
     def _write(self, gone: list[int], back: list[int], summary: CleanupSummary, mode: Mode) -> None:
         with self.db.engine.begin() as conn:
@@ -396,17 +387,8 @@ class CleanupService:
                         sa.delete(_RESULTS).where(_R.id.in_(gone), _R.file_exists == sa.false())
                     ).rowcount
 
-    def _progress(self, state_id: uuid.UUID, phase: str, summary: CleanupSummary, total: int) -> None:
-        with self.db.engine.begin() as conn:
-            conn.execute(
-                sa.update(CleanupState)
-                .where(CleanupState.id == state_id)
-                .values(phase=phase, files_processed=summary.checked, files_to_delete=summary.missing)
-            )
-            wanted = conn.execute(
-                sa.select(CleanupState.cancel_requested).where(CleanupState.id == state_id)
-            ).scalar()
-        if wanted:
+    def _progress(self, record: MaintenanceRecord, phase: str, summary: CleanupSummary, total: int) -> None:
+        if record.progress(phase=phase, files_processed=summary.checked, files_to_delete=summary.missing):
             self._cancel.set()
         if self.progress is not None:
             self.progress(CleanupProgress(phase, summary.checked, total, summary.missing))
@@ -414,47 +396,28 @@ class CleanupService:
     def _finish(
         self,
         summary: CleanupSummary,
-        state_id: uuid.UUID,
-        started: dt.datetime,
+        record: MaintenanceRecord,
         root_list: list[str],
         error: BaseException | None,
     ) -> None:
-        ended = utcnow()
-        try:
-            with self.db.engine.begin() as conn:
-                conn.execute(
-                    sa.update(CleanupState)
-                    .where(CleanupState.id == state_id)
-                    .values(
-                        phase="done" if summary.status == "completed" else summary.status,
-                        files_processed=summary.checked,
-                        files_to_delete=summary.missing,
-                        end_time=ended,
-                        is_cancelled=summary.status == "cancelled",
-                    )
-                )
-                if summary.mode != "preview":
-                    details = summary.to_dict()
-                    details["missing_paths"] = details["missing_paths"][:100]
-                    summary.report_id = conn.execute(
-                        sa.insert(ScanReport)
-                        .values(
-                            scan_type="cleanup",
-                            start_time=started,
-                            end_time=ended,
-                            status=summary.status,
-                            total_files=summary.checked,
-                            healthy_files=summary.present,
-                            error_files=summary.unverifiable,
-                            duration_seconds=summary.seconds,
-                            error_message=str(error).splitlines()[0] if error is not None else None,
-                            directories_scanned=[path_to_db(r) for r in root_list],
-                            details=details,
-                        )
-                        .returning(ScanReport.id)
-                    ).scalar_one()
-        except sa.exc.SQLAlchemyError:
-            if error is None:
-                raise
+        report: dict[str, Any] | None = None
+        if summary.mode != "preview":
+            details = summary.to_dict()
+            details["missing_paths"] = details["missing_paths"][:100]
+            report = {
+                "total_files": summary.checked,
+                "healthy_files": summary.present,
+                "error_files": summary.unverifiable,
+                "details": details,
+            }
+        summary.report_id = record.close(
+            status=summary.status,
+            state_values={"files_processed": summary.checked, "files_to_delete": summary.missing},
+            report=report,
+            scan_type="cleanup",
+            seconds=summary.seconds,
+            roots=root_list,
+            error=error,
+        )
         if self.progress is not None:
             self.progress(CleanupProgress("done", summary.checked, summary.checked, summary.missing))
