@@ -31,6 +31,58 @@ LIGHT_THEME = "textual-light"
 DARK_THEME = "textual-dark"
 
 
+def _binding_classes() -> list[type]:
+    """The app's screen and widget classes that declare bindings (all screen modules imported first)."""
+    import importlib
+    import pkgutil
+
+    from textual.dom import DOMNode
+
+    from pixelprobe_tui.tui import screens, widgets
+
+    for package in (screens, widgets):  # some screens are imported only when first shown
+        for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            importlib.import_module(module.name)
+
+    found: list[type] = []
+    pending: list[type] = [DOMNode]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.startswith("pixelprobe_tui.") and cls.__dict__.get("BINDINGS"):
+            found.append(cls)
+    return found
+
+
+def _bindings(cls: type) -> list[Binding]:
+    return [b for b in cls.__dict__.get("BINDINGS", ()) if isinstance(b, Binding)]
+
+
+def known_binding_ids() -> set[str]:
+    """Every binding id the app's screens and widgets declare (what a key map may name)."""
+    return {b.id for cls in _binding_classes() for b in _bindings(cls) if b.id}
+
+
+def keymap_clashes(keymap: Mapping[str, str]) -> list[str]:
+    """Keys that, after remapping, two bindings of one screen or widget (or of it and the app) would share.
+
+    Textual lets the remapped binding win silently; a person should hear about the one that lost its key.
+    """
+    global_bindings = _bindings(PixelProbeApp)
+    out: set[str] = set()
+    for cls in _binding_classes():
+        scope = _bindings(cls) + ([] if cls is PixelProbeApp else global_bindings)
+        by_key: dict[str, set[str]] = {}
+        for b in scope:
+            keys = keymap.get(b.id, b.key) if b.id else b.key
+            for key in keys.split(","):
+                by_key.setdefault(key.strip(), set()).add(b.id or b.action)
+        for key, ids in by_key.items():
+            if len(ids) > 1 and any(i in keymap for i in ids):
+                out.add(f"{key}: " + " / ".join(sorted(ids)))
+    return sorted(out)
+
+
 class PixelProbeApp(App[None]):
     """The TUI over one (already upgraded) database."""
 
@@ -151,6 +203,21 @@ class PixelProbeApp(App[None]):
     def on_mount(self) -> None:
         if self._initial_keymap:
             self.set_keymap(self._initial_keymap)
+            unknown = sorted(set(self._initial_keymap) - known_binding_ids())
+            if unknown:
+                self.notify(
+                    "Unknown binding id"
+                    + ("s" if len(unknown) > 1 else "")
+                    + " in the key map: "
+                    + ", ".join(unknown)
+                    + " (? lists the ids)",
+                    severity="warning",
+                    timeout=15,
+                )
+            for clash in keymap_clashes(self._initial_keymap):
+                self.notify(
+                    f"Key map clash on {clash}: only one of them works", severity="warning", timeout=15
+                )
         self._check_size(self.size.width, self.size.height)
 
     # -- size guard -----------------------------------------------------------------------------------------

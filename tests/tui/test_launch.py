@@ -66,3 +66,30 @@ def test_pixelprobe_without_a_command_reports_a_bad_database_in_one_line(tmp_pat
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "is a directory" in proc.stderr
+
+
+def test_key_map_mistakes_are_reported_not_ignored(demo_db) -> None:  # type: ignore[no-untyped-def]
+    from pixelprobe_tui.tui.app import PixelProbeApp, keymap_clashes, known_binding_ids
+    from tests.tui.conftest import run
+
+    assert {"results.mark_good", "details.rescan", "scan_dialog.start", "mode.results"} <= known_binding_ids()
+    assert keymap_clashes({"results.mark_good": "G"}) == []
+    assert keymap_clashes({"mode.results": "g"}) == [
+        "g: details.mark_good / mode.results",
+        "g: mode.results / results.mark_good",
+    ]
+
+    async def body() -> None:
+        app = PixelProbeApp(
+            demo_db, poll_interval=60, keymap={"results.mark_good": "m", "results.mark_godo": "x"}
+        )
+        async with app.run_test(size=(100, 32)) as pilot:
+            await pilot.pause()
+            messages = [n.message for n in app._notifications]
+            assert any("results.mark_godo" in m and "Unknown binding id" in m for m in messages), messages
+            assert not any("results.mark_good," in m for m in messages)
+            assert any("clash on m: results.mark_good / results.marked_filter" in m for m in messages), (
+                messages
+            )
+
+    run(body())
