@@ -366,10 +366,13 @@ def test_png_crc_flip_is_caught(media_factory, tmp_path: Path) -> None:
     assert result.verdict is Verdict.CORRUPTED and codes(result) == {"crc_mismatch"}
 
 
-def test_png_data_after_iend_is_a_warning(media_factory, tmp_path: Path) -> None:
+def test_png_data_after_iend_is_corrupt_and_zero_padding_a_warning(media_factory, tmp_path: Path) -> None:
+    # pngcheck and FFmpeg reject any byte after IEND; zero padding leaves the image whole.
     data = media_factory("apng", size=(32, 32)).read_bytes()
     result = check(write(tmp_path, "tail.png", data + b"extra bytes"))
-    assert result.verdict is Verdict.WARNING and codes(result) == {"trailing_data"}
+    assert result.verdict is Verdict.CORRUPTED and codes(result) == {"trailing_data"}
+    padded = check(write(tmp_path, "padded.png", data + bytes(300)))
+    assert padded.verdict is Verdict.WARNING and codes(padded) == {"trailing_zeros"}
 
 
 def _jpeg_with_thumbnail(main: bytes, thumb: bytes) -> bytes:

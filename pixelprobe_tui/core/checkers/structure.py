@@ -12,7 +12,8 @@ including damage decoders shrug off (a WAV or MP3 that simply ends early, an MP4
 - the file cannot be read at all -> ``unreadable``.
 
 Decisions: an MPEG-TS whose last packet is short is truncated (muxers write whole packets); a GIF without
-its trailer is truncated; trailing bytes after a complete file are a warning, never corruption.
+its trailer is truncated; trailing bytes after a complete file are a warning, except in PNG, which allows
+nothing after IEND (pngcheck and FFmpeg reject such files; see walks/png.py).
 
 Cost: headers only where the format allows. PNG and Ogg CRCs read every byte, streamed at zlib speed;
 Ogg above :data:`~.walks.ogg.OGG_CRC_LIMIT` checks CRCs of the first and last pages only unless

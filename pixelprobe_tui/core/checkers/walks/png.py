@@ -1,15 +1,18 @@
 """PNG (and APNG): chunk walk with the CRC of every chunk, IHDR first, IDAT present, IEND last.
 
 Every chunk's CRC is checked (streamed through zlib in 1 MB pieces), since a flipped bit in image data
-is exactly what the CRC is for. Apple's CgBI variant (a chunk before IHDR) is accepted. Data after IEND
-is a warning: viewers ignore it.
+is exactly what the CRC is for. Apple's CgBI variant (a chunk before IHDR) is accepted.
+
+Data after IEND: the PNG specification allows nothing there, and the reference tools (pngcheck, FFmpeg's
+PNG reader) reject any of it, so bytes that are not zero padding are corruption (typically a botched
+write or appended garbage). Zero padding is only a warning: the image is complete, the size is not.
 """
 
 from __future__ import annotations
 
 import zlib
 
-from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, fourcc, plural, trailing
+from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, fourcc, plural
 
 
 def _chunk_crc(r: Reader, pos: int, length: int) -> int:
@@ -62,7 +65,19 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     if b"IDAT" not in seen:
         out.corrupt("missing_chunk", "no IDAT chunk: the file holds no image data")
     if pos < size:
-        trailing(r, out, pos, "IEND chunk")
+        _after_iend(r, out, pos)
+
+
+def _after_iend(r: Reader, out: Notes, pos: int) -> None:
+    extra = r.size - pos
+    if r.all_zero(pos, r.size):
+        out.warning("trailing_zeros", f"{plural(extra, 'zero byte')} of padding after the IEND chunk")
+        return
+    out.corrupt(
+        "trailing_data",
+        f"{plural(extra, 'byte')} of data after the IEND chunk, where PNG allows none (pngcheck and FFmpeg "
+        "reject the file)",
+    )
 
 
 def _cut_message(seen: set[bytes], pos: int, size: int) -> str:
