@@ -39,7 +39,7 @@ from pathlib import Path
 
 from pixelprobe_tui.core import samples
 from pixelprobe_tui.core.isolation import CheckerPool
-from pixelprobe_tui.core.verdict import CheckOptions, Verdict
+from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, Verdict
 
 
 def ffmpeg_exe() -> str:
@@ -137,17 +137,43 @@ def _cpu_now() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def run_ours(paths: Sequence[str], workers: int, deep: bool) -> Run:
-    """Check *paths* with a fresh CheckerPool; the time includes starting the children."""
-    cpu = _cpu_now()
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _self_cpu() -> float:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return me.ru_utime + me.ru_stime
+
+
+def _pid_cpu(pid: int | None) -> float:
+    """CPU seconds used so far by the live process *pid* (0 when it is gone or unknown)."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+        rest = raw[raw.rfind(b")") + 2 :].split()  # the command name may contain spaces
+        return (int(rest[11]) + int(rest[12])) / _CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def run_ours(paths: Sequence[str], workers: int, deep: bool) -> tuple[Run, list[CheckResult]]:
+    """Check *paths* with a fresh CheckerPool; the time includes starting the children.
+
+    CPU time is this process plus each checker child, read from /proc just before the pool closes:
+    children forked from a zygote are not ours to wait for, so RUSAGE_CHILDREN would miss them.
+    """
+    cpu = _self_cpu()
     started = time.perf_counter()
     with CheckerPool(workers) as pool:
         pool.start()
         startup = time.perf_counter() - started
         results = list(pool.check_many(paths, CheckOptions(deep=deep)))
+        children_cpu = sum(_pid_cpu(child.pid) for child in pool.children)
     seconds = time.perf_counter() - started
     flagged = {r.path: r.verdict == Verdict.CORRUPTED for r in results}
-    return Run("pixelprobe", flagged, seconds, startup, _cpu_now() - cpu)  # children are reaped by close
+    return Run("pixelprobe", flagged, seconds, startup, _self_cpu() - cpu + children_cpu), results
 
 
 def run_ffmpeg(paths: Sequence[str], workers: int) -> Run:
@@ -236,6 +262,99 @@ def report(
     print("reference detections: " + ", ".join(f"{t} {n}" for t, n in sorted(by_tool.items())))
 
 
+def _kind_of(items: Sequence[samples.CorpusItem]) -> dict[str, str]:
+    return {str(i.path): i.kind for i in items}
+
+
+def _phase_timers() -> tuple[dict[str, float], Callable[[], None]]:
+    """Wrap the dispatcher's checker entry points with CPU timers; returns the totals and an undo."""
+    from pixelprobe_tui.core import checkers, media
+    from pixelprobe_tui.core.checkers import mediainfo
+
+    totals: dict[str, float] = defaultdict(float)
+    undo: list[tuple[object, str, object]] = []
+
+    def wrap(owner: object, name: str, phase: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args: object, **kwargs: object) -> object:
+            t = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                totals[phase] += time.process_time() - t
+
+        undo.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    wrap(media, "sniff", "sniff")
+    wrap(mediainfo, "media_info", "mediainfo")
+    for name in ("structure", "av", "image"):
+        module = checkers._load(name)
+        if module is not None:
+            wrap(module, "check", name)
+
+    def restore() -> None:
+        for owner, name, original in reversed(undo):
+            setattr(owner, name, original)
+
+    return totals, restore
+
+
+def per_kind_report(
+    items: Sequence[samples.CorpusItem], results: Sequence[CheckResult], deep: bool | None
+) -> None:
+    """Where the time goes, per sample kind: mean check time in the children (wall, from each result)
+    and, when *deep* is not None, CPU per check in this process split by checker phase (two passes,
+    the first one warms up imports and caches)."""
+    from pixelprobe_tui.core import checkers
+
+    kind_of = _kind_of(items)
+    wall: dict[str, list[float]] = defaultdict(list)
+    for r in results:
+        wall[kind_of[r.path]].append(r.duration_s or 0.0)
+    cpu: dict[str, float] = defaultdict(float)
+    phases: dict[tuple[str, str], float] = defaultdict(float)
+    if deep is not None:
+        options = CheckOptions(deep=deep)
+        for p in kind_of:
+            checkers.check(p, options, on_duration=lambda s: None)
+        totals, restore = _phase_timers()
+        try:
+            for p, kind in kind_of.items():
+                before = dict(totals)
+                t = time.process_time()
+                checkers.check(p, options, on_duration=lambda s: None)
+                cpu[kind] += time.process_time() - t
+                for phase, value in totals.items():
+                    phases[(kind, phase)] += value - before.get(phase, 0.0)
+        finally:
+            restore()
+    names = ["sniff", "structure", "mediainfo", "av", "image"]
+    header = f"{'kind':<16} {'n':>3} {'child ms':>8}"
+    if deep is not None:
+        header += f" {'CPU ms':>7} " + " ".join(f"{n:>9}" for n in names)
+    print("per kind (mean per file):\n" + header)
+    total_n = 0
+    total_cpu = 0.0
+    for kind in sorted(wall, key=lambda k: -sum(wall[k]) / len(wall[k])):
+        n = len(wall[kind])
+        line = f"{kind:<16} {n:3d} {1000 * sum(wall[kind]) / n:8.2f}"
+        if deep is not None:
+            line += f" {1000 * cpu[kind] / n:7.2f} " + " ".join(
+                f"{1000 * phases[(kind, name)] / n:9.2f}" for name in names
+            )
+        total_n += n
+        total_cpu += cpu[kind]
+        print(line)
+    if deep is not None and total_n:
+        split = " ".join(
+            f"{name} {1000 * sum(v for (k, p), v in phases.items() if p == name) / total_n:.2f}"
+            for name in names
+        )
+        print(f"in-process CPU: {1000 * total_cpu / total_n:.2f} ms/file ({split})")
+
+
 def large_round(root: Path, workers: int, quick: bool) -> None:
     """Larger, longer videos: wall time of ours against ffmpeg per file (start-up is negligible here)."""
     seconds, size, per_kind = (10.0, (960, 540), 1) if quick else (30.0, (1280, 720), 2)
@@ -246,7 +365,7 @@ def large_round(root: Path, workers: int, quick: bool) -> None:
             str(samples.generate(kind, root / f"large_{i}{ext}", seconds=seconds, size=size, seed=i))
         )
     total_mb = sum(os.path.getsize(p) for p in paths) / 1048576
-    ours = run_ours(paths, workers, deep=False)
+    ours, _ = run_ours(paths, workers, deep=False)
     base = run_ffmpeg(paths, workers)
     steady = ours.seconds - ours.startup
     print(
@@ -267,6 +386,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--deep", action="store_true", help="our checkers in deep mode")
     parser.add_argument("--large", action="store_true", help="also time a few large videos")
     parser.add_argument("--keep", metavar="DIR", help="build the corpus in DIR and keep it")
+    parser.add_argument(
+        "--per-kind-cpu",
+        action="store_true",
+        help="also check the corpus in this process and give the CPU cost per kind and per checker phase",
+    )
     args = parser.parse_args(argv)
     per_kind = args.per_kind or (6 if args.quick else 16)
 
@@ -276,10 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         items = samples.make_corpus(root / "corpus", per_kind=per_kind, damaged_fraction=0.5, seed=args.seed)
         print(f"corpus built in {time.perf_counter() - t0:.1f} s under {root}")
         paths = [str(i.path) for i in items]
-        ours = run_ours(paths, args.workers, args.deep)
+        ours, results = run_ours(paths, args.workers, args.deep)
         base = run_ffmpeg(paths, args.workers)
         truth = ground_truth(items, base, args.workers)
         report(items, [ours, base], truth, args.workers)
+        per_kind_report(items, results, args.deep if args.per_kind_cpu else None)
         if args.large:
             large_round(root, args.workers, args.quick)
     finally:

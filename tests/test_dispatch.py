@@ -307,6 +307,36 @@ def test_media_info_survives_junk_and_odd_names(tmp_path):
     assert mediainfo.duration_of(info) == pytest.approx(0.5, abs=0.05)
 
 
+def test_media_info_of_unrecognised_content_reads_only_the_head(lib, tmp_path):
+    """``known=False`` (the sniffer found no format) gives libmediainfo only the first bytes: junk gets an
+    empty summary, a clobbered header still its container when the head shows it, and by-name opens on
+    the same thread keep working afterwards (the buffer and by-name handles are kept apart)."""
+    ts = samples.generate("ts_h264", tmp_path / "clip.ts", seconds=1.0, size=SMALL)
+    clobbered = tmp_path / "clobbered.ts"
+    data = bytearray(ts.read_bytes())
+    data[:64] = bytes(64)
+    clobbered.write_bytes(bytes(data))
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(random.Random(5).randbytes(200_000))
+    for _ in range(2):
+        info = mediainfo.media_info(str(clobbered), known=False)
+        assert info is not None and info["general"].get("format") == "MPEG-TS"
+        assert info["general"]["file_size"] == len(data), "the size is the file's, not the head's"
+        junk_info = mediainfo.media_info(str(junk), known=False)
+        assert junk_info is None or junk_info["tracks"] == []
+        named = mediainfo.media_info(str(lib["mp4_h264_aac"]))
+        assert named is not None and named["general"]["format"] == "MPEG-4"
+        assert {t["type"] for t in named["tracks"]} == {"video", "audio"}
+
+
+def test_dispatcher_describes_junk_from_its_head(tmp_path):
+    junk = tmp_path / "junk.mkv"
+    junk.write_bytes(random.Random(4).randbytes(300_000))
+    result = checkers.check(str(junk), CheckOptions())
+    assert result.verdict == Verdict.CORRUPTED
+    assert result.media_info is None or result.media_info["tracks"] == []
+
+
 def test_content_hash_on_request(lib):
     from pixelprobe_tui.core.hashing import hash_file
 
