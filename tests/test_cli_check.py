@@ -43,11 +43,11 @@ def test_check_healthy_file_exits_zero(files):
     assert "1 file: 1 healthy" in proc.stderr
 
 
-def test_check_decodes_a_raw_ac3_stream(files):
-    """A raw AC-3 stream named .ac3 (not a scanned extension) given by name is decoded, not unsupported."""
+def test_check_decodes_a_raw_ac3_stream(tmp_path):
+    """A raw AC-3 stream named .ac3 given by name is decoded, not unsupported."""
     import av
 
-    path = files["root"] / "sound.ac3"
+    path = tmp_path / "sound.ac3"  # not in the shared directory another test walks
     with av.open(str(path), "w", format="ac3") as out:
         stream = out.add_stream("ac3", rate=48000, layout="mono")
         for start in range(0, 24000, 1536):

@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
+from pixelprobe_tui.core.discovery import display_path, json_path_fields, json_safe
 from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, IgnoreRules, Severity, Verdict
 
 
@@ -48,11 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def display_path(path: str) -> str:
-    """A printable form of a path whose name may not be valid UTF-8 (bad bytes shown as \\xNN)."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
 def expand(paths: Iterable[str]) -> Iterator[str]:
     """Files as given, and media files under directories (sorted, media extensions only)."""
     from pixelprobe_tui.core.media import is_supported
@@ -66,6 +62,14 @@ def expand(paths: Iterable[str]) -> Iterator[str]:
                         yield os.path.join(root, name)
         else:
             yield path
+
+
+def json_record(result: CheckResult) -> dict[str, object]:
+    """One ``check --json`` line: ``path`` as text, plus ``path_b64`` (the raw bytes) for a name that is not
+    UTF-8, the same rule as every JSON the CLI prints (``discovery.json_path_fields``)."""
+    record = json_safe(result.to_dict())
+    record.update(json_path_fields("path", result.path))
+    return record
 
 
 def format_result(result: CheckResult) -> str:
@@ -89,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         for result in pool.check_many(expand(args.paths), options, rules):
             counts[result.verdict.value] += 1
             if args.json:
-                print(json.dumps(result.to_dict()), flush=True)
+                print(json.dumps(json_record(result), ensure_ascii=False), flush=True)
             else:
                 print(format_result(result), flush=True)
     if not args.json:

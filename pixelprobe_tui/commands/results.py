@@ -1,7 +1,11 @@
 """``pixelprobe results`` (list verdicts, for scripts) and ``pixelprobe mark-good`` (record a person's call).
 
 ``results --json`` prints a JSON array of records keyed by the ``scan_results`` column names, streamed so a
-large table does not have to fit in memory. ``mark-good`` exits 2 when a path has no result in the database.
+large table does not have to fit in memory. ``file_path`` is the file system path: exact when the name is
+valid UTF-8, with invalid bytes as U+FFFD otherwise, and then a ``file_path_b64`` field holds the raw bytes
+(see ``discovery.json_path_fields``). The plain listing escapes control characters and invalid bytes
+(``display_path``), so a hostile file name cannot drive the terminal. ``mark-good`` exits 2 when a path has
+no result in the database.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import sys
 from typing import Any
 
 from pixelprobe_tui.commands import add_database_option, database_from_args
-from pixelprobe_tui.core.discovery import display_path, path_from_db
+from pixelprobe_tui.core.discovery import display_path, json_path_fields, json_safe, path_from_db
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,7 +45,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _detail(row: dict[str, Any]) -> str:
     text = row.get("corruption_details") or row.get("error_message") or row.get("warning_details") or ""
-    return text.splitlines()[0] if text else ""
+    return display_path(text.splitlines()[0]) if text else ""
+
+
+def json_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``scan_results`` row (from ``iter_results``) as the record ``results --json`` prints: the real
+    path (plus ``file_path_b64`` for a name that is not UTF-8), and no text a strict JSON parser rejects."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key == "file_path" and value is not None:
+            out.update(json_path_fields("file_path", path_from_db(value)))
+        else:
+            out[key] = json_safe(value)  # a message quoting a name that is not UTF-8 gets U+FFFD
+    return out
 
 
 def run_results(args: argparse.Namespace) -> int:
@@ -56,7 +72,8 @@ def run_results(args: argparse.Namespace) -> int:
             out.write("[")
             n = 0
             for row in rows:
-                out.write(("," if n else "") + "\n  " + json.dumps(row, ensure_ascii=False, default=str))
+                line = json.dumps(json_record(row), ensure_ascii=False, default=str)
+                out.write(("," if n else "") + "\n  " + line)
                 n += 1
             out.write("\n]\n" if n else "]\n")
             return 0

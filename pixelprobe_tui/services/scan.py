@@ -40,6 +40,10 @@ from pixelprobe_tui.core.discovery import (
     WalkIssue,
     display_path,
     effective_roots,
+    json_path_fields,
+    json_path_list_fields,
+    json_safe,
+    path_from_db,
     path_to_db,
     walk,
 )
@@ -140,9 +144,31 @@ class ScanSummary:
         return self.corrupted + self.known_corrupted > 0
 
     def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
+        """The summary as JSON-ready values. Paths are text, with a ``<key>_b64`` sibling holding the raw
+        bytes of names that are not UTF-8 (``discovery.json_path_fields``: the CLI's one rule)."""
+        d = json_safe(dict(self.__dict__))
         d["errors"] = self.errors
+        d.update(json_path_list_fields("roots", self.roots))
+        d.update(json_path_list_fields("unavailable_roots", self.unavailable_roots))
+        d["discovery"] = _discovery_json(self.discovery)
         return d
+
+
+def _discovery_json(discovery: dict[str, Any]) -> dict[str, Any]:
+    """A ``WalkReport.as_dict()`` (paths in database form) with its paths as the CLI prints paths."""
+    d = json_safe(dict(discovery))
+    if "roots" in discovery:
+        d.update(json_path_list_fields("roots", [path_from_db(r) for r in discovery["roots"]]))
+    if "roots_dropped" in discovery:
+        d["roots_dropped"] = [
+            {**json_path_fields("root", path_from_db(r)), "reason": json_safe(why)}
+            for r, why in discovery["roots_dropped"]
+        ]
+    if "issues" in discovery:
+        d["issues"] = [
+            {**json_safe(i), **json_path_fields("path", path_from_db(i["path"]))} for i in discovery["issues"]
+        ]
+    return d
 
 
 def _scan_type(files: bool, deep: bool, force: bool) -> str:
@@ -410,7 +436,7 @@ class _Run:
         self.summary = ScanSummary(
             scan_id=str(claim.scan_id),
             status=ScanStatus.COMPLETED,
-            roots=[display_path(r) for r in kept],
+            roots=list(kept),
             deep=self.deep,
             force=self.force,
             resumed=claim.resumed,
@@ -773,7 +799,7 @@ class _Run:
         s.files_checked = c.files_done + s.already_checked
         s.bytes_checked = c.bytes_done
         s.skipped_unavailable += self.health.dropped
-        s.unavailable_roots = sorted(display_path(r) for r in self.health.unavailable)
+        s.unavailable_roots = sorted(self.health.unavailable)
         s.status = str(status)
         s.duration_s = round(time.monotonic() - self._started, 3)
         s.started_at = self.claim.start_time.isoformat()
@@ -786,7 +812,7 @@ class _Run:
         if self.health.unavailable:
             reasons.append(
                 f"{len(self.health.unavailable)} root(s) unavailable (storage stalled): "
-                + ", ".join(s.unavailable_roots)
+                + ", ".join(display_path(r) for r in s.unavailable_roots)
             )
         s.incomplete_reason = "; ".join(reasons) or None
         if error is not None:
@@ -804,7 +830,7 @@ class _Run:
             "unsupported": s.unsupported,
             "bytes_checked": s.bytes_checked,
             "skipped_unavailable": s.skipped_unavailable,
-            "unavailable_roots": s.unavailable_roots,
+            "unavailable_roots": [path_to_db(r) for r in s.unavailable_roots],
             "incomplete_reason": s.incomplete_reason,
             "discovery": {k: v for k, v in s.discovery.items() if k != "issues"},
             "issues": s.discovery.get("issues", [])[:100],
