@@ -1,7 +1,8 @@
 """The checker child process: reads check requests from its parent and answers with results.
 
-Started by :mod:`pixelprobe_tui.core.isolation` as ``python -m pixelprobe_tui.core.checker_child`` in its own
-session. Messages in both directions are frames: a 4-byte big-endian length, then ASCII JSON. JSON with
+Forked from a warm zygote (:mod:`pixelprobe_tui.core.zygote`), which calls :func:`serve`, or, when no
+zygote can run, started by :mod:`pixelprobe_tui.core.isolation` as
+``python -m pixelprobe_tui.core.checker_child``; either way in its own session. Messages in both directions are frames: a 4-byte big-endian length, then ASCII JSON. JSON with
 ``ensure_ascii`` escapes lone surrogates, so path names that are not valid UTF-8 (decoded by Python with
 ``surrogateescape``) survive the trip unchanged.
 
@@ -196,22 +197,32 @@ def _check_one(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Serve check requests on stdin/stdout until end of input or a quit message."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    memory_mb = int(args[args.index("--memory-mb") + 1]) if "--memory-mb" in args else 0
-    # Ctrl-C belongs to the parent; our session is separate anyway, this covers a direct kill -INT.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    # Keep the protocol on private descriptors, and point fd 0/1 elsewhere so that a library printing to
-    # stdout (or reading stdin) cannot corrupt the frame stream.
-    proto_in = os.dup(0)
-    proto_out = os.dup(1)
+def redirect_stdio() -> None:
+    """Point fd 0 at /dev/null and fd 1 at stderr, so that a library printing to stdout (or reading stdin)
+    cannot touch the protocol descriptors or the terminal."""
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
+    os.close(devnull)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
+
+def serve(
+    proto_in: int,
+    proto_out: int,
+    memory_mb: int,
+    *,
+    hooks: bool = False,
+    tool_versions: dict[str, str] | None = None,
+    watch_parent: bool = True,
+) -> int:
+    """Answer check requests read from *proto_in* on *proto_out* until end of input or a quit message.
+
+    Sets the address-space cap first, then sends ``hello``. *tool_versions* saves asking the libraries
+    again (a child forked from a warm zygote gets them from it); *watch_parent* starts a thread that ends
+    this process when its parent goes (a forked child relies on PR_SET_PDEATHSIG instead).
+    Returns the process exit status.
+    """
     if memory_mb > 0:
         cap = memory_mb * 1048576
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
@@ -227,9 +238,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from pixelprobe_tui.core import checkers  # import before hello so start-up failures surface at once
 
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    hooks = os.environ.get(HOOK_ENV) == "1"
-    send({"type": "hello", "pid": os.getpid(), "tool_versions": checkers.tool_versions()})
+    if watch_parent:
+        threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    versions = tool_versions if tool_versions is not None else checkers.tool_versions()
+    send({"type": "hello", "pid": os.getpid(), "tool_versions": versions})
     while True:
         try:
             message = read_frame(proto_in)
@@ -241,6 +253,19 @@ def main(argv: list[str] | None = None) -> int:
             send(_check_one(message, send, memory_mb, hooks))
         else:
             send({"type": "error", "message": f"unknown op {message.get('op')!r}"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve check requests on stdin/stdout until end of input or a quit message."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    memory_mb = int(args[args.index("--memory-mb") + 1]) if "--memory-mb" in args else 0
+    # Ctrl-C belongs to the parent; our session is separate anyway, this covers a direct kill -INT.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Keep the protocol on private descriptors.
+    proto_in = os.dup(0)
+    proto_out = os.dup(1)
+    redirect_stdio()
+    return serve(proto_in, proto_out, memory_mb, hooks=os.environ.get(HOOK_ENV) == "1")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,228 @@
+"""The warm zygote that forks checker children: real processes, real signals, real deaths.
+
+Each test asks: does a forked child keep every isolation property of a child started from scratch, and does
+nothing outlive whoever dies first (the parent, the zygote, a child)?
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pixelprobe_tui.core import checkers, samples, zygote
+from pixelprobe_tui.core.checker_child import HOOK_ENV
+from pixelprobe_tui.core.isolation import CheckerChild, IsolationConfig
+from pixelprobe_tui.core.verdict import Verdict
+
+HOOKS = {**os.environ, HOOK_ENV: "1"}
+FAST = IsolationConfig(min_timeout_s=3.0, base_timeout_s=0.0, progress_grace_s=1.0, busy_cpu_share=0.1)
+
+
+@pytest.fixture(scope="module")
+def png(tmp_path_factory) -> Path:
+    return samples.generate("png", tmp_path_factory.mktemp("zygote") / "ok.png", size=(64, 48))
+
+
+@pytest.fixture
+def hook_file(tmp_path):
+    def make(hook: str) -> str:
+        path = tmp_path / f"__pixelprobe_{hook}.mp4"
+        path.write_bytes(b"\0" * 64)
+        return str(path)
+
+    return make
+
+
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        raw = fh.read()
+    return int(raw[raw.rfind(b")") + 2 :].split()[1])
+
+
+def _running(pid: int) -> bool:
+    """Whether *pid* is a live process (a zombie waiting for a reaper that is not ours counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        return False
+    return raw[raw.rfind(b")") + 2 :].split()[0] != b"Z"
+
+
+def _wait_gone(pids: list[int], limit_s: float = 30.0) -> list[int]:
+    """The pids still running after waiting up to *limit_s* for all of them to end."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if _running(p)]
+        if not alive:
+            return []
+        time.sleep(0.1)
+    return [p for p in pids if _running(p)]
+
+
+def test_child_is_forked_from_a_warm_single_threaded_zygote(png):
+    with CheckerChild() as child:
+        result = child.check(str(png))
+        z = zygote.shared(None)
+        assert _ppid(child.pid) == z.pid  # forked, not started from scratch
+        assert result.verdict == checkers.check(str(png)).verdict
+        assert child.tool_versions == z.tool_versions and child.tool_versions.get("pyav")
+        assert len(os.listdir(f"/proc/{z.pid}/task")) == 1  # the only safe kind of process to fork
+
+
+def test_forked_child_keeps_the_isolation_properties(png):
+    cfg = IsolationConfig(memory_mb=1536)
+    with CheckerChild(cfg) as child:
+        child.start()
+        pid = child.pid
+        assert os.getsid(pid) == pid  # its own session: no terminal, no Ctrl-C from it
+        assert os.getpgid(pid) == pid
+        limits = Path(f"/proc/{pid}/limits").read_text()
+        line = next(x for x in limits.splitlines() if x.startswith("Max address space"))
+        assert line.split()[3] == str(1536 * 1048576)
+        assert os.readlink(f"/proc/{pid}/fd/0") == "/dev/null"
+        # Nothing but stdio, the two protocol pipes and what the libraries opened themselves: no other
+        # child's pipes and not the zygote's control socket.
+        targets = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        assert not [t for t in targets if t.startswith("socket:")]
+        assert sum(t.startswith("pipe:") for t in targets) == 2
+        os.kill(pid, signal.SIGINT)  # ignored, as in a child started from scratch
+        assert child.check(str(png)).verdict == Verdict.HEALTHY
+        assert child.pid == pid
+
+
+def test_two_children_do_not_share_pipes(png):
+    # A child must not hold a copy of another child's protocol pipe, or that child's death would not end
+    # the parent's read (no end of file while a copy of the write end stays open).
+    with CheckerChild() as a, CheckerChild() as b:
+        a.start()
+        b.start()
+
+        def pipes(pid: int) -> set[str]:
+            fds = (os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd"))
+            return {t for t in fds if t.startswith("pipe:")}
+
+        assert pipes(a.pid).isdisjoint(pipes(b.pid))
+
+
+def test_respawn_after_a_crash_forks_from_the_same_zygote(hook_file, png):
+    with CheckerChild(FAST, env=HOOKS) as child:
+        child.start()
+        z = zygote.shared(HOOKS)
+        forks = z.forks
+        crashed = child.check(hook_file("segv"))
+        assert crashed.verdict == Verdict.CORRUPTED
+        assert crashed.findings[0].message.startswith("decoder crashed (signal 11")  # status via the zygote
+        assert child.check(str(png)).verdict == Verdict.HEALTHY
+        assert child.spawn_count == 2
+        assert z.forks == forks + 1 and zygote.shared(HOOKS) is z and z.alive
+        assert _ppid(child.pid) == z.pid
+
+
+def test_exit_status_and_timeout_results_come_through_the_zygote(hook_file):
+    with CheckerChild(FAST, env=HOOKS) as child:
+        exited = child.check(hook_file("exit"))
+        assert "exited unexpectedly (status 3)" in exited.findings[0].message
+        spun = child.check(hook_file("spin"))
+        assert spun.verdict == Verdict.CORRUPTED and spun.findings[0].message.endswith("(decoder hang)")
+
+
+def test_zygote_death_ends_its_children_and_the_next_check_gets_a_new_zygote(hook_file, png):
+    cfg = IsolationConfig(min_timeout_s=300.0)
+    with CheckerChild(cfg, env=HOOKS) as child:
+        child.start()
+        old = zygote.shared(HOOKS)
+        victim = child.pid
+        threading.Timer(1.0, old.kill).start()
+        result = child.check(hook_file("spin"))  # would spin for 300 s: ends when the zygote dies
+        assert result.verdict == Verdict.UNREADABLE
+        assert "killed (signal 9" in result.findings[0].message
+        assert _wait_gone([victim, old.pid]) == []
+        assert child.check(str(png)).verdict == Verdict.HEALTHY
+        new = zygote.shared(HOOKS)
+        assert new is not old and new.pid != old.pid
+        assert _ppid(child.pid) == new.pid
+
+
+_PARENT = r"""
+import os, sys
+from pixelprobe_tui.core import zygote
+from pixelprobe_tui.core.isolation import CheckerChild, IsolationConfig
+env = {**os.environ, "PIXELPROBE_TEST_HOOKS": "1"}
+child = CheckerChild(IsolationConfig(min_timeout_s=300.0, fork_server=sys.argv[2] == "1"), env=env)
+child.start()
+z = zygote._shared.get(tuple(sorted(env.items())))
+print(child.pid, z.pid if z is not None else 0, flush=True)
+child.check(sys.argv[1])  # spins until killed
+"""
+
+
+@pytest.mark.parametrize("fork_server", [True, False], ids=["forked", "from-scratch"])
+def test_parent_killed_leaves_no_zygote_or_child_behind(tmp_path, fork_server):
+    spin = tmp_path / "__pixelprobe_spin.mp4"
+    spin.write_bytes(b"x")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, str(spin), "1" if fork_server else "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        child_pid, zygote_pid = (int(x) for x in parent.stdout.readline().split())
+        assert _running(child_pid)
+        assert (zygote_pid != 0) == fork_server
+        if fork_server:
+            assert _ppid(child_pid) == zygote_pid
+        time.sleep(0.5)  # the child is spinning on the file now
+    finally:
+        parent.kill()  # SIGKILL: no atexit, no close, no chance to clean up
+        parent.wait()
+    left = _wait_gone([p for p in (child_pid, zygote_pid) if p])
+    for pid in left:  # don't leave a spinning process on a shared machine, even when failing
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+
+
+def test_idle_zygote_exits_and_is_replaced_on_demand(png):
+    z = zygote.Zygote(idle_exit_s=0.5)
+    z.start()
+    pid = z.pid
+    assert pid is not None
+    assert _wait_gone([pid]) == []
+    deadline = time.monotonic() + 10
+    while z.alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not z.alive
+    with pytest.raises(zygote.ZygoteError):
+        z.fork(0, 2)
+    z.close()
+
+
+def test_without_fork_server_children_start_from_scratch(png):
+    with CheckerChild(IsolationConfig(fork_server=False)) as child:
+        assert child.check(str(png)).verdict == Verdict.HEALTHY
+        assert _ppid(child.pid) == os.getpid()
+
+
+def test_closing_the_zygote_ends_its_children(png):
+    z = zygote.Zygote()
+    z.start()
+    err = os.open(os.devnull, os.O_WRONLY)
+    try:
+        proc = z.fork(0, err)
+    finally:
+        os.close(err)
+    assert proc.poll() is None
+    z.close()
+    assert proc.wait(30) == -signal.SIGKILL
+    assert _wait_gone([proc.pid, z.pid]) == []
+    for stream in (proc.stdin, proc.stdout):
+        assert stream is not None
+        stream.close()
