@@ -14,6 +14,8 @@ Decisions documented here:
   TIFF walk (IFDs and strip/tile data inside the file); CR3 is ISO-BMFF and RAF has its own header. Pixel
   decoding of raw data is out of scope: the image checker should treat :data:`RAW_EXTENSIONS` as
   structure-only.
+- **TGA** has no magic number: content is called TGA only under a ``.tga`` name and with a header that
+  describes an image (type, depth, dimensions). ICO and Netpbm are recognised by their headers.
 - Containers that carry either audio or video (ISO-BMFF, Matroska, Ogg, ASF, MPEG-TS) get a *hint* from the
   content (an ``M4A`` brand, Opus/Vorbis/FLAC in Ogg ...) and the decoder settles the family from its streams.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from dataclasses import dataclass
 from enum import StrEnum
@@ -89,6 +92,11 @@ AUDIO_EXTENSIONS: frozenset[str] = frozenset(
         "ape",
         "wv",
         "mka",
+        # Raw elementary streams FFmpeg demuxes and decodes (sniffed by content, see _raw_audio).
+        "ac3",
+        "eac3",
+        "dts",
+        "amr",
     ]
 )
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -97,6 +105,7 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
         "jpeg",
         "jpe",
         "jfif",
+        "mpo",
         "png",
         "apng",
         "gif",
@@ -109,6 +118,12 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
         "heif",
         "hif",
         "avif",
+        "ico",
+        "tga",
+        "ppm",
+        "pgm",
+        "pbm",
+        "pnm",
     ]
 )
 # Camera raw formats: images, checked structurally only (see module docstring).
@@ -166,11 +181,11 @@ _expect("wav wave", {"wav", "rf64", "w64"})
 _expect("aiff aif aifc", {"aiff"})
 _expect("ape", {"ape"})
 _expect("wv", {"wavpack"})
-# Raw audio streams: recognised by content and decoded, but not scanned for by default (not in the tables).
+# Raw audio streams: recognised by content and decoded.
 _expect("ac3 eac3", {"ac3", "eac3"})
 _expect("dts", {"dts"})
 _expect("amr", {"amr"})
-_expect("jpg jpeg jpe jfif", {"jpeg"})
+_expect("jpg jpeg jpe jfif mpo", {"jpeg"})
 _expect("png apng", {"png"})
 _expect("gif", {"gif"})
 _expect("bmp dib", {"bmp"})
@@ -178,6 +193,9 @@ _expect("tif tiff", {"tiff"})
 _expect("webp", {"webp"})
 _expect("heic heif hif", {"heif"})
 _expect("avif", {"avif"})
+_expect("ico", {"ico"})
+_expect("tga", {"tga"})
+_expect("ppm pgm pbm pnm", {"pnm"})
 _expect("cr2 nef nrw dng arw srf sr2 orf rw2 rwl pef srw 3fr erf kdc iiq mef mos", _TIFF_RAW)
 _expect("cr3", {"cr3"})
 _expect("raf", {"raf"})
@@ -185,7 +203,7 @@ _expect("raf", {"raf"})
 # Containers whose content settles the family on its own.
 _CONTENT_FAMILY: dict[str, Family] = {
     **dict.fromkeys(
-        ["jpeg", "png", "gif", "bmp", "tiff", "webp", "heif", "avif", "cr3", "raf"],
+        ["jpeg", "png", "gif", "bmp", "tiff", "webp", "heif", "avif", "cr3", "raf", "ico", "tga", "pnm"],
         Family.IMAGE,
     ),
     **dict.fromkeys(
@@ -440,6 +458,8 @@ def sniff_fd(path: str, fd: int, size: int) -> Sniff:
             container = "mp3"
         if container == "mp3" and inner is None:
             hint = Family.AUDIO
+    if container is None and ext == "tga" and _tga_header(head, size):
+        container, hint = "tga", Family.IMAGE  # TGA has no magic number: only its name and a sane header
     if container is None and ext in MPEG_AUDIO_EXTENSIONS:
         # Some encoders leave junk before the first frame; look through the whole head.
         sync = find_mpeg_audio_sync(head)
@@ -590,6 +610,10 @@ def identify(
         return "mpegps", Family.VIDEO, 0
     if h.startswith(b"\x00\x00\x01\xb3"):
         return "mpegvideo", Family.VIDEO, 0
+    if _ico_header(h):
+        return "ico", Family.IMAGE, 0
+    if _PNM_MAGIC.match(h):
+        return "pnm", Family.IMAGE, 0
     raw_audio = _raw_audio(h)
     if raw_audio is not None:
         return raw_audio, Family.AUDIO, 0
@@ -607,6 +631,32 @@ def identify(
     if sync is not None:
         return "mp3", Family.AUDIO, sync
     return None, None, 0
+
+
+# Netpbm: "P1".."P7", whitespace, then (after comments) the width; PAM (P7) has a keyword header.
+_PNM_MAGIC = re.compile(rb"P[1-6](?:\s+(?:#[^\n]*\n\s*)*)\d|P7\s")
+
+
+def _ico_header(h: bytes) -> bool:
+    """A Windows icon (or cursor) directory: reserved 0, type 1 or 2, and a plausible first entry."""
+    if len(h) < 22 or h[:2] != b"\x00\x00" or h[2:4] not in (b"\x01\x00", b"\x02\x00"):
+        return False
+    count = int.from_bytes(h[4:6], "little")
+    entry = h[6:22]
+    size = int.from_bytes(entry[8:12], "little")
+    offset = int.from_bytes(entry[12:16], "little")
+    return 0 < count <= 512 and entry[3] == 0 and size > 0 and offset >= 6 + 16 * count
+
+
+def _tga_header(h: bytes, size: int) -> bool:
+    """A Truevision TGA header that describes an image the file can hold (TGA has no magic number)."""
+    if len(h) < 18:
+        return False
+    id_len, cmap_type, image_type = h[0], h[1], h[2]
+    width, height, bpp = int.from_bytes(h[12:14], "little"), int.from_bytes(h[14:16], "little"), h[16]
+    if cmap_type not in (0, 1) or image_type not in (1, 2, 3, 9, 10, 11) or width == 0 or height == 0:
+        return False
+    return bpp in (8, 15, 16, 24, 32) and 18 + id_len <= size
 
 
 # Raw audio elementary streams FFmpeg demuxes, recognised so that they reach the decoder (and never the

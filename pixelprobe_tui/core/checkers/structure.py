@@ -40,6 +40,7 @@ from pixelprobe_tui.core.checkers.walks import (
     flac,
     flv,
     gif,
+    ico,
     isobmff,
     jpeg,
     matroska,
@@ -48,6 +49,7 @@ from pixelprobe_tui.core.checkers.walks import (
     mpegts,
     ogg,
     png,
+    pnm,
     raf,
     riff,
     tiff,
@@ -101,6 +103,8 @@ WALKS: dict[str, Walk] = {
     "raf": raf.walk,
     "asf": asf.walk,
     "flv": flv.walk,
+    "ico": ico.walk,
+    "pnm": pnm.walk,
 }
 
 

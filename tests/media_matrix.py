@@ -1,0 +1,1031 @@
+"""A wide matrix of small VALID media files beyond the sample kinds, for false-alarm and recall hunting.
+
+Each :class:`Case` builds one file with the imageio-ffmpeg binary (lavfi test sources), PyAV, the ``flac``
+command-line encoder, Pillow / pillow-heif, or by hand where no encoder writes the layout (interlaced PNG,
+4-bit / RLE / top-down BMP, odd-sized WAV chunks). Files are tiny (96x64, 1 s, 25 fps) so the whole matrix
+builds in seconds. ``allowed`` lists the warning codes a person would agree with for that file.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import shutil
+import struct
+import subprocess
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import imageio_ffmpeg
+from PIL import Image, ImageDraw
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+W, H = 96, 64
+VIDEO = ["-f", "lavfi", "-i", f"testsrc2=size={W}x{H}:rate=25:duration=1"]
+SIZE_128 = ["-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25:duration=1"]
+
+
+def audio(rate: int = 44100, seconds: float = 1.0, freq: int = 440) -> list[str]:
+    """A stereo lavfi tone (an envelope and an overtone keep the encoders' bitstreams non-trivial)."""
+    expr = f"0.4*sin({freq}*2*PI*t)*(0.6+0.4*sin(6*PI*t))+0.1*sin({freq * 3}*2*PI*t)"
+    return ["-f", "lavfi", "-i", f"aevalsrc={expr}|{expr}*0.8:s={rate}:d={seconds}"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One valid file to build: ``build(path)`` writes it."""
+
+    name: str
+    ext: str
+    family: str
+    build: Callable[[Path], None]
+    allowed: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.{self.ext}"
+
+
+class Unavailable(Exception):
+    """The encoder this case needs is not in this environment."""
+
+
+def ffmpeg(out: Path, *args: str) -> None:
+    """Run the ffmpeg binary writing ``out`` (single-threaded, quiet); raise with its stderr on failure."""
+    cmd = [FFMPEG, "-nostdin", "-hide_banner", "-v", "error", "-y", *args, "-threads", "1", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed for {out.name}: {proc.stderr.decode(errors='replace')[-800:]}")
+
+
+def _ff(*args: str) -> Callable[[Path], None]:
+    return lambda out: ffmpeg(out, *args)
+
+
+CASES: list[Case] = []
+
+
+def case(
+    name: str, ext: str, family: str, build: Callable[[Path], None], allowed: tuple[str, ...] = ()
+) -> None:
+    CASES.append(Case(name, ext, family, build, frozenset(allowed)))
+
+
+def video(name: str, ext: str, *args: str, allowed: tuple[str, ...] = ()) -> None:
+    case(name, ext, "video", _ff(*VIDEO, *args), allowed)
+
+
+def av_video(name: str, ext: str, *args: str, allowed: tuple[str, ...] = ()) -> None:
+    """Video plus a sine audio track."""
+    case(name, ext, "video", _ff(*VIDEO, *audio(), *args), allowed)
+
+
+def sound(name: str, ext: str, *args: str, rate: int = 44100, allowed: tuple[str, ...] = ()) -> None:
+    case(name, ext, "audio", _ff(*audio(rate), *args), allowed)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Video.
+
+X264 = ("-c:v", "libx264", "-preset", "veryfast")
+video("mpg_mpeg1", "mpg", "-c:v", "mpeg1video", "-bf", "2", "-f", "mpeg")
+av_video("mpg_mpeg1_mp2", "mpg", "-c:v", "mpeg1video", "-c:a", "mp2", "-f", "mpeg")
+av_video("vob_mpeg2_ac3", "vob", "-c:v", "mpeg2video", "-bf", "2", "-c:a", "ac3", "-f", "vob")
+video("mpg_mpeg2_interlaced", "mpg", "-c:v", "mpeg2video", "-flags", "+ildct+ilme", "-f", "mpeg")
+video("m2v_elementary", "m2v", "-c:v", "mpeg2video", "-f", "mpeg2video")
+av_video("ts_mpeg2_mp2", "ts", "-c:v", "mpeg2video", "-c:a", "mp2", "-f", "mpegts")
+av_video("avi_mpeg4_bframes_mp3", "avi", "-c:v", "mpeg4", "-bf", "2", "-c:a", "libmp3lame")
+video("avi_xvid", "avi", "-c:v", "libxvid")
+av_video("mp4_mpeg4_aac", "mp4", "-c:v", "mpeg4", "-c:a", "aac")
+av_video("avi_mjpeg_pcm", "avi", "-c:v", "mjpeg", "-c:a", "pcm_s16le")
+video("mov_mjpeg", "mov", "-c:v", "mjpeg")
+av_video("mp4_h264_high_bframes", "mp4", *X264, "-profile:v", "high", "-bf", "3", "-c:a", "aac")
+video("mkv_h264_10bit", "mkv", *X264, "-pix_fmt", "yuv420p10le")
+video("mp4_h264_444", "mp4", *X264, "-pix_fmt", "yuv444p")
+video("mp4_h264_interlaced", "mp4", *X264, "-flags", "+ildct+ilme", "-x264-params", "interlaced=1:tff=1")
+av_video(
+    "ts_h264_open_gop",
+    "ts",
+    *X264,
+    "-bf",
+    "3",
+    "-x264-params",
+    "open-gop=1:keyint=4:min-keyint=2",
+    "-c:a",
+    "aac",
+)
+av_video("m2ts_h264_ac3", "m2ts", *X264, "-c:a", "ac3", "-f", "mpegts", "-mpegts_m2ts_mode", "1")
+av_video("mts_h264_ac3", "mts", *X264, "-c:a", "ac3", "-f", "mpegts", "-mpegts_m2ts_mode", "1")
+av_video("flv_h264_aac", "flv", *X264, "-c:a", "aac")
+av_video("flv_sorenson_mp3", "flv", "-c:v", "flv", "-c:a", "libmp3lame")
+case(
+    "3gp_h263_amr",
+    "3gp",
+    "video",
+    _ff(*SIZE_128, *audio(8000), "-c:v", "h263", "-c:a", "libopencore_amrnb", "-ac", "1", "-b:a", "12.2k"),
+)
+av_video("3gp_h264_aac", "3gp", *X264, "-profile:v", "baseline", "-c:a", "aac")
+av_video(
+    "mp4_hevc_aac",
+    "mp4",
+    "-c:v",
+    "libx265",
+    "-tag:v",
+    "hvc1",
+    "-x265-params",
+    "log-level=none",
+    "-c:a",
+    "aac",
+)
+video("mkv_hevc_10bit", "mkv", "-c:v", "libx265", "-pix_fmt", "yuv420p10le", "-x265-params", "log-level=none")
+video("ts_hevc", "ts", "-c:v", "libx265", "-x265-params", "log-level=none")
+av_video("webm_vp8_vorbis", "webm", "-c:v", "libvpx", "-b:v", "200k", "-c:a", "libvorbis")
+av_video(
+    "mkv_vp9_opus", "mkv", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"
+)
+video(
+    "webm_vp9_alpha",
+    "webm",
+    "-c:v",
+    "libvpx-vp9",
+    "-pix_fmt",
+    "yuva420p",
+    "-deadline",
+    "realtime",
+    "-cpu-used",
+    "8",
+)
+video("mkv_av1_svt", "mkv", "-c:v", "libsvtav1", "-preset", "12", "-svtav1-params", "lp=1")
+video("webm_av1_aom", "webm", "-c:v", "libaom-av1", "-cpu-used", "8", "-row-mt", "0", "-crf", "40")
+av_video("ogv_theora_vorbis", "ogv", "-c:v", "libtheora", "-q:v", "5", "-c:a", "libvorbis")
+av_video("mkv_ffv1_flac", "mkv", "-c:v", "ffv1", "-level", "3", "-slicecrc", "1", "-c:a", "flac")
+video("avi_huffyuv", "avi", "-c:v", "huffyuv", "-pix_fmt", "yuv422p")
+video("avi_ffvhuff", "avi", "-c:v", "ffvhuff")
+av_video("mov_prores_pcm24", "mov", "-c:v", "prores_ks", "-profile:v", "3", "-c:a", "pcm_s24le")
+video("mov_png", "mov", "-c:v", "png")
+video("mov_qtrle", "mov", "-c:v", "qtrle")
+av_video("wmv_wmv2_wma", "wmv", "-c:v", "wmv2", "-c:a", "wmav2")
+video("asf_msmpeg4", "asf", "-c:v", "msmpeg4")
+video("mkv_utvideo", "mkv", "-c:v", "utvideo")
+# Variable frame rate: frames dropped irregularly, timestamps kept.
+VFR = ("-vf", "select='not(eq(mod(n\\,3)\\,1))'", "-fps_mode", "vfr")
+video("mkv_vfr", "mkv", *VFR, *X264)
+video("mp4_vfr", "mp4", *VFR, *X264)
+case("mp4_rotated", "mp4", "video", _ff("-display_rotation", "90", *VIDEO, *X264))
+video("mp4_one_frame", "mp4", *X264, "-frames:v", "1")
+video("mkv_one_frame_vp9", "mkv", "-c:v", "libvpx-vp9", "-frames:v", "1")
+av_video(
+    "mp4_frag_hevc",
+    "mp4",
+    "-c:v",
+    "libx265",
+    "-x265-params",
+    "log-level=none",
+    "-c:a",
+    "aac",
+    "-movflags",
+    "frag_keyframe+empty_moov",
+)
+av_video("mp4_frag_plain", "mp4", *X264, "-c:a", "aac", "-movflags", "frag_keyframe+empty_moov")
+av_video(
+    "mp4_frag_dash", "mp4", *X264, "-c:a", "aac", "-movflags", "+dash+global_sidx+frag_keyframe+empty_moov"
+)
+av_video("mp4_faststart_mp3", "mp4", *X264, "-c:a", "libmp3lame", "-movflags", "+faststart")
+av_video("mov_timecode", "mov", *X264, "-c:a", "aac", "-timecode", "01:00:00:00")
+av_video("m4v_h264", "m4v", *X264, "-c:a", "aac")
+av_video("webm_live", "webm", "-c:v", "libvpx", "-c:a", "libopus", "-live", "1")
+av_video(
+    "mkv_h264_no_cues_limit",
+    "mkv",
+    *X264,
+    "-c:a",
+    "aac",
+    "-cluster_size_limit",
+    "2000",
+    "-cluster_time_limit",
+    "200",
+)
+
+
+def _multi_audio(ext: str, codecs: tuple[str, str]) -> Callable[[Path], None]:
+    return _ff(
+        *VIDEO,
+        *audio(),
+        *audio(48000, freq=660),
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-map",
+        "2:a",
+        *X264,
+        "-c:a:0",
+        codecs[0],
+        "-c:a:1",
+        codecs[1],
+    )
+
+
+case("mkv_multi_audio", "mkv", "video", _multi_audio("mkv", ("aac", "ac3")))
+case("mp4_multi_audio", "mp4", "video", _multi_audio("mp4", ("aac", "ac3")))
+
+SRT = "1\n00:00:00,000 --> 00:00:00,500\nHello\n\n2\n00:00:00,500 --> 00:00:00,900\nWorld\n"
+
+
+def _mkv_subs_attachment(out: Path) -> None:
+    srt = out.with_suffix(".srt")
+    srt.write_text(SRT)
+    att = out.with_suffix(".txt")
+    att.write_text("an attached file\n")
+    ffmpeg(
+        out,
+        *VIDEO,
+        "-i",
+        str(srt),
+        "-map",
+        "0",
+        "-map",
+        "1",
+        *X264,
+        "-c:s",
+        "srt",
+        "-attach",
+        str(att),
+        "-metadata:s:t",
+        "mimetype=text/plain",
+    )
+    srt.unlink()
+    att.unlink()
+
+
+def _mp4_mov_text(out: Path) -> None:
+    srt = out.with_suffix(".srt")
+    srt.write_text(SRT)
+    ffmpeg(out, *VIDEO, "-i", str(srt), "-map", "0", "-map", "1", *X264, "-c:s", "mov_text")
+    srt.unlink()
+
+
+def _mkv_ass(out: Path) -> None:
+    srt = out.with_suffix(".srt")
+    srt.write_text(SRT)
+    ffmpeg(
+        out,
+        *VIDEO,
+        *audio(),
+        "-i",
+        str(srt),
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map",
+        "2",
+        *X264,
+        "-c:a",
+        "libopus",
+        "-c:s",
+        "ass",
+    )
+    srt.unlink()
+
+
+def _chapters(out: Path) -> None:
+    meta = out.with_suffix(".ffmeta")
+    meta.write_text(
+        ";FFMETADATA1\ntitle=t\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=500\ntitle=a\n"
+        "[CHAPTER]\nTIMEBASE=1/1000\nSTART=500\nEND=1000\ntitle=b\n"
+    )
+    ffmpeg(out, *VIDEO, "-i", str(meta), "-map_metadata", "1", "-map_chapters", "1", *X264)
+    meta.unlink()
+
+
+case("mkv_srt_attachment", "mkv", "video", _mkv_subs_attachment)
+case("mkv_ass_opus", "mkv", "video", _mkv_ass)
+case("mp4_mov_text", "mp4", "video", _mp4_mov_text)
+case("mp4_chapters", "mp4", "video", _chapters)
+case("mkv_chapters", "mkv", "video", _chapters)
+
+
+def _zero_length_audio(fmt: str, acodec: str) -> Callable[[Path], None]:
+    """A video track with frames plus an audio track that never received a packet (PyAV)."""
+
+    def build(out: Path) -> None:
+        with av.open(str(out), "w", format=fmt) as c:
+            v = c.add_stream("libx264", rate=10, options={"preset": "veryfast", "threads": "1"})
+            v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+            a = c.add_stream(acodec, rate=48000)
+            a.layout = "stereo"
+            for i in range(10):
+                img = Image.new("RGB", (W, H), (i * 20, 80, 160))
+                ImageDraw.Draw(img).rectangle((i * 8, 10, i * 8 + 20, 40), fill=(250, 250, 0))
+                frame = av.VideoFrame.from_image(img)
+                frame.pts, frame.time_base = i, Fraction(1, 10)
+                c.mux(v.encode(frame))
+            c.mux(v.encode(None))
+            c.mux(a.encode(None))
+
+    return build
+
+
+case("mkv_zero_length_audio", "mkv", "video", _zero_length_audio("matroska", "libopus"))
+case("mp4_zero_length_audio", "mp4", "video", _zero_length_audio("mp4", "aac"))
+
+# ---------------------------------------------------------------------------------------------------------
+# Audio.
+
+MP3 = ("-c:a", "libmp3lame")
+sound(
+    "mp3_cbr_id3v1",
+    "mp3",
+    *MP3,
+    "-b:a",
+    "128k",
+    "-write_id3v1",
+    "1",
+    "-metadata",
+    "title=T",
+    "-metadata",
+    "artist=A",
+)
+sound("mp3_vbr", "mp3", *MP3, "-q:a", "4")
+sound("mp3_mono_8k", "mp3", *MP3, "-ac", "1", "-b:a", "16k", rate=8000)
+sound("mp3_no_xing_no_tag", "mp3", *MP3, "-write_xing", "0", "-id3v2_version", "0")
+sound("mp3_twolame_layer2", "mp2", "-c:a", "libtwolame")
+sound("mp2_layer2", "mp2", "-c:a", "mp2")
+sound("aac_adts", "aac", "-c:a", "aac", "-f", "adts")
+sound("m4a_alac", "m4a", "-c:a", "alac")
+sound("m4b_aac", "m4b", "-c:a", "aac", "-f", "ipod")
+sound("m4a_mp3", "m4a", "-c:a", "libmp3lame", "-f", "mp4")
+sound("flac_ffmpeg_24bit", "flac", "-c:a", "flac", "-sample_fmt", "s32", "-bits_per_raw_sample", "24")
+sound("oga_flac", "oga", "-c:a", "flac", "-f", "ogg")
+sound("ogg_libvorbis", "ogg", "-c:a", "libvorbis", "-q:a", "2")
+sound("opus_mono_24k", "opus", "-c:a", "libopus", "-ac", "1", "-b:a", "24k", rate=24000)
+sound("ogg_opus", "ogg", "-c:a", "libopus")
+sound("wav_u8", "wav", "-c:a", "pcm_u8")
+sound("wav_s16_mono", "wav", "-c:a", "pcm_s16le", "-ac", "1")
+sound("wav_s24", "wav", "-c:a", "pcm_s24le")
+sound("wav_s32", "wav", "-c:a", "pcm_s32le")
+sound("wav_f32", "wav", "-c:a", "pcm_f32le")
+sound("wav_f64", "wav", "-c:a", "pcm_f64le")
+sound("wav_alaw", "wav", "-c:a", "pcm_alaw", "-ar", "8000", "-ac", "1")
+sound("wav_adpcm_ms", "wav", "-c:a", "adpcm_ms")
+sound("wav_adpcm_ima", "wav", "-c:a", "adpcm_ima_wav")
+sound("wav_mp3", "wav", "-c:a", "libmp3lame")
+sound(
+    "wav_list_bext",
+    "wav",
+    "-c:a",
+    "pcm_s16le",
+    "-write_bext",
+    "1",
+    "-metadata",
+    "title=Take 1",
+    "-metadata",
+    "artist=Someone",
+    "-metadata",
+    "description=A field recording",
+)
+sound("wav_rf64", "wav", "-c:a", "pcm_s16le", "-rf64", "always")
+case(
+    "wav_extensible_6ch",
+    "wav",
+    "audio",
+    _ff(*audio(), "-af", "pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0", "-c:a", "pcm_s16le"),
+)
+sound("aiff_s16", "aiff", "-c:a", "pcm_s16be")
+sound("aif_s24", "aif", "-c:a", "pcm_s24be")
+sound("aifc_f32", "aifc", "-c:a", "pcm_f32be")
+sound("aifc_alaw", "aifc", "-c:a", "pcm_alaw", "-ar", "8000", "-ac", "1", "-f", "aiff")
+sound("wma_v2", "wma", "-c:a", "wmav2")
+sound("wma_v1", "wma", "-c:a", "wmav1")
+sound("amr_nb", "amr", "-c:a", "libopencore_amrnb", "-ac", "1", "-b:a", "12.2k", rate=8000)
+sound("ac3_raw", "ac3", "-c:a", "ac3")
+sound("eac3_raw", "eac3", "-c:a", "eac3")
+sound("mka_vorbis", "mka", "-c:a", "libvorbis")
+sound("mka_pcm", "mka", "-c:a", "pcm_s16le")
+sound("mka_flac", "mka", "-c:a", "flac")
+sound("wv_wavpack", "wv", "-c:a", "wavpack")
+sound("mkv_audio_aac", "mkv", "-c:a", "aac")
+sound("mp4_alac_audio_only", "mp4", "-c:a", "alac")
+
+
+def _cover_jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+def _with_cover(*args: str) -> Callable[[Path], None]:
+    def build(out: Path) -> None:
+        cover = out.with_suffix(".cover.jpg")
+        cover.write_bytes(_cover_jpeg())
+        ffmpeg(
+            out,
+            *audio(),
+            "-i",
+            str(cover),
+            "-map",
+            "0:a",
+            "-map",
+            "1:v",
+            "-c:v",
+            "copy",
+            "-disposition:v",
+            "attached_pic",
+            *args,
+        )
+        cover.unlink()
+
+    return build
+
+
+case(
+    "mp3_cover_art",
+    "mp3",
+    "audio",
+    _with_cover(*MP3, "-id3v2_version", "3", "-write_id3v1", "1", "-metadata", "title=Song"),
+)
+case("m4a_aac_cover_art", "m4a", "audio", _with_cover("-c:a", "aac"))
+case("flac_ffmpeg_cover_art", "flac", "audio", _with_cover("-c:a", "flac"))
+case(
+    "ogg_opus_1_sample",
+    "ogg",
+    "audio",
+    _ff(*audio(48000, 0.02), "-af", "atrim=end_sample=1", "-c:a", "libopus"),
+)
+
+
+def _wav_bytes(rate: int, channels: int, bits: int, frames: int) -> bytes:
+    pcm = bytearray()
+    for i in range(frames * channels):
+        v = (i * 37) % 200 - 100
+        pcm += bytes([v + 128]) if bits == 8 else struct.pack("<h", v * 100)
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * channels * bits // 8, channels * bits // 8, bits)
+    return bytes(pcm), fmt
+
+
+def _chunk(cid: bytes, body: bytes) -> bytes:
+    return cid + struct.pack("<I", len(body)) + body + (b"\x00" if len(body) % 2 else b"")
+
+
+def _wav_odd_chunks(out: Path) -> None:
+    """8-bit mono with an odd sample count (pad byte after data) and odd-sized chunks before and after it."""
+    pcm, fmt = _wav_bytes(8000, 1, 8, 8001)
+    body = b"WAVE" + _chunk(b"fmt ", fmt) + _chunk(b"junk", b"abc") + _chunk(b"data", pcm)
+    body += _chunk(b"LIST", b"INFO" + _chunk(b"INAM", b"odd\x00x"))
+    out.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+
+
+case("wav_odd_chunks", "wav", "audio", _wav_odd_chunks)
+
+
+def _flac_cli(*args: str, frames: int = 44100, bits: int = 16) -> Callable[[Path], None]:
+    def build(out: Path) -> None:
+        exe = shutil.which("flac")
+        if exe is None:
+            raise Unavailable("flac command not installed")
+        wav = out.with_suffix(".src.wav")
+        ffmpeg(wav, *audio(), "-af", f"atrim=end_sample={frames}", "-c:a", f"pcm_s{bits}le")
+        extra = list(args)
+        if "--picture" in extra:
+            pic = out.with_suffix(".pic.jpg")
+            pic.write_bytes(_cover_jpeg())
+            extra[extra.index("--picture") + 1] = f"3||cover||{pic}"
+        proc = subprocess.run(
+            [exe, "-s", "-f", *extra, "-o", str(out), str(wav)], capture_output=True, timeout=60
+        )
+        wav.unlink()
+        out.with_suffix(".pic.jpg").unlink(missing_ok=True)
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr.decode(errors="replace"))
+
+    return build
+
+
+case(
+    "flac_cli_24bit_picture_padding",
+    "flac",
+    "audio",
+    _flac_cli("--picture", "x", "--padding", "4096", bits=24),
+)
+case("flac_cli_one_sample", "flac", "audio", _flac_cli(frames=1))
+case("flac_cli_best", "flac", "audio", _flac_cli("-8", "--no-padding"))
+case("oga_flac_cli", "oga", "audio", _flac_cli("--ogg"))
+
+# ---------------------------------------------------------------------------------------------------------
+# Images.
+
+
+def _picture(mode: str = "RGB", size: tuple[int, int] = (W, H), seed: int = 0) -> Image.Image:
+    """Gradient plus shapes: a non-trivial picture in ``mode``."""
+    img = Image.new("RGB", size)
+    px = img.load()
+    for y in range(size[1]):
+        for x in range(size[0]):
+            px[x, y] = ((x * 5 + seed * 30) % 256, (y * 7) % 256, ((x + y) * 3) % 256)
+    d = ImageDraw.Draw(img)
+    d.ellipse((10, 8, 50, 40), fill=(250, 240, 30))
+    d.rectangle((55, 20, 90, 60), outline=(0, 0, 0), width=3)
+    return img.convert(mode)
+
+
+def pil(mode: str = "RGB", fmt: str | None = None, **kw: object) -> Callable[[Path], None]:
+    return lambda out: _picture(mode).save(out, fmt, **kw)
+
+
+def image(name: str, ext: str, build: Callable[[Path], None], allowed: tuple[str, ...] = ()) -> None:
+    case(name, ext, "image", build, allowed)
+
+
+def _icc() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _exif() -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif[0x0110] = "Model 9"
+    exif[0x0112] = 6
+    return exif.tobytes()
+
+
+XMP = (
+    b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    b"<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'/></x:xmpmeta><?xpacket end='w'?>"
+)
+
+image("jpg_gray", "jpg", pil("L", "JPEG"))
+image("jpg_cmyk", "jpg", pil("CMYK", "JPEG"))
+image("jpg_progressive_444", "jpg", pil("RGB", "JPEG", progressive=True, subsampling=0))
+image("jpg_restart_markers", "jpg", pil("RGB", "JPEG", restart_marker_blocks=2))
+image("jpg_420_optimized", "jpg", pil("RGB", "JPEG", subsampling=2, optimize=True))
+image("jpg_422_q100", "jpg", pil("RGB", "JPEG", subsampling=1, quality=100))
+image(
+    "jpg_exif_icc_xmp",
+    "jpg",
+    lambda out: _picture().save(
+        out, "JPEG", exif=_exif(), icc_profile=_icc(), xmp=XMP, comment=b"made by a test"
+    ),
+)
+
+
+def _jpg_trailer(trailer: bytes) -> Callable[[Path], None]:
+    def build(out: Path) -> None:
+        buf = io.BytesIO()
+        _picture().save(buf, "JPEG", exif=_exif())
+        out.write_bytes(buf.getvalue() + trailer)
+
+    return build
+
+
+# Phones append data after EOI: Samsung's SEFH trailer, zero padding, a second (thumbnail / depth) JPEG.
+image(
+    "jpg_trailer_samsung",
+    "jpg",
+    _jpg_trailer(b"\x00\x00" + b"Image_UTC_Data1700000000000" + b"SEFH" + bytes(8) + b"SEFT"),
+    allowed=("trailing_data",),
+)
+image("jpg_trailer_zeros", "jpg", _jpg_trailer(bytes(300)))
+
+
+def _second_jpeg() -> bytes:
+    buf = io.BytesIO()
+    _picture(size=(32, 24)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+image(
+    "jpg_trailer_second_jpeg",
+    "jpg",
+    lambda out: _jpg_trailer(_second_jpeg())(out),
+    allowed=("trailing_data",),
+)
+image(
+    "jpg_mpo", "mpo", lambda out: _picture().save(out, "MPO", save_all=True, append_images=[_picture(seed=1)])
+)
+image(
+    "jpg_mpo_as_jpg",
+    "jpg",
+    lambda out: _picture().save(out, "MPO", save_all=True, append_images=[_picture(seed=1)]),
+)
+image("jpg_ffmpeg_mjpeg", "jpg", _ff(*VIDEO, "-frames:v", "1", "-c:v", "mjpeg", "-f", "image2"))
+image("png_rgb48_ffmpeg", "png", _ff(*VIDEO, "-frames:v", "1", "-pix_fmt", "rgb48be", "-f", "image2"))
+image(
+    "png_gray16",
+    "png",
+    lambda out: _picture("L").convert("I").point(lambda v: v * 256).convert("I;16").save(out),
+)
+image("png_palette_trns", "png", lambda out: _picture("P").save(out, transparency=0))
+image("png_gray_alpha", "png", pil("LA"))
+image("png_1bit", "png", pil("1"))
+image(
+    "png_text_chunks",
+    "png",
+    lambda out: _picture().save(out, pnginfo=_pnginfo(), icc_profile=_icc(), exif=_exif()),
+)
+
+
+def _pnginfo():
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "plain")
+    info.add_text("Description", "compressed " * 20, zip=True)
+    info.add_itxt("Title", "inter\u00e9national", lang="fr")
+    return info
+
+
+def _png_chunk(cid: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + cid + body + struct.pack(">I", zlib.crc32(cid + body))
+
+
+def _png_interlaced(out: Path) -> None:
+    """An Adam7 RGB PNG written by hand (Pillow cannot write interlaced PNG)."""
+    img = _picture()
+    w, h = img.size
+    raw = bytearray()
+    passes = (
+        (0, 0, 8, 8),
+        (4, 0, 8, 8),
+        (0, 4, 4, 8),
+        (2, 0, 4, 4),
+        (0, 2, 2, 4),
+        (1, 0, 2, 2),
+        (0, 1, 1, 2),
+    )
+    for x0, y0, dx, dy in passes:
+        xs = range(x0, w, dx)
+        for y in range(y0, h, dy):
+            if not xs:
+                continue
+            raw.append(0)
+            for x in xs:
+                raw += bytes(img.getpixel((x, y)))
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 1)
+    data = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(bytes(raw)))
+    out.write_bytes(data + _png_chunk(b"IEND", b""))
+
+
+image("png_interlaced", "png", _png_interlaced)
+
+
+def _frames(n: int, mode: str = "RGB") -> list[Image.Image]:
+    return [_picture(mode, seed=i) for i in range(n)]
+
+
+def _apng(out: Path) -> None:
+    first, *rest = _frames(4, "RGBA")
+    first.save(
+        out,
+        "PNG",
+        save_all=True,
+        append_images=rest,
+        duration=100,
+        loop=0,
+        disposal=[0, 1, 2, 0],
+        blend=[0, 1, 0, 1],
+    )
+
+
+image("apng_disposal_blend", "png", _apng)
+image("apng_ffmpeg", "apng", _ff(*VIDEO, "-c:v", "apng", "-plays", "0", "-f", "apng"))
+image("gif87a_single", "gif", pil("P", "GIF"))
+image("gif_interlaced", "gif", pil("P", "GIF", interlace=True))
+
+
+def _gif_anim(out: Path) -> None:
+    frames = [f.convert("P", palette=Image.Palette.ADAPTIVE, colors=64) for f in _frames(4)]
+    frames[0].save(
+        out,
+        "GIF",
+        save_all=True,
+        append_images=frames[1:],
+        duration=[80, 120, 80, 200],
+        loop=0,
+        disposal=[1, 2, 3, 2],
+        transparency=0,
+        optimize=False,
+    )
+
+
+image("gif_animated_disposal_transparency", "gif", _gif_anim)
+image("gif_ffmpeg_animated", "gif", _ff(*VIDEO, "-f", "gif"))
+image("bmp_1bit", "bmp", pil("1", "BMP"))
+image("bmp_8bit_gray", "bmp", pil("L", "BMP"))
+image("bmp_8bit_palette", "bmp", pil("P", "BMP"))
+image("bmp_24bit", "bmp", pil("RGB", "BMP"))
+image("bmp_32bit_alpha", "bmp", pil("RGBA", "BMP"))
+image("bmp_rgb565_ffmpeg", "bmp", _ff(*VIDEO, "-frames:v", "1", "-pix_fmt", "rgb565le", "-f", "image2"))
+image("bmp_bgra_ffmpeg", "bmp", _ff(*VIDEO, "-frames:v", "1", "-pix_fmt", "bgra", "-f", "image2"))
+
+
+def _bmp(
+    bits: int,
+    rows: list[bytes],
+    palette: list[tuple[int, int, int]],
+    compression: int = 0,
+    top_down: bool = False,
+    width: int = W,
+    height: int = H,
+) -> bytes:
+    pal = b"".join(bytes((b, g, r, 0)) for r, g, b in palette)
+    pixels = b"".join(rows)
+    offset = 14 + 40 + len(pal)
+    info = struct.pack(
+        "<IiiHHIIiiII",
+        40,
+        width,
+        -height if top_down else height,
+        1,
+        bits,
+        compression,
+        len(pixels),
+        2835,
+        2835,
+        len(palette),
+        0,
+    )
+    return b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + info + pal + pixels
+
+
+def _indexed(levels: int) -> tuple[list[list[int]], list[tuple[int, int, int]]]:
+    img = _picture("L")
+    grid = [[img.getpixel((x, y)) * levels // 256 for x in range(W)] for y in range(H)]
+    palette = [(i * 255 // (levels - 1),) * 3 for i in range(levels)]
+    return grid, palette
+
+
+def _bmp_4bit(out: Path) -> None:
+    grid, palette = _indexed(16)
+    rows = []
+    for row in reversed(grid):
+        packed = bytes((row[x] << 4) | row[x + 1] for x in range(0, W, 2))
+        rows.append(packed + bytes(-len(packed) % 4))
+    out.write_bytes(_bmp(4, rows, palette))
+
+
+def _bmp_rle8(out: Path) -> None:
+    grid, palette = _indexed(256)
+    rows = []
+    for row in reversed(grid):
+        enc = bytearray()
+        x = 0
+        while x < W:
+            run = 1
+            while x + run < W and run < 255 and row[x + run] == row[x]:
+                run += 1
+            enc += bytes((run, row[x]))
+            x += run
+        rows.append(bytes(enc) + b"\x00\x00")
+    rows[-1] = rows[-1][:-2] + b"\x00\x01"  # end of bitmap
+    out.write_bytes(_bmp(8, rows, palette, compression=1))
+
+
+def _bmp_top_down(out: Path) -> None:
+    img = _picture()
+    rows = []
+    for y in range(H):
+        row = b"".join(bytes(reversed(img.getpixel((x, y)))) for x in range(W))
+        rows.append(row + bytes(-len(row) % 4))
+    out.write_bytes(_bmp(24, rows, [], top_down=True))
+
+
+image("bmp_4bit", "bmp", _bmp_4bit)
+image("bmp_rle8", "bmp", _bmp_rle8)
+image("bmp_top_down", "bmp", _bmp_top_down)
+image("tiff_lzw", "tif", pil("RGB", "TIFF", compression="tiff_lzw"))
+image("tiff_deflate", "tiff", pil("RGB", "TIFF", compression="tiff_adobe_deflate"))
+image("tiff_packbits", "tiff", pil("RGB", "TIFF", compression="packbits"))
+image("tiff_jpeg", "tiff", pil("RGB", "TIFF", compression="jpeg"))
+image("tiff_16bit", "tiff", lambda out: _picture("L").convert("I;16").save(out, "TIFF"))
+image("tiff_cmyk", "tiff", pil("CMYK", "TIFF", compression="tiff_lzw"))
+image("tiff_rgba", "tiff", pil("RGBA", "TIFF"))
+image(
+    "tiff_multipage_mixed",
+    "tiff",
+    lambda out: _picture().save(
+        out,
+        "TIFF",
+        save_all=True,
+        compression="tiff_lzw",
+        append_images=[_picture("L", seed=1), _picture("1", seed=2)],
+    ),
+)
+image("tiff_bigtiff", "tiff", pil("RGB", "TIFF", big_tiff=True))
+image(
+    "tiff_ffmpeg_bigendian_rgb48",
+    "tiff",
+    _ff(*VIDEO, "-frames:v", "1", "-pix_fmt", "rgb48be", "-c:v", "tiff", "-f", "image2"),
+)
+
+
+def _tiff_big_endian(out: Path) -> None:
+    """A big-endian (Motorola) uncompressed RGB TIFF written by hand (Pillow writes little-endian)."""
+    img = _picture()
+    pixels = img.tobytes()
+    entries = [
+        (256, 3, 1, W),
+        (257, 3, 1, H),
+        (258, 3, 3, 0),
+        (259, 3, 1, 1),
+        (262, 3, 1, 2),
+        (273, 4, 1, 0),
+        (277, 3, 1, 3),
+        (278, 3, 1, H),
+        (279, 4, 1, len(pixels)),
+        (284, 3, 1, 1),
+    ]
+    ifd_size = 2 + 12 * len(entries) + 4
+    bps_at = 8 + ifd_size
+    data_at = bps_at + 6
+    ifd = struct.pack(">H", len(entries))
+    for tag, typ, count, value in entries:
+        if tag == 258:
+            value = bps_at
+            ifd += struct.pack(">HHII", tag, typ, count, value)
+        elif tag == 273:
+            ifd += struct.pack(">HHII", tag, typ, count, data_at)
+        elif typ == 3:
+            ifd += struct.pack(">HHIHH", tag, typ, count, value, 0)
+        else:
+            ifd += struct.pack(">HHII", tag, typ, count, value)
+    ifd += struct.pack(">I", 0)
+    out.write_bytes(b"MM\x00\x2a" + struct.pack(">I", 8) + ifd + struct.pack(">HHH", 8, 8, 8) + pixels)
+
+
+image("tiff_big_endian", "tiff", _tiff_big_endian)
+image("webp_lossy", "webp", pil("RGB", "WEBP", quality=70))
+image("webp_lossless", "webp", pil("RGB", "WEBP", lossless=True))
+image("webp_alpha", "webp", pil("RGBA", "WEBP", quality=70))
+image(
+    "webp_animated_alpha",
+    "webp",
+    lambda out: _frames(1, "RGBA")[0].save(
+        out, "WEBP", save_all=True, append_images=_frames(3, "RGBA")[1:], duration=100, loop=0
+    ),
+)
+image("webp_libwebp_ffmpeg", "webp", _ff(*VIDEO, "-frames:v", "1", "-c:v", "libwebp", "-f", "image2"))
+
+
+def _heif(fmt: str) -> Callable[[Path], None]:
+    def build(out: Path) -> None:
+        import pillow_heif
+
+        try:
+            if fmt == "HEIF":
+                pillow_heif.from_pillow(_picture("RGBA")).save(out, quality=60)
+            else:
+                _picture().save(out, fmt, quality=60)
+        except Exception as exc:  # no encoder here
+            raise Unavailable(str(exc)) from exc
+
+    return build
+
+
+image("heic_alpha", "heic", _heif("HEIF"))
+image("avif_pillow", "avif", _heif("AVIF"))
+image(
+    "ico_multi_size",
+    "ico",
+    lambda out: _picture("RGBA").save(out, "ICO", sizes=[(16, 16), (32, 32), (64, 64)]),
+)
+image("tga_rle", "tga", pil("RGB", "TGA", compression="tga_rle"))
+image("ppm_binary", "ppm", pil("RGB", "PPM"))
+
+image(
+    "ico_bmp_entries",
+    "ico",
+    lambda out: _picture("RGBA").save(out, "ICO", sizes=[(16, 16), (32, 32)], bitmap_format="bmp"),
+)
+image("ico_ffmpeg", "ico", _ff(*VIDEO, "-frames:v", "1", "-vf", "scale=32:32", "-c:v", "bmp", "-f", "ico"))
+image("tga_uncompressed_alpha", "tga", pil("RGBA", "TGA"))
+image("tga_ffmpeg", "tga", _ff(*VIDEO, "-frames:v", "1", "-c:v", "targa", "-f", "image2"))
+image("pgm_16bit", "pgm", lambda out: _picture("L").convert("I;16").save(out, "PPM"))
+image("pbm_1bit", "pbm", pil("1", "PPM"))
+
+
+def _ppm_plain(out: Path) -> None:
+    img = _picture()
+    rows = (
+        " ".join(f"{r} {g} {b}" for r, g, b in (img.getpixel((x, y)) for x in range(W))) for y in range(H)
+    )
+    out.write_text(f"P3\n# plain PPM\n{W} {H}\n255\n" + "\n".join(rows) + "\n")
+
+
+def _ppm_two_images(out: Path) -> None:
+    first, second = io.BytesIO(), io.BytesIO()
+    _picture().save(first, "PPM")
+    _picture(seed=1).save(second, "PPM")
+    out.write_bytes(first.getvalue() + second.getvalue())
+
+
+image("ppm_plain", "ppm", _ppm_plain)
+image("ppm_two_images", "ppm", _ppm_two_images)
+
+BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
+
+# ---------------------------------------------------------------------------------------------------------
+# Damage and reference verdicts.
+
+
+def damage(data: bytes, how: str, rng: random.Random) -> bytes:
+    """A damaged copy of ``data``; ``how`` is one of :data:`DAMAGES`.
+
+    ``trunc_N``: only the first N% kept; ``overwrite``: a random block (1/8 of the file, 16..4096 bytes)
+    in the middle; ``flip``: 10 random bytes between 30% and 90% XORed; ``header``: the first 32 bytes
+    random; ``junk``: 2 KB of random bytes appended; ``zerotail``: the last quarter zeroed (a failed copy
+    that kept the size).
+    """
+    n = len(data)
+    if how.startswith("trunc_"):
+        return data[: n * int(how[6:]) // 100]
+    buf = bytearray(data)
+    if how == "overwrite":
+        block = max(16, min(4096, n // 8))
+        start = n // 2 - block // 2
+        buf[start : start + block] = rng.randbytes(block)
+    elif how == "flip":
+        for i in rng.sample(range(n * 3 // 10, n * 9 // 10), 10):
+            buf[i] ^= rng.randint(1, 255)
+    elif how == "header":
+        buf[:32] = rng.randbytes(32)
+    elif how == "junk":
+        buf += rng.randbytes(2048)
+    elif how == "zerotail":
+        cut = n * 3 // 4
+        buf[cut:] = bytes(n - cut)
+    else:
+        raise ValueError(f"unknown damage {how!r}")
+    return bytes(buf)
+
+
+DAMAGES = ("trunc_50", "trunc_90", "trunc_99", "overwrite", "flip", "header", "junk", "zerotail")
+
+
+def ffmpeg_complaint(path: Path) -> str | None:
+    """What a full FFmpeg decode says about ``path`` at error level (None: nothing)."""
+    proc = subprocess.run(
+        [FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=120,
+    )
+    text = proc.stderr.decode(errors="replace").strip()
+    if proc.returncode != 0 or text:
+        return text.splitlines()[0] if text else f"exit status {proc.returncode}"
+    return None
+
+
+def pillow_complaint(path: Path) -> str | None:
+    """Why Pillow cannot open and load every frame of ``path`` (None: it can)."""
+    from PIL import ImageSequence
+
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    except ImportError:
+        pass
+    try:
+        with Image.open(path) as im:
+            for frame in ImageSequence.Iterator(im):
+                frame.load()
+    except Exception as exc:  # any failure is the reference's verdict
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _command(*cmd: str) -> Callable[[Path], str | None] | None:
+    if shutil.which(cmd[0]) is None:
+        return None
+
+    def complaint(path: Path) -> str | None:
+        proc = subprocess.run([*cmd, str(path)], stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+        if proc.returncode == 0:
+            return None
+        text = (proc.stdout + proc.stderr).decode(errors="replace").strip()
+        return text.splitlines()[-1] if text else f"exit status {proc.returncode}"
+
+    return complaint
+
+
+def reference_tools(c: Case) -> dict[str, Callable[[Path], str | None]]:
+    """The reference checkers that apply to a case: FFmpeg always, Pillow for images, ``flac -t``,
+    ``pngcheck`` and ``jpeginfo -c`` for their formats where installed."""
+    tools: dict[str, Callable[[Path], str | None] | None] = {"ffmpeg": ffmpeg_complaint}
+    if c.family == "image":
+        tools["pillow"] = pillow_complaint
+    if c.ext == "flac":
+        tools["flac -t"] = _command("flac", "-t", "-s", "-w")
+    if c.ext in ("png", "apng"):
+        tools["pngcheck"] = _command("pngcheck", "-q")
+    if c.ext in ("jpg", "mpo"):
+        tools["jpeginfo"] = _command("jpeginfo", "-c")
+    return {name: fn for name, fn in tools.items() if fn is not None}
