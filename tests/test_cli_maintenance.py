@@ -303,3 +303,79 @@ def test_export_command(db, database_url, tmp_path):
 
     one_line_error(run(database_url, "export", "results", "--status", "broken"), "unknown status broken")
     assert not list(tmp_path.glob(".pixelprobe-export-*"))
+
+
+# -- schedule run (on demand) -------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(600)
+def test_schedule_run_runs_a_scan_now_with_the_scans_exit_status(
+    db, database_url, tmp_path, media_factory, damaged_media
+):
+    root = tmp_path / "library"
+    root.mkdir()
+    shutil.copyfile(media_factory("png", size=(64, 48)), root / "pic.png")
+    ok(run(database_url, "config", "set", "workers", "1"))
+    ok(run(database_url, "schedule", "add", "lib", "0 3 * * *", "--path", str(root)))
+    planned = schedule_row(db, "lib").next_run
+
+    done = run(database_url, "schedule", "run", "lib")
+    assert done.returncode == 0, done.stderr
+    assert "running schedule 'lib' now: scan of " + str(root) in done.stderr
+    assert "Scan completed" in done.stdout and "healthy 1" in done.stdout
+    assert "schedule 'lib': last run " in done.stdout
+    row = schedule_row(db, "lib")
+    # Recorded as the last run; the plan (tomorrow 03:00) is untouched; the claim is gone.
+    assert row.last_run is not None and row.next_run == planned and row.claimed_by is None
+    assert len(reports(db)) == 1
+
+    shutil.copyfile(damaged_media("png", "truncated"), root / "broken.png")
+    found = run(database_url, "schedule", "run", str(row.id), "--json")  # by id
+    assert found.returncode == 1, found.stderr
+    data = json.loads(found.stdout)
+    assert data["schedule"]["name"] == "lib" and data["summary"]["status"] == "completed"
+    assert data["summary"]["corrupted"] + data["summary"]["unreadable"] >= 1
+
+    last = schedule_row(db, "lib").last_run
+    claim = claim_scan(db, ["/elsewhere"], deep=False, force=False)  # another scan holds the database
+    try:
+        busy = run(database_url, "schedule", "run", "lib", "--quiet")
+    finally:
+        release_claim(claim)
+        with db.session() as s:
+            s.execute(sa.update(ScanState).where(ScanState.id == claim.scan_id).values(status="completed"))
+    one_line_error(busy, "a scan is already running")
+    row = schedule_row(db, "lib")
+    assert (row.last_run, row.next_run, row.claimed_by) == (last, planned, None)  # nothing recorded
+
+
+def test_schedule_run_of_a_due_or_disabled_cleanup_and_refusals(db, database_url, tmp_path):
+    ok(run(database_url, "schedule", "add", "sweep", "every 1h", "--type", "cleanup"))
+    slot = make_due(db, "sweep")
+    out = run(database_url, "schedule", "run", "sweep")
+    assert out.returncode == 0, out.stderr
+    assert "cleanup: done 0/0 records, 0 gone" in out.stderr  # progress (not a terminal: plain lines)
+    assert "cleanup completed: 0 records checked" in out.stdout
+    row = schedule_row(db, "sweep")
+    # It was due: this run is that slot, so the next run moved on and run-due has nothing left to do.
+    assert row.next_run > slot and row.next_run > dt.datetime.now(dt.UTC) and row.claimed_by is None
+    assert ok(run(database_url, "run-due")) == "nothing due\n"
+    assert len(reports(db, "cleanup")) == 1
+
+    ok(run(database_url, "schedule", "disable", "sweep"))
+    quiet = run(database_url, "schedule", "run", "sweep", "--quiet", "--json")
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert json.loads(quiet.stdout)["summary"]["mode"] == "mark"
+    row = schedule_row(db, "sweep")
+    assert row.next_run is None and row.last_run is not None and not row.is_active
+
+    with db.session() as s:  # another live process is running it
+        s.execute(
+            sa.update(ScanSchedule)
+            .where(ScanSchedule.name == "sweep")
+            .values(claimed_by="otherhost:1:abc", claimed_at=dt.datetime.now(dt.UTC))
+        )
+    running = run(database_url, "schedule", "run", "sweep", "-q")
+    one_line_error(running, "schedule 'sweep' is running already (otherhost:1:abc)")
+    one_line_error(run(database_url, "schedule", "run", "nope"), "no schedule named 'nope'")
+    assert len(reports(db, "cleanup")) == 2

@@ -27,6 +27,7 @@ from pixelprobe_tui.services.schedules import (
     claim_due,
     make_owner,
     release,
+    run_now,
     start_in_process,
 )
 
@@ -259,6 +260,55 @@ def test_failed_run_counts_as_run(db):
     assert (outcome.status, outcome.message) == ("failed", "disk on fire")
     stored = row(db, "broken")
     assert stored.claimed_by is None and stored.next_run == T0 + dt.timedelta(hours=3)
+
+
+def test_run_now_records_the_run_and_keeps_the_plan(db):
+    svc = ScheduleService(db, tz=UTC)
+    svc.add("nightly", "0 3 * * *", scan_type="cleanup")
+    planned = svc.get("nightly").next_run
+    seen: list[str] = []
+
+    def ok_runner(schedule: ScanSchedule) -> str:
+        assert row(db, "nightly").claimed_by is not None  # held while it runs: nobody else starts it
+        seen.append(schedule.name)
+        return "summary"
+
+    done = run_now(db, "nightly", {"cleanup": ok_runner}, tz=UTC)
+    assert (done.summary, done.outcome.status, seen) == ("summary", "ran", ["nightly"])
+    after = row(db, "nightly")
+    assert after.last_run is not None and after.next_run == planned and after.claimed_by is None
+    last = after.last_run
+
+    def busy_runner(_schedule: ScanSchedule) -> None:
+        raise ScheduleBusy("a scan is running")
+
+    with pytest.raises(ScheduleBusy, match="a scan is running"):
+        run_now(db, "nightly", {"cleanup": busy_runner}, tz=UTC)
+    after = row(db, "nightly")
+    assert (after.last_run, after.next_run, after.claimed_by) == (last, planned, None)  # given back
+
+    def broken_runner(_schedule: ScanSchedule) -> None:
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        run_now(db, "nightly", {"cleanup": broken_runner}, tz=UTC)
+    after = row(db, "nightly")
+    assert (
+        after.last_run > last and after.next_run == planned and after.claimed_by is None
+    )  # a failed run ran
+
+    set_next_run(db, "nightly", T0)  # overdue: the run on demand is that run, so the plan moves on
+    run_now(db, "nightly", {"cleanup": ok_runner}, tz=UTC)
+    assert row(db, "nightly").next_run > dt.datetime.now(UTC)
+    assert claim_due(db, make_owner(), tz=UTC) == []
+
+    owner = f"{socket.gethostname()}:{os.getpid()}:other"  # alive: this very process, another scheduler
+    with db.session() as s:
+        s.execute(sa.update(ScanSchedule).values(claimed_by=owner, claimed_at=dt.datetime.now(UTC)))
+    with pytest.raises(ScheduleBusy, match="is running already"):
+        run_now(db, "nightly", {"cleanup": ok_runner}, tz=UTC)
+    with pytest.raises(ScheduleError, match="no schedule named"):
+        run_now(db, "nope", {"cleanup": ok_runner}, tz=UTC)
 
 
 def test_in_process_scheduler_runs_a_cleanup_schedule(db):

@@ -1,16 +1,25 @@
-"""``pixelprobe schedule`` (add, list, edit, enable, disable, remove, preview), ``run-due`` and ``daemon``."""
+"""``pixelprobe schedule`` (add, list, edit, enable, disable, remove, preview, run), ``run-due`` and ``daemon``.
+
+``schedule run NAME`` runs one schedule now in the foreground. Its exit status is the scan's: 0 nothing wrong
+found, 1 corrupted files found (a scan), suspected bitrot (file changes) or a run that did not complete, 2 for
+usage or configuration errors (including "a scan is already running" and "this schedule is running
+already"), 130 when it was cancelled (Ctrl-C or SIGTERM).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import shutil
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import IO, Any
 
 from pixelprobe_tui.commands import add_database_option, database_from_args
 from pixelprobe_tui.core.schedule import PREVIEW_RUNS, format_local, local_zone, next_runs
@@ -20,13 +29,17 @@ from pixelprobe_tui.services.schedules import (
     POLL_S,
     RETRY_S,
     SCHEDULE_TYPES,
+    Runner,
     RunOutcome,
     ScheduleInfo,
     Scheduler,
     ScheduleService,
     default_runners,
     parse_spec,
+    run_now,
 )
+
+EXIT_CANCELLED = 130
 
 SPEC_HELP = (
     "cron expression in local time ('0 3 * * *', '@daily') or interval ('every 6h', 'every 1d at 03:00')"
@@ -86,6 +99,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         p.add_argument("name", metavar="NAME")
         add_database_option(p)
         p.set_defaults(func=run_toggle, action=action)
+
+    run = actions.add_parser(
+        "run",
+        help="run a schedule now, in the foreground (also a disabled one)",
+        description="Runs the schedule's work now with progress on standard error and its summary at the end, "
+        "and records it as the schedule's last run. Its next run stays as planned (unless it was due: then "
+        "this is that run). Exit status: 0 nothing wrong found, 1 corrupted files (scan), suspected bitrot "
+        "(file changes) or an incomplete run, 2 usage or configuration error (also when a scan or this "
+        "schedule is already running), 130 cancelled.",
+    )
+    run.add_argument("name", metavar="NAME", help="the schedule's name or id")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_database_option(run)
+    run.set_defaults(func=run_run)
 
     preview = actions.add_parser("preview", help="validate a SPEC and show its next runs (changes nothing)")
     preview.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
@@ -245,6 +273,118 @@ def run_preview(args: argparse.Namespace) -> int:
     for r in next_runs(spec, utcnow(), tz, max(1, min(args.n, 100))):
         print(f"  {format_local(r, tz)}")
     return 0
+
+
+class MaintenanceProgressPrinter:
+    """Progress of a cleanup or file-changes run on *stream*: a ``\\r`` line on a terminal (at most four updates
+    a second), otherwise a plain line every ``line_interval_s`` seconds and at the end."""
+
+    def __init__(
+        self, stream: IO[str], label: str, *, tty: bool | None = None, line_interval_s: float = 10.0
+    ):
+        self.stream = stream
+        self.label = label
+        self.tty = stream.isatty() if tty is None else tty
+        self.gap = 0.25 if self.tty else line_interval_s
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, p: Any) -> None:
+        final = p.phase in ("done", "cancelled", "error")
+        now = time.monotonic()
+        with self._lock:
+            if not final and now - self._last < self.gap:
+                return
+            self._last = now
+            text = f"{self.label}: {p.phase} {p.files_processed:,}/{p.total_files:,} records"
+            if hasattr(p, "files_to_delete"):
+                text += f", {p.files_to_delete:,} gone"
+            else:
+                text += f", {p.modified:,} modified, {p.bitrot:,} bitrot suspected, {p.missing:,} missing"
+            if self.tty:
+                width = shutil.get_terminal_size((80, 24)).columns
+                self.stream.write("\r" + text[: width - 1].ljust(width - 1) + ("\n" if final else ""))
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+
+
+def _progress_for(scan_type: str, quiet: bool) -> Any:
+    if quiet:
+        return None
+    if scan_type == "scan":
+        from pixelprobe_tui.commands.scan import ProgressPrinter
+
+        return ProgressPrinter(sys.stderr)
+    return MaintenanceProgressPrinter(sys.stderr, "cleanup" if scan_type == "cleanup" else "file changes")
+
+
+def exit_status(summary: Any) -> int:
+    """The exit status of ``schedule run`` for a run's summary (see the module docstring)."""
+    status = getattr(summary, "status", "completed")
+    if status == "cancelled":
+        return EXIT_CANCELLED
+    if status != "completed" or getattr(summary, "any_corrupted", False) or getattr(summary, "bitrot", 0):
+        return 1
+    return 0
+
+
+def _print_run_summary(info: ScheduleInfo, summary: Any) -> None:
+    from pixelprobe_tui.commands import changes, cleanup
+    from pixelprobe_tui.commands.scan import _print_summary
+
+    if info.scan_type == "scan":
+        _print_summary(summary, sys.stdout)
+    elif info.scan_type == "cleanup":
+        cleanup._print(summary, 50)
+    else:
+        changes._print(summary, 50)
+
+
+def run_run(args: argparse.Namespace) -> int:
+    """Run one schedule now in the foreground; see the module docstring for the exit status."""
+    db, service = _with_db(args)
+    try:
+        info = service.get(args.name)
+        runner_progress = _progress_for(info.scan_type, args.quiet)
+        runners = default_runners(db, runner_progress)
+        if not args.quiet:
+            where = ", ".join(info.scan_paths) if info.scan_paths else "all roots"
+            what = f"scan of {where}" if info.scan_type == "scan" else info.scan_type.replace("_", " ")
+            print(f"running schedule {info.name!r} now: {what}", file=sys.stderr, flush=True)
+        previous = _cancel_on_signals(runners[info.scan_type])
+        try:
+            with _db_logging(db):
+                result = run_now(db, info.id, runners, tz=service.tz)
+        finally:
+            _restore_signals(previous)
+        info = service.get(info.id)
+    finally:
+        db.dispose()
+    if args.json:
+        data = {"schedule": info.to_dict(), "summary": result.summary.to_dict()}
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        _print_run_summary(info, result.summary)
+        nxt = format_local(info.next_run, service.tz) if info.is_active else "- (disabled)"
+        print(f"schedule {info.name!r}: last run {format_local(info.last_run, service.tz)}, next run {nxt}")
+    return exit_status(result.summary)
+
+
+def _cancel_on_signals(runner: Runner) -> dict[int, object]:
+    """First Ctrl-C (or SIGTERM) cancels the run cleanly; a second Ctrl-C stops at once."""
+    asked = {"once": False}
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if asked["once"] and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        asked["once"] = True
+        print("\npixelprobe: cancelling the run (Ctrl-C again to stop at once)", file=sys.stderr)
+        cancel = getattr(runner, "cancel", None)
+        if callable(cancel):
+            cancel()
+
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
 
 
 def _outcome_line(o: RunOutcome) -> str:

@@ -21,6 +21,12 @@ becomes the first slot after now.
 
 Disabled schedules have no next run; enabling one computes it from the current time (runs missed while it
 was disabled are not made up).
+
+Run now. :func:`run_now` runs one schedule on demand (``pixelprobe schedule run``, the Schedules screen), also a
+disabled one. It claims the row like a due run (a schedule already running anywhere is refused), sets
+``last_run``, and leaves the plan alone: ``next_run`` moves only when the schedule was due anyway, in which
+case the run on demand is that due run. A run that cannot start because a scan is going on is given back
+(``last_run`` restored) and reported as busy.
 """
 
 from __future__ import annotations
@@ -510,13 +516,76 @@ def release(db: Database, run: ClaimedRun, *, ran: bool = True) -> bool:
         return conn.execute(stmt).rowcount == 1
 
 
+def release_firmly(db: Database, run: ClaimedRun, *, ran: bool) -> None:
+    """:func:`release`, retried through database blips (a lost release would leave a stale claim, and another
+    process would run the slot again after the lease)."""
+    delay = 0.5
+    for attempt in range(RELEASE_ATTEMPTS):
+        try:
+            release(db, run, ran=ran)
+            return
+        except sa.exc.SQLAlchemyError as exc:
+            if attempt == RELEASE_ATTEMPTS - 1:
+                log.error("schedule %r: could not release its claim: %s", run.schedule.name, exc)
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def claim_now(
+    db: Database,
+    name: str | int,
+    owner: str,
+    now: dt.datetime | None = None,
+    tz: dt.tzinfo | None = None,
+    *,
+    lease_s: float = LEASE_S,
+) -> ClaimedRun:
+    """Claim one schedule for a run on demand (see "Run now" in the module docstring).
+
+    Raises ScheduleError for an unknown name or a spec edited into nonsense, ScheduleBusy when the schedule
+    is running already (in this or another process) or changed while it was being claimed.
+    """
+    now = now or utcnow()
+    tz = tz if tz is not None else local_zone()
+    info = ScheduleService(db, tz).get(name)
+    if info.claimed_by is not None and not claim_is_stale(info.claimed_by, info.claimed_at, now, lease_s):
+        raise ScheduleBusy(f"schedule {info.name!r} is running already ({info.claimed_by})")
+    try:
+        spec = info.spec
+    except ScheduleSpecError as exc:
+        raise ScheduleError(f"schedule {info.name!r} has an invalid spec: {exc}") from None
+    due = info.is_active and info.next_run is not None and info.next_run <= now
+    new_next = advance(spec, info.next_run, now, tz) if due and info.next_run else info.next_run
+    cas = sa.and_(
+        _C.id == info.id,
+        _C.next_run.is_not_distinct_from(info.next_run),
+        _C.claimed_by.is_not_distinct_from(info.claimed_by),
+        _C.claimed_at.is_not_distinct_from(info.claimed_at),
+    )
+    values = {"next_run": new_next, "last_run": now, "claimed_by": owner, "claimed_at": now}
+    with db.engine.begin() as conn:
+        won = conn.execute(sa.update(_T).where(cas).values(**values)).rowcount == 1
+    if not won:
+        raise ScheduleBusy(f"schedule {info.name!r} was started or changed elsewhere just now; try again")
+    return ClaimedRun(
+        schedule=dataclasses.replace(info, last_run=now, claimed_by=owner, claimed_at=now),
+        slot=info.next_run if due else None,
+        owner=owner,
+        claimed_at=now,
+        previous_last_run=info.last_run,
+        new_next_run=new_next,
+        reclaimed=info.claimed_by is not None,
+    )
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Running
 
 
-Runner = Callable[[ScanSchedule], None]
-"""Does the work of one schedule type. May raise ScheduleBusy (retry later) or any error (the run failed).
-A runner object may also have ``cancel()``, called from another thread when the scheduler stops."""
+Runner = Callable[[ScanSchedule], object]
+"""Does the work of one schedule type and returns its summary. May raise ScheduleBusy (retry later) or any
+error (the run failed). A runner object may also have ``cancel()``, called from another thread to stop it."""
 
 
 @dataclass(frozen=True)
@@ -697,19 +766,7 @@ class Scheduler:
         )
 
     def _release(self, run: ClaimedRun, *, ran: bool) -> None:
-        # A release lost to a database blip would leave a stale claim, and another process would run the
-        # slot again after the lease: try hard before giving up.
-        delay = 0.5
-        for attempt in range(RELEASE_ATTEMPTS):
-            try:
-                release(self.db, run, ran=ran)
-                return
-            except sa.exc.SQLAlchemyError as exc:
-                if attempt == RELEASE_ATTEMPTS - 1:
-                    log.error("schedule %r: could not release its claim: %s", run.schedule.name, exc)
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        release_firmly(self.db, run, ran=ran)
 
     def _report(self, outcome: RunOutcome) -> RunOutcome:
         if self.on_outcome is not None:
@@ -807,16 +864,17 @@ class _ServiceRunner:
     A scan already running (ScanAlreadyRunning) becomes ScheduleBusy, so the scheduler retries the run later.
     """
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, progress: Callable[[Any], None] | None = None):
         self.db = db
+        self.progress = progress  # the service's progress callback (a scan's event sink)
         self._service: Any = None
 
-    def __call__(self, schedule: ScanSchedule) -> None:
+    def __call__(self, schedule: ScanSchedule) -> Any:
         from pixelprobe_tui.services.scan_lock import ScanAlreadyRunning
 
         service = self._service = self._make()
         try:
-            self._work(service, schedule)
+            return self._work(service, schedule)
         except ScanAlreadyRunning as exc:
             raise ScheduleBusy(str(exc)) from None
         finally:
@@ -830,7 +888,7 @@ class _ServiceRunner:
     def _make(self) -> Any:
         raise NotImplementedError
 
-    def _work(self, service: Any, schedule: ScanSchedule) -> None:
+    def _work(self, service: Any, schedule: ScanSchedule) -> Any:
         raise NotImplementedError
 
 
@@ -841,10 +899,10 @@ class ScanRunner(_ServiceRunner):
         from pixelprobe_tui.services.config import ConfigService
         from pixelprobe_tui.services.scan import ScanService
 
-        return ScanService(self.db, ConfigService(self.db).load())
+        return ScanService(self.db, ConfigService(self.db).load(), self.progress)
 
-    def _work(self, service: Any, schedule: ScanSchedule) -> None:
-        service.start(schedule_paths(schedule) or None, force=True if schedule.force_rescan else None)
+    def _work(self, service: Any, schedule: ScanSchedule) -> Any:
+        return service.start(schedule_paths(schedule) or None, force=True if schedule.force_rescan else None)
 
     def cancel(self) -> None:
         service = self._service
@@ -861,10 +919,10 @@ class CleanupRunner(_ServiceRunner):
     def _make(self) -> Any:
         from pixelprobe_tui.services.cleanup import CleanupService
 
-        return CleanupService(self.db)
+        return CleanupService(self.db, progress=self.progress)
 
-    def _work(self, service: Any, schedule: ScanSchedule) -> None:
-        service.run(mode="mark")
+    def _work(self, service: Any, schedule: ScanSchedule) -> Any:
+        return service.run(mode="mark")
 
 
 class FileChangesRunner(_ServiceRunner):
@@ -873,15 +931,72 @@ class FileChangesRunner(_ServiceRunner):
     def _make(self) -> Any:
         from pixelprobe_tui.services.changes import FileChangesService
 
-        return FileChangesService(self.db)
+        return FileChangesService(self.db, progress=self.progress)
 
-    def _work(self, service: Any, schedule: ScanSchedule) -> None:
-        service.run(schedule_paths(schedule) or None)
+    def _work(self, service: Any, schedule: ScanSchedule) -> Any:
+        return service.run(schedule_paths(schedule) or None)
 
 
-def default_runners(db: Database) -> dict[str, Runner]:
-    """The runners for every schedule type, bound to *db*."""
-    return {"scan": ScanRunner(db), "cleanup": CleanupRunner(db), "file_changes": FileChangesRunner(db)}
+def default_runners(db: Database, progress: Callable[[Any], None] | None = None) -> dict[str, Runner]:
+    """The runners for every schedule type, bound to *db*. *progress* receives each run's progress: scan
+    events (:mod:`pixelprobe_tui.core.events`), CleanupProgress or ChangesProgress, from worker threads."""
+    return {
+        "scan": ScanRunner(db, progress),
+        "cleanup": CleanupRunner(db, progress),
+        "file_changes": FileChangesRunner(db, progress),
+    }
+
+
+@dataclass(frozen=True)
+class RunNowResult:
+    """A run on demand that ended: what became of it, and the summary its runner returned."""
+
+    outcome: RunOutcome
+    summary: Any  # ScanSummary, CleanupSummary or ChangesSummary
+
+
+def run_now(
+    db: Database,
+    name: str | int,
+    runners: Mapping[str, Runner],
+    *,
+    owner: str | None = None,
+    tz: dt.tzinfo | None = None,
+    lease_s: float = LEASE_S,
+    heartbeat_s: float = HEARTBEAT_S,
+) -> RunNowResult:
+    """Run one schedule now, in this thread, and release it (see "Run now" in the module docstring).
+
+    Raises ScheduleError (unknown name), ScheduleBusy (the schedule or a scan is running already: nothing
+    was recorded), or the runner's error after recording the run. Stop it with the runner's ``cancel()``.
+    """
+    run = claim_now(db, name, owner or make_owner(), tz=tz, lease_s=lease_s)
+    info = run.schedule
+    runner = runners.get(info.scan_type)
+    if runner is None:
+        release_firmly(db, run, ran=False)
+        raise ScheduleError(f"no runner for schedule type {info.scan_type!r}")
+    log.info("schedule %r: run now (by %s)", info.name, run.owner)
+    started = time.monotonic()
+    try:
+        with _Lease(db, lambda: [run], heartbeat_s):
+            summary = runner(info.to_model())
+    except ScheduleBusy:
+        release_firmly(db, run, ran=False)
+        raise
+    except Exception as exc:
+        release_firmly(db, run, ran=True)
+        log.error("schedule %r failed: %s", info.name, str(exc).strip().splitlines()[0] if str(exc).strip()
+                  else type(exc).__name__, exc_info=not isinstance(exc, PixelProbeError))  # fmt: skip
+        raise
+    except BaseException:  # stopped at once (a second Ctrl-C): give a due slot back so it runs again
+        release_firmly(db, run, ran=False)
+        raise
+    release_firmly(db, run, ran=True)
+    status = getattr(summary, "status", "completed")
+    log.info("schedule %r ran on demand: %s", info.name, status)
+    outcome = RunOutcome(info.name, info.scan_type, run.slot, "ran", str(status), time.monotonic() - started)
+    return RunNowResult(outcome, summary)
 
 
 def start_in_process(db: Database, **options: Any) -> Scheduler:

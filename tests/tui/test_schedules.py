@@ -340,3 +340,72 @@ def test_the_mouse_adds_selects_and_deletes(empty_db: Database) -> None:
 
     run(body())
     assert [i.name for i in service.all()] == ["clicked", "first"]
+
+
+def test_run_now_scans_in_the_background_and_records_the_run(
+    empty_db: Database, tmp_path: Path, media_factory
+) -> None:
+    import shutil
+
+    root = tmp_path / "library"
+    root.mkdir()
+    shutil.copyfile(media_factory("png", size=(64, 48)), root / "pic.png")
+    service = ScheduleService(empty_db)
+    service.add("lib", "0 3 * * *", paths=[str(root)])
+    planned = service.get("lib").next_run
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_schedules(pilot, app)
+            await wait_for(pilot, lambda: len(screen.schedules) == 1, what="rows")
+            await pilot.press("r")
+            status = screen.query_one("#maint-status", Static)
+            await wait_for(pilot, lambda: "Run of 'lib'" in text_of(status.content), what="started")
+            await pilot.press("c")  # one run at a time: a second one is refused with a message
+            await pilot.pause(0.05)
+            assert screen._job == "run of 'lib'" and not isinstance(app.screen, CleanupConfirm)
+            await wait_for(
+                pilot, lambda: "Run of 'lib': Scan completed" in text_of(status.content), 120, what="summary"
+            )
+            assert "1 checked" in text_of(status.content)
+            # The table shows the recorded last run once it has read the schedules again.
+            await wait_for(pilot, lambda: table_text(screen)[0][5] != "-", what="last run shown")
+
+    run(body())
+    info = service.get("lib")
+    assert info.last_run is not None and info.next_run == planned and info.claimed_by is None
+    with empty_db.engine.connect() as conn:
+        stored = conn.execute(sa.select(ScanResult.file_path, ScanResult.scan_status)).all()
+    assert stored == [(path_to_db(str(root / "pic.png")), "healthy")]
+
+
+def test_run_now_while_a_scan_holds_the_database_says_so_and_records_nothing(
+    empty_db: Database, tmp_path: Path
+) -> None:
+    from pixelprobe_tui.db.models import ScanState
+    from pixelprobe_tui.services.scan_lock import claim_scan, release_claim
+
+    service = ScheduleService(empty_db)
+    service.add("lib", "0 3 * * *", paths=[str(tmp_path)])
+    claim = claim_scan(empty_db, ["/elsewhere"], deep=False, force=False)  # another process's scan
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_schedules(pilot, app)
+            await wait_for(pilot, lambda: len(screen.schedules) == 1, what="rows")
+            await pilot.press("r")
+            status = screen.query_one("#maint-status", Static)
+            await wait_for(pilot, lambda: "not started" in text_of(status.content), what="refusal")
+            assert "a scan is already running" in text_of(status.content)
+            assert screen._job is None  # free for the next run
+
+    try:
+        run(body())
+    finally:
+        release_claim(claim)
+        with empty_db.session() as s:
+            s.execute(sa.update(ScanState).where(ScanState.id == claim.scan_id).values(status="completed"))
+    info = service.get("lib")
+    assert info.last_run is None and info.claimed_by is None

@@ -1,7 +1,8 @@
 """Schedules: the stored schedules (scan, orphan cleanup, file changes) with their last and next runs in local
-time; add, edit, turn on/off and delete them. Also the maintenance runs on demand: an orphan cleanup (a
-preview first, records deleted only after a confirmation) and a file-changes (bitrot) check, both in thread
-workers with their progress and summary in the panel below the table."""
+time; add, edit, turn on/off, delete and run them now. Also the maintenance runs on demand: an orphan cleanup
+(a preview first, records deleted only after a confirmation) and a file-changes (bitrot) check. Every run
+started here goes in a thread worker, one at a time, with its progress and summary in the panel below the
+table."""
 
 from __future__ import annotations
 
@@ -16,10 +17,18 @@ from textual.widget import Widget
 from textual.widgets import DataTable, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
+from pixelprobe_tui.core.events import PhaseChanged, Progress
 from pixelprobe_tui.db.models import utcnow
 from pixelprobe_tui.services.changes import ChangesProgress, ChangesSummary, FileChangesService
 from pixelprobe_tui.services.cleanup import CleanupProgress, CleanupService, CleanupSummary
-from pixelprobe_tui.services.schedules import ScheduleInfo, ScheduleService
+from pixelprobe_tui.services.schedules import (
+    RunNowResult,
+    ScheduleBusy,
+    ScheduleInfo,
+    ScheduleService,
+    default_runners,
+    run_now,
+)
 from pixelprobe_tui.tui.screens.base import ModeScreen
 from pixelprobe_tui.tui.widgets.confirm import CleanupConfirm, ConfirmDialog
 from pixelprobe_tui.tui.widgets.schedule_form import ScheduleForm
@@ -82,6 +91,18 @@ def changes_text(s: ChangesSummary) -> Text:
     return text
 
 
+def scan_text(s: Any) -> Text:
+    """One line on a scan run (a ScanSummary)."""
+    text = Text(f"Scan {s.status}: {s.files_checked:,} checked, {s.skipped_unchanged:,} unchanged; ")
+    text.append(f"{s.corrupted:,} corrupted", style="bold red" if s.corrupted else "")
+    text.append(f", {s.warning:,} warnings, {s.unreadable:,} unreadable")
+    if s.known_corrupted:
+        text.append(f"; {s.known_corrupted:,} known corrupted", style="red")
+    if s.incomplete_reason:
+        text.append(f"; incomplete: {s.incomplete_reason}", style="yellow")
+    return text
+
+
 def cleanup_done_text(s: CleanupSummary) -> Text:
     """One line on a cleanup that marked or deleted."""
     text = Text(f"Cleanup {s.status}: {s.checked:,} checked, {s.missing:,} gone, ")
@@ -102,6 +123,13 @@ class SchedulesScreen(ModeScreen):
     MODE = "schedules"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new", "New", id="schedules.new"),
+        Binding(
+            "r",
+            "run_now",
+            "Run now",
+            id="schedules.run_now",
+            tooltip="Run the selected schedule now, in the background",
+        ),
         Binding("e,enter", "edit", "Edit", id="schedules.edit"),
         Binding("t,space", "toggle_active", "On/off", id="schedules.toggle"),
         Binding(
@@ -117,7 +145,7 @@ class SchedulesScreen(ModeScreen):
             id="schedules.file_changes",
             tooltip="Check file changes and bitrot now",
         ),
-        Binding("x", "cancel_maintenance", "Stop run", show=False, id="schedules.cancel_maintenance"),
+        Binding("x", "cancel_maintenance", "Stop run", id="schedules.cancel_maintenance"),
         Binding("f5,ctrl+r", "refresh", "Refresh", show=False, id="schedules.refresh"),
     ]
     DEFAULT_CSS = """
@@ -138,8 +166,9 @@ class SchedulesScreen(ModeScreen):
         self.schedules: list[ScheduleInfo] = []
         self._service: ScheduleService | None = None
         self._job: str | None = None  # "cleanup" | "file changes" while one runs
-        self._job_service: CleanupService | FileChangesService | None = None
-        self._progress: CleanupProgress | ChangesProgress | None = None
+        self._job_service: Any = None  # what stops the run in progress: it has ``cancel()``
+        self._progress: CleanupProgress | ChangesProgress | Progress | None = None
+        self._phase = ""  # a scan's phase, for its progress line
 
     @property
     def service(self) -> ScheduleService:
@@ -157,7 +186,11 @@ class SchedulesScreen(ModeScreen):
         with Vertical(id="maintenance") as maint:
             maint.border_title = "Maintenance"
             yield Static(
-                Text("c: orphan cleanup (preview, then confirm) · f: check file changes and bitrot", "dim"),
+                Text(
+                    "r: run the selected schedule now · c: orphan cleanup (preview, then confirm) · "
+                    "f: check file changes and bitrot · x: stop a run",
+                    "dim",
+                ),
                 id="maint-status",
             )
             yield ProgressBar(id="maint-bar", show_eta=False)
@@ -282,24 +315,38 @@ class SchedulesScreen(ModeScreen):
     def _start_job(self, job: str, name: str, fn: Callable[[], Any]) -> None:
         self._job = job
         self._progress = None
+        self._phase = ""
         self._set_status(Text(f"{job.capitalize()}: starting…"))
         bar = self.query_one("#maint-bar", ProgressBar)
         bar.update(total=None, progress=0)
         bar.display = True
         self.run_worker(fn, name=name, group="maintenance", thread=True, exit_on_error=False)
 
-    def _on_progress(self, progress: CleanupProgress | ChangesProgress) -> None:
-        # Called in the worker thread: keep only the newest; a UI timer shows it.
-        self._progress = progress
+    def _on_progress(self, progress: Any) -> None:
+        # Called in the worker threads: keep only the newest; a UI timer shows it. A scheduled scan sends
+        # every engine event: only its phases and progress totals matter here.
+        if isinstance(progress, PhaseChanged):
+            self._phase = progress.phase
+        elif isinstance(progress, (CleanupProgress, ChangesProgress, Progress)):
+            self._progress = progress
 
     def _show_progress(self) -> None:
         p = self._progress
         if self._job is None or p is None:
             return
         bar = self.query_one("#maint-bar", ProgressBar)
+        title = self._job[0].upper() + self._job[1:]
+        if isinstance(p, Progress):
+            if p.files_total:
+                bar.update(total=p.files_total, progress=p.files_done)
+            eta = f" · ETA {int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d}" if p.eta_s is not None else ""
+            phase = f"{self._phase} " if self._phase else ""
+            line = f"{title}: {phase}{p.files_done:,}/{p.files_total:,} files{eta}"
+            self._set_status(Text(line + " (x stops)"))
+            return
         if p.total_files:
             bar.update(total=p.total_files, progress=p.files_processed)
-        line = f"{self._job.capitalize()}: {p.phase} {p.files_processed:,}/{p.total_files:,} records"
+        line = f"{title}: {p.phase} {p.files_processed:,}/{p.total_files:,} records"
         if isinstance(p, CleanupProgress):
             line += f" · {p.files_to_delete:,} gone so far"
         else:
@@ -330,6 +377,24 @@ class SchedulesScreen(ModeScreen):
 
         self._start_job("file changes", "file_changes", run)
 
+    def action_run_now(self) -> None:
+        info = self._selected_or_warn()
+        if info is None or self._busy():
+            return
+        if info.scan_type != "cleanup" and self.pp.scan_running_here:
+            self.notify(
+                f"A scan is running: run {info.name!r} when it has ended", severity="warning", timeout=4
+            )
+            return
+        runners = default_runners(self.pp.db, self._on_progress)
+        self._job_service = runners[info.scan_type]
+        tz = self.service.tz
+        self._start_job(
+            f"run of {info.name!r}", "run_now", lambda: run_now(self.pp.db, info.id, runners, tz=tz)
+        )
+        # The row shows "(running)" once the claim is in: look again shortly.
+        self.set_timer(0.5, self.action_refresh)
+
     def action_cancel_maintenance(self) -> None:
         service = self._job_service
         if self._job is None or service is None:
@@ -347,14 +412,23 @@ class SchedulesScreen(ModeScreen):
         self._job = None
         self._job_service = None
         self.query_one("#maint-bar", ProgressBar).display = False
+        title = job[0].upper() + job[1:]
+        if worker.name == "run_now":
+            self.action_refresh()  # its last run, and the next one when it was due
         if event.state == WorkerState.ERROR:
             error = worker.error
             message = str(error).splitlines()[0] if error is not None and str(error) else repr(error)
-            self._set_status(Text(f"{job.capitalize()} failed: {message}", style="red"))
-            self.notify(message, title=f"{job.capitalize()} failed", severity="error", timeout=8)
+            if isinstance(error, ScheduleBusy):
+                self._set_status(Text(f"{title} not started: {message}", style="yellow"))
+                self.notify(message, title=f"{title} not started", severity="warning", timeout=8)
+                return
+            self._set_status(Text(f"{title} failed: {message}", style="red"))
+            self.notify(message, title=f"{title} failed", severity="error", timeout=8)
             return
         result = worker.result
-        if isinstance(result, ChangesSummary):
+        if isinstance(result, RunNowResult):
+            self._ran_now(title, result)
+        elif isinstance(result, ChangesSummary):
             self._set_status(changes_text(result))
             severity = "error" if result.bitrot else ("warning" if result.modified or result.missing else
                                                       "information")  # fmt: skip
@@ -369,6 +443,24 @@ class SchedulesScreen(ModeScreen):
         elif isinstance(result, CleanupSummary):
             self._set_status(cleanup_done_text(result))
             self.notify(str(cleanup_done_text(result)), title="Cleanup", timeout=8)
+
+    def _ran_now(self, title: str, result: RunNowResult) -> None:
+        summary = result.summary
+        if isinstance(summary, ChangesSummary):
+            body = changes_text(summary)
+            bad = summary.bitrot > 0
+        elif isinstance(summary, CleanupSummary):
+            body = cleanup_done_text(summary)
+            bad = False
+        else:
+            body = scan_text(summary)
+            bad = bool(getattr(summary, "any_corrupted", False))
+        line = Text(f"{title}: ").append_text(body)
+        self._set_status(line)
+        status = getattr(summary, "status", "completed")
+        severity = "error" if bad else ("information" if status == "completed" else "warning")
+        first_line = body.plain.split("\n")[0]
+        self.notify(first_line, title=f"{title} {status}", severity=severity, timeout=8)  # type: ignore[arg-type]
 
     def _previewed(self, summary: CleanupSummary) -> None:
         if summary.status != "completed":
