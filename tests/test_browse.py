@@ -185,7 +185,7 @@ def test_path_search_uses_the_trigram_index_on_postgresql(db: Database) -> None:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
         conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
         plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql))
-    assert "ix_scan_results_file_path_trgm" in plan, plan
+    assert "ix_scan_result_paths_file_path_trgm" in plan, plan
 
 
 def test_unknown_sort_key_is_refused() -> None:

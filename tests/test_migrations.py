@@ -26,6 +26,7 @@ from pixelprobe_tui.db.migrate import (
 )
 from pixelprobe_tui.db.models import (
     ALL_TABLES,
+    OPTIONAL_TABLES,
     Base,
     ScanReport,
     ScanResult,
@@ -46,7 +47,7 @@ SEED_INDEXES = {
 
 
 def tables(db: Database) -> set[str]:
-    return set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
+    return set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"} - OPTIONAL_TABLES
 
 
 def drift(db: Database) -> list:

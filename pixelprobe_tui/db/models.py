@@ -116,12 +116,24 @@ class ScanResult(Base):
 
 # Indexes a migration creates only where the server can have them (the pg_trgm index for the path search,
 # revision 0002): they are not in the models, so autogenerate must neither drop nor expect them.
-OPTIONAL_INDEXES = frozenset({"ix_scan_results_file_path_trgm"})
+OPTIONAL_INDEXES = frozenset({"ix_scan_results_file_path_trgm", "ix_scan_result_paths_file_path_trgm"})
+# PostgreSQL only (revision 0004): a copy of each path, kept by triggers, carrying the path search's trigram
+# index so that updates of scan_results never touch it. Its own MetaData: never created from the models.
+SCAN_RESULT_PATHS = sa.Table(
+    "scan_result_paths",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("file_path", sa.Text, nullable=False),
+)
+OPTIONAL_TABLES = frozenset({"scan_result_paths"})
 
 
 def include_in_autogenerate(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Alembic's ``include_object`` hook: leave :data:`OPTIONAL_INDEXES` out of comparisons."""
-    return not (type_ == "index" and name in OPTIONAL_INDEXES)
+    """Alembic's ``include_object`` hook: leave :data:`OPTIONAL_INDEXES` and :data:`OPTIONAL_TABLES` out of
+    comparisons."""
+    return not (
+        (type_ == "index" and name in OPTIONAL_INDEXES) or (type_ == "table" and name in OPTIONAL_TABLES)
+    )
 
 
 class ScanState(Base):

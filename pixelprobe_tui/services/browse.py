@@ -30,6 +30,7 @@ from pixelprobe_tui.core.discovery import Exclusions, display_path, path_from_db
 from pixelprobe_tui.core.verdict import Finding, IgnoreRules, Severity
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import (
+    SCAN_RESULT_PATHS,
     Exclusion,
     IgnoredErrorPattern,
     LogEntry,
@@ -86,8 +87,10 @@ class ResultsQuery:
 
     def conditions(self, dialect: str = "") -> list[sa.ColumnElement[bool]]:
         """The WHERE conditions of the filters. The path search is case-insensitive (for ASCII on SQLite,
-        whose LIKE already is: no lower() on every row there). On PostgreSQL it is ``file_path ILIKE``, which
-        the pg_trgm index of revision 0002 serves when the server has the extension."""
+        whose LIKE already is: no lower() on every row there). On PostgreSQL (``dialect="postgresql"``) it
+        is ``file_path ILIKE`` over ``scan_result_paths``, the side table of revision 0004 whose pg_trgm index
+        serves it when the server has the extension; any other ``dialect`` gets the portable ILIKE on
+        scan_results itself."""
         c = ScanResult.__table__.c
         out: list[sa.ColumnElement[bool]] = []
         if self.statuses:
@@ -97,6 +100,12 @@ class ResultsQuery:
         if self.path_text:
             if dialect == "sqlite":
                 out.append(c.file_path.contains(self.path_text, autoescape=True))
+            elif dialect == "postgresql":
+                paths = SCAN_RESULT_PATHS.c
+                matching = sa.select(paths.id).where(
+                    paths.file_path.icontains(self.path_text, autoescape=True)
+                )
+                out.append(c.id.in_(matching))
             else:
                 out.append(c.file_path.icontains(self.path_text, autoescape=True))
         if self.marked_good is not None:
