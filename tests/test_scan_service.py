@@ -192,7 +192,8 @@ def test_an_interrupted_run_is_resumed_without_checking_finished_files_again(db,
         )
     resumed = ScanService(db, SETTINGS).start([root], force=True)
     assert resumed.resumed and resumed.scan_id != first.scan_id
-    assert resumed.already_checked == 5 and resumed.bytes_checked == 0
+    size = sum(p.stat().st_size for p in library.values())
+    assert resumed.already_checked == 5 and resumed.bytes_checked == resumed.already_checked_bytes == size
     assert (resumed.healthy, resumed.corrupted) == (3, 2)  # the report covers the whole run
     assert {k: r.scan_date for k, r in _rows(db).items()} == {k: r.scan_date for k, r in before.items()}
     with db.session() as s:

@@ -112,7 +112,11 @@ class ProgressPrinter:
         )
         frac = min(1.0, max(0.0, frac))
         rate = f"{_size(e.rate_bytes_s)}/s" if e.rate_bytes_s else "-"
-        text = f"{frac * 100:5.1f}% {e.files_done}/{e.files_total} files  {rate}  ETA {_duration(e.eta_s)}"
+        resumed = f" ({e.files_before} before resuming)" if e.files_before else ""
+        text = (
+            f"{frac * 100:5.1f}% {e.files_done}/{e.files_total} files{resumed}  {rate}  "
+            f"ETA {_duration(e.eta_s)}"
+        )
         if self.tty:
             width = shutil.get_terminal_size((80, 24)).columns
             bar_w = max(10, min(40, width - len(text) - 4))
@@ -160,8 +164,13 @@ class ProgressPrinter:
 def _print_summary(summary: Any, out: IO[str]) -> None:
     s = summary
     head = {"completed": "Scan completed", "cancelled": "Scan cancelled", "error": "Scan failed"}[s.status]
+    for closed in s.closed_interrupted:
+        out.write(f"Closed {closed}: its verdicts are kept (see its report)\n")
     out.write(f"{head}{' (resumed)' if s.resumed else ''} in {_duration(s.duration_s)}: ")
-    out.write(f"{s.files_checked} checked, {s.skipped_unchanged} unchanged skipped, {s.files_found} found\n")
+    before = f" ({s.already_checked} before the interruption)" if s.already_checked else ""
+    out.write(
+        f"{s.files_checked} checked{before}, {s.skipped_unchanged} unchanged skipped, {s.files_found} found\n"
+    )
     out.write(
         f"  healthy {s.healthy}   warning {s.warning}   corrupted {s.corrupted}   "
         f"unreadable {s.unreadable}   unsupported {s.unsupported}\n"

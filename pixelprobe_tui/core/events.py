@@ -75,6 +75,7 @@ class Progress:
     rate_bytes_s: float
     eta_s: float | None
     current_files: tuple[str, ...] = ()
+    files_before: int = 0  # a resumed run's files done before its interruption (counted in files_done)
 
 
 @dataclass(frozen=True, slots=True)

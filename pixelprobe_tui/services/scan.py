@@ -8,8 +8,12 @@ threads, each with its own checker child process; one writer thread stores the r
 
 - Incremental: a file whose size, mtime_ns and inode equal the snapshot stored with its last verdict is not
   read again, unless ``force`` (or, for a deep scan, its last check was not deep).
-- Resume: a run killed mid-way leaves its ``scan_state`` row ``running``; the next start with the same
-  request takes it over (``scan_lock``) and checks only the files without a result from that run.
+- Resume: a run killed mid-way leaves its ``scan_state`` row ``running``. The next start with the same
+  request (roots, deep, force) takes it over and checks only the files without a result from that run;
+  its progress, ETA and report count the whole run (the part before the interruption included). A
+  single-file scan leaves an interrupted run alone (still resumable); any other request closes it as
+  ``interrupted`` with its own ScanReport, and :attr:`ScanSummary.closed_interrupted` says so. Nothing
+  is lost either way: finished files keep their verdicts and incremental checks skip them.
 - Cancel: :meth:`ScanService.request_cancel` (any thread) or ``scan_lock.request_cancel`` (any process)
   sets ``cancel_requested``; workers stop taking files, running checks are aborted, finished results stay.
 - Stalled storage: a check that times out waiting for the file is unreadable; ``stall_limit`` of those in a
@@ -117,7 +121,9 @@ class ScanSummary:
     files_checked: int = 0
     bytes_checked: int = 0
     skipped_unchanged: int = 0
-    already_checked: int = 0  # done by the interrupted part of a resumed run
+    already_checked: int = 0  # done by the interrupted part of a resumed run (included in files_checked)
+    already_checked_bytes: int = 0  # their bytes (included in bytes_checked)
+    closed_interrupted: list[str] = field(default_factory=list)  # other requests' interrupted runs, closed
     healthy: int = 0
     warning: int = 0
     corrupted: int = 0
@@ -127,7 +133,7 @@ class ScanSummary:
     skipped_unavailable: int = 0  # files under roots declared unavailable (storage stalled)
     unavailable_roots: list[str] = field(default_factory=list)
     directories: int = 0
-    duration_s: float = 0.0
+    duration_s: float = 0.0  # this start's time; a resumed run's part before the interruption is not in it
     started_at: str = ""
     ended_at: str = ""
     incomplete_reason: str | None = None
@@ -336,7 +342,9 @@ class ScanService:
 
         Blocks until the run ends and returns its summary. Raises :class:`ScanAlreadyRunning` when another
         scan holds the database, ``ConfigError`` for a bad request, :class:`ScanError` when the database
-        fails mid-run (the run is then recorded as ``error`` and resumes on the next start).
+        fails mid-run. Such a run is recorded as ``error`` if the database still answers (the next start is a
+        new run), else it stays ``running`` and the next start of the same request resumes it; either way its
+        finished results are kept and an incremental scan does not check them again.
         """
         file_mode = files is not None
         if file_mode:
@@ -357,14 +365,18 @@ class ScanService:
         force = self.settings.rescan_unchanged if force is None else force
         kept, dropped = effective_roots(roots)
         exclusions, ignore = self._rules()
-        claim = claim_scan(self.db, [path_to_db(r) for r in kept], deep=deep, force=force)
+        claim = claim_scan(
+            self.db, [path_to_db(r) for r in kept], deep=deep, force=force, keep_interrupted=file_mode
+        )
         self._scan_id = claim.scan_id
         self._cancel.clear()
         try:
             with scan_context(claim.scan_id):
-                if claim.interrupted:
+                for closed in claim.interrupted:
                     log.warning(
-                        "closed %d interrupted scan(s) left running by dead processes", len(claim.interrupted)
+                        "closed %s (scan %s): a scan with a different request started; its verdicts are kept",
+                        closed.describe(),
+                        closed.scan_id,
                     )
                 if claim.resumed:
                     log.info("resuming interrupted scan %s started %s", claim.scan_id, claim.start_time)
@@ -440,6 +452,7 @@ class _Run:
             deep=self.deep,
             force=self.force,
             resumed=claim.resumed,
+            closed_interrupted=[run.describe() for run in claim.interrupted],
         )
         self.resumed_verdicts: dict[str, int] = {}
         self.children: list[CheckerChild] = []
@@ -586,7 +599,7 @@ class _Run:
                 t.c.file_inode,
                 t.c.scan_status,
                 t.c.deep_scanned,
-                t.c.last_verified_at,
+                t.c.scan_date,
                 t.c.is_corrupted,
                 t.c.marked_as_good,
             ).where(t.c.file_path.in_(list(by_path)))
@@ -608,11 +621,11 @@ class _Run:
                 and row.file_mtime_ns == f.mtime_ns
                 and row.file_inode == signed_inode(f.inode)
             )
-            done_this_run = (
-                self.claim.resumed and row.last_verified_at is not None and row.last_verified_at >= run_start
-            )
+            # scan_date, not last_verified_at: a hash-only ``changes`` run in between moves the latter.
+            done_this_run = self.claim.resumed and row.scan_date is not None and row.scan_date >= run_start
             if same and done_this_run and (row.deep_scanned or not self.deep):
                 s.already_checked += 1
+                s.already_checked_bytes += f.size
                 self.resumed_verdicts[row.scan_status] = self.resumed_verdicts.get(row.scan_status, 0) + 1
                 continue
             if same and not self.force and (row.deep_scanned or not self.deep):
@@ -655,6 +668,9 @@ class _Run:
         c = self.counters
         c.files_total = len(to_check)
         c.bytes_total = to_check.bytes
+        # A resumed run's earlier part counts in its progress (not in its rates: those are measured).
+        c.files_before = self.summary.already_checked
+        c.bytes_before = self.summary.already_checked_bytes
         self._set_phase("scanning", 3, c.files_total)
         self.writer.start_checking(c.files_total, c.bytes_total)
         if not to_check:
@@ -797,7 +813,7 @@ class _Run:
             if hasattr(s, verdict) and verdict != "pending":
                 setattr(s, verdict, getattr(s, verdict) + n)
         s.files_checked = c.files_done + s.already_checked
-        s.bytes_checked = c.bytes_done
+        s.bytes_checked = c.bytes_done + s.already_checked_bytes
         s.skipped_unavailable += self.health.dropped
         s.unavailable_roots = sorted(self.health.unavailable)
         s.status = str(status)
@@ -825,6 +841,8 @@ class _Run:
             "files_found": s.files_found,
             "skipped_unchanged": s.skipped_unchanged,
             "already_checked": s.already_checked,
+            "already_checked_bytes": s.already_checked_bytes,
+            "closed_interrupted": s.closed_interrupted,
             "known_corrupted": s.known_corrupted,
             "unreadable": s.unreadable,
             "unsupported": s.unsupported,
@@ -846,9 +864,10 @@ class _Run:
                         phase=final_phase,
                         end_time=now,
                         is_cancelled=status == ScanStatus.CANCELLED,
-                        files_processed=c.files_done,
-                        total_files=c.files_total,
-                        bytes_processed=c.bytes_done,
+                        files_processed=c.files_before + c.files_done,
+                        total_files=c.files_before + c.files_total,
+                        bytes_processed=c.bytes_before + c.bytes_done,
+                        bytes_total=c.bytes_before + c.bytes_total,
                         current_files=None,
                         heartbeat_at=now,
                         error_message=message,

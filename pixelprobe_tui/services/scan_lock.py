@@ -2,9 +2,16 @@
 
 A run owns the ``scan_state`` row with ``status = 'running'``; it proves it is alive by refreshing
 ``heartbeat_at`` and naming itself in ``owner`` (``host:pid``). A second start finds that row and refuses
-with :class:`ScanAlreadyRunning`. A row whose owner is dead (same host, pid gone) or whose heartbeat is older
-than :data:`STALE_AFTER_S` belongs to an interrupted run (crash, kill -9, power loss): the next start takes
-it over and resumes it when it asks for the same roots and options, or marks it ``interrupted``.
+with :class:`ScanAlreadyRunning`. A row whose owner is dead (same host and the pid gone, or the pid now
+belongs to a process started after the run's last heartbeat) or, for another host, whose heartbeat is older
+than :data:`STALE_AFTER_S` belongs to an interrupted run (crash, kill -9, power loss). What the next start
+does with it (:func:`claim_scan`):
+
+- the same request (roots, deep, force): takes it over and resumes it;
+- a single-file scan (``keep_interrupted``): leaves it as it is, still resumable later;
+- any other request: closes it as ``interrupted`` with a :class:`ScanReport` of what it did (verdicts it
+  stored, how far it got) and returns it in :attr:`ScanClaim.interrupted`, so the caller can say so. Its
+  finished files keep their verdicts, and an incremental scan does not check them again.
 
 - SQLite: the check and the claim happen in one ``BEGIN IMMEDIATE`` transaction, which SQLite serialises
   across processes, so two starts cannot both see "no running scan".
@@ -27,8 +34,9 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pixelprobe_tui.core.discovery import display_path, path_from_db
 from pixelprobe_tui.db.engine import Database
-from pixelprobe_tui.db.models import ScanState, utcnow
+from pixelprobe_tui.db.models import ScanReport, ScanResult, ScanState, utcnow
 from pixelprobe_tui.errors import PixelProbeError
 
 #: A heartbeat older than this means the owner is gone (used when the owner's pid cannot be checked).
@@ -46,20 +54,54 @@ def owner_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _pid_alive(pid: int) -> bool:
+# A process start time read from /proc is exact to a clock tick, boot time to a second.
+_START_SLACK_S = 2.0
+
+
+def _boot_time() -> float | None:
+    try:
+        with open("/proc/stat", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"btime "):
+                    return float(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _pid_alive(pid: int, last_seen: dt.datetime | None = None) -> bool:
+    """Whether *pid* runs and can be the process that was alive at *last_seen* (its last heartbeat).
+
+    After a crash or a reboot the pid may belong to another process; one started after *last_seen* cannot
+    be the owner, so the run is not reported running forever."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    # A killed child its parent has not reaped yet still answers signal 0: a zombie is dead.
+        pass
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             raw = fh.read()
-        return raw[raw.rfind(b")") + 2 : raw.rfind(b")") + 3] != b"Z"
     except OSError:
+        return True  # no /proc: trust the signal
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    # A killed child its parent has not reaped yet still answers signal 0: a zombie is dead.
+    if not fields or fields[0] == b"Z":
+        return False
+    boot = _boot_time()
+    if last_seen is None or boot is None or len(fields) < 20:
         return True
+    try:
+        started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22 of stat: starttime
+    except (ValueError, OSError):
+        return True
+    last = (
+        last_seen.timestamp()
+        if last_seen.tzinfo is not None
+        else last_seen.replace(tzinfo=dt.UTC).timestamp()
+    )
+    return started <= last + _START_SLACK_S
 
 
 def owner_alive(owner: str | None, heartbeat: dt.datetime | None, now: dt.datetime | None = None) -> bool:
@@ -67,7 +109,7 @@ def owner_alive(owner: str | None, heartbeat: dt.datetime | None, now: dt.dateti
     now = now or utcnow()
     host, _, pid = (owner or "").rpartition(":")
     if host == socket.gethostname() and pid.isdigit():
-        return _pid_alive(int(pid))
+        return _pid_alive(int(pid), heartbeat)
     return heartbeat is not None and (now - heartbeat).total_seconds() < STALE_AFTER_S
 
 
@@ -85,6 +127,31 @@ def describe_state(row: Any) -> str:
     return ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class InterruptedRun:
+    """A run left ``running`` by a dead process that a start with a different request closed."""
+
+    scan_id: uuid.UUID
+    directories: list[str]  # database form
+    deep: bool
+    force: bool
+    start_time: dt.datetime | None
+    last_seen: dt.datetime | None  # its last heartbeat
+    files_processed: int
+    total_files: int
+    owner: str | None
+
+    def describe(self) -> str:
+        """``an interrupted scan of /a, /b (started 2026-11-25 17:00:00 UTC, 120/5000 files)``."""
+        roots = ", ".join(display_path(path_from_db(d)) for d in self.directories) or "(no roots)"
+        kind = " ".join(w for w, on in (("deep", self.deep), ("forced", self.force)) if on)
+        when = f"started {self.start_time:%Y-%m-%d %H:%M:%S} UTC, " if self.start_time is not None else ""
+        return (
+            f"an interrupted {kind + ' ' if kind else ''}scan of {roots} "
+            f"({when}{self.files_processed}/{self.total_files} files)"
+        )
+
+
 @dataclass
 class ScanClaim:
     """The right to run one scan, held until :func:`release_claim`."""
@@ -96,7 +163,7 @@ class ScanClaim:
     deep: bool
     force: bool
     owner: str
-    interrupted: list[uuid.UUID] = field(default_factory=list)  # stale runs closed as 'interrupted'
+    interrupted: list[InterruptedRun] = field(default_factory=list)  # closed by this claim, with a report
     _lock_conn: Connection | None = None  # PostgreSQL: holds the advisory lock
 
 
@@ -108,8 +175,99 @@ def _same_request(row: Any, directories: Sequence[str], deep: bool, force: bool)
     return stored == list(directories) and bool(row.deep_scan) == deep and bool(row.force_rescan) == force
 
 
+def _stored_directories(row: Any) -> list[str]:
+    try:
+        value = json.loads(row.directories or "[]")
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+#: Results stored this long after a run's last heartbeat still count as its own (the writer's last batch).
+_LAST_BATCH_S = 5.0
+
+
+def _close_interrupted(conn: Connection, row: Any, now: dt.datetime, closed_by: uuid.UUID) -> InterruptedRun:
+    """Mark *row* ``interrupted`` and write its report, from the verdicts it stored before it died."""
+    t = cast(sa.Table, ScanState.__table__)
+    r = cast(sa.Table, ScanResult.__table__)
+    start = row.start_time
+    last_seen = row.heartbeat_at or start
+    end = last_seen or now
+    counts: dict[str, int] = {}
+    if start is not None:
+        # One scan at a time: what got a verdict between its start and its last sign of life is its work.
+        stmt = (
+            sa.select(r.c.scan_status, sa.func.count())
+            .where(r.c.scan_date >= start, r.c.scan_date <= end + dt.timedelta(seconds=_LAST_BATCH_S))
+            .group_by(r.c.scan_status)
+        )
+        counts = {status: n for status, n in conn.execute(stmt).all()}
+    run = InterruptedRun(
+        scan_id=row.id,
+        directories=_stored_directories(row),
+        deep=bool(row.deep_scan),
+        force=bool(row.force_rescan),
+        start_time=start,
+        last_seen=last_seen,
+        files_processed=int(row.files_processed or 0),
+        total_files=int(row.total_files or 0),
+        owner=row.owner,
+    )
+    checked = sum(n for status, n in counts.items() if status != "pending")
+    message = (
+        f"interrupted: the scanning process ({row.owner or 'unknown'}) stopped after {checked} file(s) got a "
+        "verdict; closed when a scan with a different request started. The files it did not reach are "
+        "checked by the next scan of these roots."
+    )
+    conn.execute(
+        sa.update(t)
+        .where(t.c.id == row.id)
+        .values(status="interrupted", end_time=end, current_files=None, error_message=message)
+    )
+    scan_type = "deep_scan" if run.deep else ("rescan" if run.force else "full_scan")
+    duration = (end - start).total_seconds() if start is not None and end is not None else None
+    conn.execute(
+        sa.insert(cast(sa.Table, ScanReport.__table__)).values(
+            scan_id=row.id,
+            scan_type=scan_type,
+            start_time=start,
+            end_time=end,
+            status="interrupted",
+            total_files=checked,
+            corrupted_files=counts.get("corrupted", 0),
+            warning_files=counts.get("warning", 0),
+            error_files=counts.get("unreadable", 0) + counts.get("unsupported", 0),
+            healthy_files=counts.get("healthy", 0),
+            duration_seconds=duration,
+            error_message=message,
+            directories_scanned=run.directories,
+            details={
+                "interrupted": True,
+                "owner": row.owner,
+                "phase": row.phase,
+                "files_processed": run.files_processed,
+                "total_files": run.total_files,
+                "bytes_processed": int(row.bytes_processed or 0),
+                "bytes_total": int(row.bytes_total or 0),
+                "closed_at": now.isoformat(),
+                "closed_by_scan": str(closed_by),
+            },
+            created_at=now,
+        )
+    )
+    return run
+
+
 def _claim_in(
-    conn: Connection, directories: list[str], deep: bool, force: bool, owner: str, *, check_alive: bool
+    conn: Connection,
+    directories: list[str],
+    deep: bool,
+    force: bool,
+    owner: str,
+    *,
+    check_alive: bool,
+    keep_interrupted: bool,
 ) -> ScanClaim:
     t = cast(sa.Table, ScanState.__table__)
     now = utcnow()
@@ -118,14 +276,14 @@ def _claim_in(
         for row in rows:
             if owner_alive(row.owner, row.heartbeat_at, now):
                 raise ScanAlreadyRunning(f"a scan is already running ({describe_state(row)})")
-    resume = next((r for r in rows if _same_request(r, directories, deep, force)), None)
-    closed = [r.id for r in rows if resume is None or r.id != resume.id]
-    if closed:
-        conn.execute(
-            sa.update(t)
-            .where(t.c.id.in_(closed))
-            .values(status="interrupted", end_time=sa.func.coalesce(t.c.heartbeat_at, t.c.start_time))
-        )
+    resume = (
+        None
+        if keep_interrupted
+        else next((r for r in rows if _same_request(r, directories, deep, force)), None)
+    )
+    scan_id = resume.id if resume is not None else uuid.uuid4()
+    closed = [] if keep_interrupted else [r for r in rows if resume is None or r.id != resume.id]
+    interrupted = [_close_interrupted(conn, r, now, scan_id) for r in closed]
     common = {
         "status": "running",
         "owner": owner,
@@ -138,8 +296,9 @@ def _claim_in(
     }
     if resume is not None:
         conn.execute(sa.update(t).where(t.c.id == resume.id).values(**common))
-        return ScanClaim(resume.id, resume.start_time or now, True, directories, deep, force, owner, closed)
-    scan_id = uuid.uuid4()
+        return ScanClaim(
+            resume.id, resume.start_time or now, True, directories, deep, force, owner, interrupted
+        )
     conn.execute(
         sa.insert(t).values(
             id=scan_id,
@@ -153,14 +312,18 @@ def _claim_in(
             **common,
         )
     )
-    return ScanClaim(scan_id, now, False, directories, deep, force, owner, closed)
+    return ScanClaim(scan_id, now, False, directories, deep, force, owner, interrupted)
 
 
-def claim_scan(db: Database, directories: list[str], *, deep: bool, force: bool) -> ScanClaim:
+def claim_scan(
+    db: Database, directories: list[str], *, deep: bool, force: bool, keep_interrupted: bool = False
+) -> ScanClaim:
     """Become the one running scan of *db*, resuming an interrupted run of the same request if any.
 
-    *directories* are the roots in database form. Raises :class:`ScanAlreadyRunning` when another live
-    process (or thread) is scanning.
+    *directories* are the roots in database form. Interrupted runs of other requests are closed with a
+    report (see the module docstring), unless *keep_interrupted* (a single-file scan): then they are left
+    resumable and nothing is resumed. Raises :class:`ScanAlreadyRunning` when another live process (or
+    thread) is scanning.
     """
     owner = owner_name()
     if db.dialect == "postgresql":
@@ -177,7 +340,15 @@ def claim_scan(db: Database, directories: list[str], *, deep: bool, force: bool)
                 what = describe_state(row) if row is not None else "starting"
                 raise ScanAlreadyRunning(f"a scan is already running ({what})")
             with db.engine.begin() as conn:
-                claim = _claim_in(conn, directories, deep, force, owner, check_alive=False)
+                claim = _claim_in(
+                    conn,
+                    directories,
+                    deep,
+                    force,
+                    owner,
+                    check_alive=False,
+                    keep_interrupted=keep_interrupted,
+                )
         except BaseException:
             _unlock(lock_conn)
             raise
@@ -186,7 +357,9 @@ def claim_scan(db: Database, directories: list[str], *, deep: bool, force: bool)
     with db.engine.connect() as conn:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         try:
-            claim = _claim_in(conn, directories, deep, force, owner, check_alive=True)
+            claim = _claim_in(
+                conn, directories, deep, force, owner, check_alive=True, keep_interrupted=keep_interrupted
+            )
         except BaseException:
             conn.rollback()
             raise

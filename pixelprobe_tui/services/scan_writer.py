@@ -269,6 +269,9 @@ class ScanCounters:
     bytes_total: int = 0
     files_done: int = 0  # results received by the writer
     bytes_done: int = 0
+    # Done by a resumed run before its interruption: part of every total and count this run reports.
+    files_before: int = 0
+    bytes_before: int = 0
     verdicts: dict[str, int] = field(default_factory=lambda: {str(v): 0 for v in Verdict})
     current: list[str | None] = field(default_factory=list)  # the file each worker is on
 
@@ -410,10 +413,10 @@ class ResultWriter:
             "total_phases": c.total_phases,
             "phase_current": c.phase_current,
             "phase_total": c.phase_total,
-            "files_processed": c.files_done,
-            "total_files": c.files_total,
-            "bytes_processed": c.bytes_done,
-            "bytes_total": c.bytes_total,
+            "files_processed": c.files_before + c.files_done,
+            "total_files": c.files_before + c.files_total,
+            "bytes_processed": c.bytes_before + c.bytes_done,
+            "bytes_total": c.bytes_before + c.bytes_total,
             "current_files": json.dumps([path_to_db(p) for p in current]) if current else None,
             "heartbeat_at": utcnow(),
         }
@@ -430,17 +433,21 @@ class ResultWriter:
             return
         c = self.counters
         est = self._estimator
-        est.set_totals(c.files_total, c.bytes_total)
-        e = est.feed(now, c.files_done, c.bytes_done)
+        files_done, bytes_done = c.files_before + c.files_done, c.bytes_before + c.bytes_done
+        est.set_totals(c.files_before + c.files_total, c.bytes_before + c.bytes_total)
+        # Rates come from differences between samples, so the earlier part (there from the first sample)
+        # never shows up as throughput; the ETA is what is left over the rate measured now.
+        e = est.feed(now, files_done, bytes_done)
         self.sink(
             Progress(
-                files_done=c.files_done,
-                files_total=c.files_total,
-                bytes_done=c.bytes_done,
-                bytes_total=c.bytes_total,
+                files_done=files_done,
+                files_total=c.files_before + c.files_total,
+                bytes_done=bytes_done,
+                bytes_total=c.bytes_before + c.bytes_total,
                 rate_files_s=e.rate_files_s,
                 rate_bytes_s=e.rate_bytes_s,
                 eta_s=e.eta_s,
                 current_files=tuple(p for p in c.current if p),
+                files_before=c.files_before,
             )
         )
