@@ -307,6 +307,30 @@ def test_media_info_survives_junk_and_odd_names(tmp_path):
     assert mediainfo.duration_of(info) == pytest.approx(0.5, abs=0.05)
 
 
+def test_media_info_fields_read_one_by_one_match_the_json_report(lib):
+    """The summary is read with MediaInfo_Get; it must say what libmediainfo's JSON report says (seconds,
+    not milliseconds; the profile without its level) for the same file."""
+    import json as json_mod
+
+    from pymediainfo import MediaInfo
+
+    path = str(lib["mp4_h264_aac"])
+    ours = mediainfo.media_info(path)
+    lib_, handle, _, _ = MediaInfo._get_library()
+    try:
+        for name, value in [("Inform", "JSON"), ("Complete", ""), ("ParseSpeed", "0"), ("ReadByHuman", "0")]:
+            lib_.MediaInfo_Option(handle, name, value)
+        assert lib_.MediaInfo_Open(handle, path)
+        report = json_mod.loads(lib_.MediaInfo_Inform(handle, 0))
+        lib_.MediaInfo_Close(handle)
+    finally:
+        lib_.MediaInfo_Delete(handle)
+    assert ours == mediainfo.summarize(report["media"])
+    video = next(t for t in ours["tracks"] if t["type"] == "video")
+    assert video["profile"] == "High" and "@" not in video["profile"]
+    assert mediainfo.duration_of(ours) == pytest.approx(1.0, abs=0.1)
+
+
 def test_media_info_of_unrecognised_content_reads_only_the_head(lib, tmp_path):
     """``known=False`` (the sniffer found no format) gives libmediainfo only the first bytes: junk gets an
     empty summary, a clobbered header still its container when the head shows it, and by-name opens on
