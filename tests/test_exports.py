@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import datetime as dt
 import io
@@ -24,6 +25,7 @@ from pixelprobe_tui.services.exports import (
     export_reports,
     export_results,
     format_for,
+    spreadsheet_text,
 )
 
 N = 100_000
@@ -114,7 +116,10 @@ def test_filters_order_and_odd_names(db, tmp_path: Path):
     query = ResultsQuery(statuses=frozenset({"corrupted", "warning"}), sort="path", descending=True)
     assert export_results(db, out, "json", query) == 4
     records = json.loads(out.getvalue().decode("utf-8"))  # valid UTF-8 even with the odd name
-    assert records[-1]["file_path"] == ODD_NAME  # the exact name, surrogates and all
+    # The CLI's one rule: readable text with U+FFFD, and the raw bytes in base64 beside it.
+    assert records[-1]["file_path"] == "/media/caf\ufffd \ufffd.jpg"
+    assert base64.b64decode(records[-1]["file_path_b64"]) == os.fsencode(ODD_NAME)
+    assert all("file_path_b64" not in r for r in records[:-1])
     assert [r["file_path"] for r in records[:-1]] == [
         f"/media/library/folder 000/file {i:06d}.mkv" for i in (20, 10, 0)
     ]
@@ -157,3 +162,62 @@ def test_atomic_output_and_format_choice(db, tmp_path: Path):
     assert format_for("x.json", "csv") == "csv"
     with pytest.raises(ConfigError):
         format_for(None, "yaml")
+
+
+FORMULAS = ['=HYPERLINK("http://evil","x")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "\uff1d1+1"]
+
+
+def test_csv_cells_never_run_as_formulas_and_the_escape_reverses(db):
+    texts = [*FORMULAS, "'already quoted", "plain", "a=b", "-"]
+    with db.session() as s:
+        for i, t in enumerate(texts):
+            s.add(ScanResult(file_path=f"/lib/{i:02d}.mkv", scan_status="corrupted", corruption_details=t,
+                             file_size=-5 if i == 0 else 7))  # fmt: skip
+        s.add(ScanReport(scan_type="cleanup", status="error", error_message="=1+1 disk gone"))
+    out = io.BytesIO()
+    assert export_results(db, out, "csv") == len(texts)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue().decode(), newline="")))
+    cells = [r["corruption_details"] for r in rows]
+    for cell in cells:  # nothing a spreadsheet would evaluate
+        assert cell[:1] not in "=+-@\t\r\uff1d", cell
+    assert cells[: len(FORMULAS)] == ["'" + t for t in FORMULAS]
+    assert cells[len(FORMULAS) :] == ["''already quoted", "plain", "a=b", "'-"]
+    assert [c[1:] if c.startswith("'") else c for c in cells] == texts  # one apostrophe off: the text
+    assert rows[0]["file_size"] == "-5"  # numbers stay numbers
+    assert rows[0]["file_path"] == "/lib/00.mkv"
+
+    out = io.BytesIO()
+    export_reports(db, out, "csv")
+    assert next(csv.DictReader(io.StringIO(out.getvalue().decode())))["error_message"] == "'=1+1 disk gone"
+    out = io.BytesIO()
+    export_results(db, out, "csv", spreadsheet_safe=False)  # for scripts that want the cells as stored
+    assert [
+        r["corruption_details"] for r in csv.DictReader(io.StringIO(out.getvalue().decode(), newline=""))
+    ] == texts
+    out = io.BytesIO()
+    export_results(db, out, "json")  # JSON is not for spreadsheets: text as stored
+    assert [r["corruption_details"] for r in json.loads(out.getvalue())] == texts
+    assert spreadsheet_text("=x") == "'=x" and spreadsheet_text("/a/=b") == "/a/=b"
+
+    with db.session() as s:  # a name with line breaks (legal on Linux) stays one record
+        s.add(ScanResult(file_path="/lib/line\rbreak\n=x.mkv", scan_status="healthy", file_exists=False))
+    out = io.BytesIO()
+    assert export_results(db, out, "csv", file_exists=False) == 1
+    (row,) = csv.DictReader(io.StringIO(out.getvalue().decode(), newline=""))
+    assert row["file_path"] == "/lib/line\rbreak\n=x.mkv" and row["scan_status"] == "healthy"
+
+
+def test_report_paths_round_trip_in_json_and_csv(db):
+    odd_root = os.fsdecode(b"/mnt/d\xe9j\xe0")
+    with db.session() as s:
+        s.add(ScanReport(scan_type="full_scan", status="completed",
+                         directories_scanned=[path_to_db(odd_root), "/srv/media"]))  # fmt: skip
+    out = io.BytesIO()
+    export_reports(db, out, "json")
+    (record,) = json.loads(out.getvalue().decode("utf-8"))
+    assert record["directories_scanned"] == ["/mnt/d\ufffdj\ufffd", "/srv/media"]
+    raw = record["directories_scanned_b64"]
+    assert base64.b64decode(raw[0]) == os.fsencode(odd_root) and raw[1] is None
+    out = io.BytesIO()
+    export_reports(db, out, "csv")
+    assert os.fsencode(odd_root) in out.getvalue()  # CSV: the original bytes, as for file paths

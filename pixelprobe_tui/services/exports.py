@@ -7,11 +7,21 @@ Format. Records are keyed by the table's column names (``scan_results`` or ``sca
 order. Paths are file system paths again (``path_from_db``); timestamps are ISO 8601 in UTC
 (``2026-11-25T17:00:00.123456+00:00``); ids of scans are UUID text.
 
-- CSV: a header line, then one line per record; booleans ``true``/``false``, NULL as an empty field, JSON
+- CSV (RFC 4180: records end with CRLF, cells with a comma, quote or line break are quoted): a header
+  line, then one line per record; booleans ``true``/``false``, NULL as an empty field, JSON
   columns (a report's ``details``) as JSON text. UTF-8, except that a file name which is not valid UTF-8 is
   written as its original bytes (like ``ls`` or ``find`` would).
-- JSON: one array, one record per line. A record whose path is not valid UTF-8 is written with ``\\u``
-  escapes, so the document stays valid UTF-8 and Python's ``json`` gives the exact name back.
+  Safe to open in a spreadsheet: a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+  carriage return (or their full-width forms) would be taken for a formula by Excel or LibreOffice, so it
+  gets a leading apostrophe (the OWASP advice on CSV injection): the spreadsheet then shows it as text,
+  apostrophe included, instead of running it. A text cell that starts with an apostrophe gets one more, so the rule reverses exactly: a script
+  that wants the stored text drops one leading ``'`` from any text cell that has one. With
+  ``spreadsheet_safe=False`` cells are written as they are.
+- JSON: one array, one record per line, always valid UTF-8. Paths follow the CLI's one rule
+  (:func:`pixelprobe_tui.core.discovery.json_path_fields`): ``file_path`` is the exact name when it is valid
+  UTF-8, else the name with U+FFFD for each invalid byte plus ``file_path_b64`` with the raw bytes in
+  base64 (``directories_scanned`` likewise, with ``directories_scanned_b64``); other text that quotes such a
+  name gets U+FFFD.
 """
 
 from __future__ import annotations
@@ -21,7 +31,6 @@ import datetime as dt
 import io
 import json
 import os
-import re
 import tempfile
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -30,7 +39,7 @@ from typing import Any, BinaryIO, Literal, cast
 
 import sqlalchemy as sa
 
-from pixelprobe_tui.core.discovery import path_from_db
+from pixelprobe_tui.core.discovery import json_path_fields, json_path_list_fields, json_safe, path_from_db
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import ScanReport, ScanResult
 from pixelprobe_tui.errors import ConfigError
@@ -45,8 +54,19 @@ REPORTS = cast(sa.Table, ScanReport.__table__)
 RESULT_COLUMNS: tuple[str, ...] = tuple(c.name for c in RESULTS.columns)
 REPORT_COLUMNS: tuple[str, ...] = tuple(c.name for c in REPORTS.columns)
 _PATH_COLUMNS = frozenset({"file_path"})
+_PATH_LIST_COLUMNS = frozenset({"directories_scanned"})
 _JSON_COLUMNS = frozenset({"directories_scanned", "details"})
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# First characters that make a spreadsheet read a cell as a formula (OWASP's list, plus the full-width forms
+# some spreadsheets accept), and the apostrophe that escapes them.
+FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+CELL_ESCAPE = "'"
+
+
+def spreadsheet_text(text: str) -> str:
+    """*text* as a CSV cell no spreadsheet runs as a formula: see "CSV" in the module docstring."""
+    if text[:1] in FORMULA_STARTS or text[:1] == CELL_ESCAPE:
+        return CELL_ESCAPE + text
+    return text
 
 
 def _plain(name: str, value: Any) -> Any:
@@ -55,6 +75,8 @@ def _plain(name: str, value: Any) -> Any:
         return None
     if name in _PATH_COLUMNS:
         return path_from_db(value)
+    if name in _PATH_LIST_COLUMNS and isinstance(value, list):
+        return [path_from_db(v) if isinstance(v, str) else v for v in value]
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
@@ -64,14 +86,31 @@ def _plain(name: str, value: Any) -> Any:
     return value
 
 
-def _csv_cell(name: str, value: Any) -> Any:
+def _csv_cell(name: str, value: Any, safe: bool) -> Any:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if name in _JSON_COLUMNS:
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if safe and isinstance(value, str):
+        return spreadsheet_text(value)
     return value
+
+
+def _json_record(columns: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for name, raw in zip(columns, row, strict=True):
+        value = _plain(name, raw)
+        if name in _PATH_COLUMNS and isinstance(value, str):
+            record.update(json_path_fields(name, value))
+        elif (
+            name in _PATH_LIST_COLUMNS and isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            record.update(json_path_list_fields(name, value))
+        else:
+            record[name] = json_safe(value)
+    return record
 
 
 def _results_statement(
@@ -120,6 +159,7 @@ def _write(
     fmt: Format,
     batch: int,
     progress: Callable[[int], None] | None,
+    safe: bool = True,
 ) -> int:
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r} (csv or json)")
@@ -127,11 +167,13 @@ def _write(
     count = 0
     try:
         if fmt == "csv":
-            writer = csv.writer(text, lineterminator="\n")
+            # CRLF ends a record (RFC 4180): then Python's csv quotes a cell holding a lone CR too (a file name
+            # may), which it leaves bare with a "\n" terminator, splitting the record for every reader.
+            writer = csv.writer(text, lineterminator="\r\n")
             writer.writerow(columns)
             for rows in _stream(db, stmt, batch):
                 writer.writerows(
-                    [_csv_cell(n, _plain(n, v)) for n, v in zip(columns, r, strict=True)] for r in rows
+                    [_csv_cell(n, _plain(n, v), safe) for n, v in zip(columns, r, strict=True)] for r in rows
                 )
                 count += len(rows)
                 if progress is not None:
@@ -140,10 +182,7 @@ def _write(
             text.write("[")
             for rows in _stream(db, stmt, batch):
                 for r in rows:
-                    record = {n: _plain(n, v) for n, v in zip(columns, r, strict=True)}
-                    line = json.dumps(record, ensure_ascii=False)
-                    if _SURROGATE.search(line):
-                        line = json.dumps(record, ensure_ascii=True)  # a name that is not UTF-8
+                    line = json.dumps(_json_record(columns, r), ensure_ascii=False)
                     text.write(("\n" if count == 0 else ",\n") + line)
                     count += 1
                 if progress is not None:
@@ -165,13 +204,16 @@ def export_results(
     ids: Collection[int] | None = None,
     batch: int = BATCH,
     progress: Callable[[int], None] | None = None,
+    spreadsheet_safe: bool = True,
 ) -> int:
     """Write ``scan_results`` rows to the binary stream *out*; returns how many.
 
     *query* is the results view's filter and order (None: every row by id); *file_exists* filters on it;
     *ids* limits the export to a selection. *progress* gets the running count after each batch.
+    *spreadsheet_safe* (CSV): escape cells a spreadsheet would run as formulas (see the module docstring).
     """
-    return _write(db, _results_statement(query, file_exists, ids), RESULT_COLUMNS, out, fmt, batch, progress)
+    stmt = _results_statement(query, file_exists, ids)
+    return _write(db, stmt, RESULT_COLUMNS, out, fmt, batch, progress, spreadsheet_safe)
 
 
 def export_reports(
@@ -183,9 +225,12 @@ def export_reports(
     scan_types: Collection[str] = (),
     batch: int = BATCH,
     progress: Callable[[int], None] | None = None,
+    spreadsheet_safe: bool = True,
 ) -> int:
-    """Write ``scan_reports`` rows (optionally only some statuses or types) to *out*; returns how many."""
-    return _write(db, _reports_statement(statuses, scan_types), REPORT_COLUMNS, out, fmt, batch, progress)
+    """Write ``scan_reports`` rows (optionally only some statuses or types) to *out*; returns how many.
+    *spreadsheet_safe* as for :func:`export_results`."""
+    stmt = _reports_statement(statuses, scan_types)
+    return _write(db, stmt, REPORT_COLUMNS, out, fmt, batch, progress, spreadsheet_safe)
 
 
 @contextmanager
