@@ -928,6 +928,471 @@ def _ppm_two_images(out: Path) -> None:
 image("ppm_plain", "ppm", _ppm_plain)
 image("ppm_two_images", "ppm", _ppm_two_images)
 
+# ---------------------------------------------------------------------------------------------------------
+# More FFmpeg layouts: professional and camcorder codecs, unusual audio-in-video, muxer options.
+
+video("avi_dv_pal", "avi", "-vf", "scale=720:576", "-frames:v", "3", "-c:v", "dvvideo", "-pix_fmt", "yuv420p")
+video(
+    "mov_dv_ntsc",
+    "mov",
+    "-vf",
+    "scale=720:480",
+    "-r",
+    "30000/1001",
+    "-frames:v",
+    "3",
+    "-c:v",
+    "dvvideo",
+    "-pix_fmt",
+    "yuv411p",
+)
+video("mp4_h264_lossless_444", "mp4", *X264, "-qp", "0", "-pix_fmt", "yuv444p")
+video("mov_h264_422_10bit", "mov", *X264, "-pix_fmt", "yuv422p10le")
+video("mp4_h264_slices", "mp4", *X264, "-x264-params", "slices=4:bframes=2:b-pyramid=normal")
+video("mkv_hevc_444", "mkv", "-c:v", "libx265", "-pix_fmt", "yuv444p", "-x265-params", "log-level=none")
+video(
+    "webm_vp9_10bit",
+    "webm",
+    "-c:v",
+    "libvpx-vp9",
+    "-pix_fmt",
+    "yuv420p10le",
+    "-deadline",
+    "realtime",
+    "-cpu-used",
+    "8",
+)
+video(
+    "mp4_av1_10bit",
+    "mp4",
+    "-c:v",
+    "libsvtav1",
+    "-preset",
+    "12",
+    "-pix_fmt",
+    "yuv420p10le",
+    "-svtav1-params",
+    "lp=1",
+)
+video("mpg_mpeg2_422", "mpg", "-c:v", "mpeg2video", "-pix_fmt", "yuv422p", "-f", "mpeg")
+video("avi_mpeg4_qpel_gmc", "avi", "-c:v", "mpeg4", "-flags", "+qpel+mv4", "-bf", "1")
+av_video("mkv_truehd", "mkv", *X264, "-c:a", "truehd", "-strict", "-2", "-ar", "48000")
+av_video("mkv_dts", "mkv", *X264, "-c:a", "dca", "-strict", "-2", "-ar", "48000")
+av_video("ts_dts", "ts", "-c:v", "mpeg2video", "-c:a", "dca", "-strict", "-2", "-ar", "48000")
+av_video("mp4_opus", "mp4", *X264, "-c:a", "libopus")
+av_video("mp4_flac", "mp4", *X264, "-c:a", "flac")
+av_video("mov_alac", "mov", *X264, "-c:a", "alac")
+av_video("mov_pcm_s16be", "mov", *X264, "-c:a", "pcm_s16be")
+av_video("mp4_eac3", "mp4", *X264, "-c:a", "eac3")
+av_video("mp4_negative_cts", "mp4", *X264, "-bf", "3", "-c:a", "aac", "-movflags", "+negative_cts_offsets")
+av_video(
+    "mp4_frag_separate_moof",
+    "mp4",
+    *X264,
+    "-c:a",
+    "aac",
+    "-movflags",
+    "+frag_keyframe+empty_moov+separate_moof+omit_tfhd_offset",
+)
+av_video(
+    "mp4_frag_every_frame",
+    "mp4",
+    *X264,
+    "-c:a",
+    "aac",
+    "-frag_duration",
+    "100000",
+    "-movflags",
+    "+empty_moov+default_base_moof",
+)
+av_video("ts_cbr_muxrate", "ts", *X264, "-c:a", "aac", "-muxrate", "2000000")
+av_video(
+    "mkv_cues_to_front", "mkv", *X264, "-c:a", "aac", "-cues_to_front", "1", "-reserve_index_space", "1024"
+)
+av_video("mkv_no_crc32", "mkv", *X264, "-c:a", "aac", "-write_crc32", "0")
+case("flv_audio_only", "flv", "audio", _ff(*audio(), "-c:a", "libmp3lame"))
+av_video("3g2_h264_aac", "3g2", *X264, "-c:a", "aac", "-f", "3g2")
+av_video("f4v_h264_aac", "f4v", *X264, "-c:a", "aac", "-f", "f4v")
+sound("mp4_ac3_audio_only", "m4a", "-c:a", "ac3", "-f", "mp4")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Files written by other programs than FFmpeg and Pillow (skipped where the program is not installed).
+
+
+def _program(name: str) -> str:
+    exe = shutil.which(name)
+    if exe is None:
+        raise Unavailable(f"{name} is not installed")
+    return exe
+
+
+def run(*cmd: str) -> None:
+    """Run a helper program; raise with its output on failure."""
+    proc = subprocess.run([_program(cmd[0]), *cmd[1:]], capture_output=True, timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed: {(proc.stdout + proc.stderr).decode(errors='replace')[-800:]}")
+
+
+def _wav_source(out: Path, *extra: str, rate: int = 44100) -> None:
+    ffmpeg(out, *audio(rate), "-c:a", "pcm_s16le", *extra)
+
+
+def _via(make_source: Callable[[Path], None], src_ext: str, *cmd: str) -> Callable[[Path], None]:
+    """Build a source file, then run ``cmd`` with ``{src}`` and ``{out}`` replaced."""
+
+    def build(out: Path) -> None:
+        _program(cmd[0])
+        src = out.with_name(out.stem + ".src." + src_ext)
+        make_source(src)
+        cover = out.with_name(out.stem + ".cover.jpg")
+        cover.write_bytes(_cover_jpeg())
+        try:
+            run(*(a.format(src=src, out=out, cover=cover) for a in cmd))
+        finally:
+            src.unlink(missing_ok=True)
+            cover.unlink(missing_ok=True)
+
+    return build
+
+
+def _edit(make_source: Callable[[Path], None], *cmd: str) -> Callable[[Path], None]:
+    """Build the file, then edit it in place with ``cmd`` (``{out}`` replaced)."""
+
+    def build(out: Path) -> None:
+        _program(cmd[0])
+        make_source(out)
+        run(*(a.format(out=out) for a in cmd))
+
+    return build
+
+
+_MP4_SRC = _ff(*VIDEO, *audio(), *X264, "-c:a", "aac")
+_JPEG_SRC = pil("RGB", "JPEG", exif=b"")
+case("mkvmerge_h264_aac", "mkv", "video", _via(_MP4_SRC, "mp4", "mkvmerge", "-q", "-o", "{out}", "{src}"))
+case(
+    "mkvmerge_webm",
+    "webm",
+    "video",
+    _via(
+        _ff(*VIDEO, *audio(), "-c:v", "libvpx", "-c:a", "libopus"),
+        "webm",
+        "mkvmerge",
+        "-q",
+        "--webm",
+        "-o",
+        "{out}",
+        "{src}",
+    ),
+)
+case(
+    "mkvmerge_mp3_attachment_chapters",
+    "mka",
+    "audio",
+    _via(
+        _ff(*audio(), "-c:a", "libmp3lame"),
+        "mp3",
+        "mkvmerge",
+        "-q",
+        "--attachment-mime-type",
+        "image/jpeg",
+        "--attach-file",
+        "{cover}",
+        "--generate-chapters",
+        "interval:00:00:00.500",
+        "-o",
+        "{out}",
+        "{src}",
+    ),
+)
+case(
+    "mkvmerge_no_cues_no_lacing",
+    "mkv",
+    "video",
+    _via(_MP4_SRC, "mp4", "mkvmerge", "-q", "--no-cues", "--disable-lacing", "-o", "{out}", "{src}"),
+)
+sound_src = _ff(*audio(), "-c:a", "pcm_s16le")
+case(
+    "lame_vbr_id3v2_id3v1",
+    "mp3",
+    "audio",
+    _via(
+        sound_src,
+        "wav",
+        "lame",
+        "--quiet",
+        "-V2",
+        "--add-id3v2",
+        "--tt",
+        "Title",
+        "--ta",
+        "Artist",
+        "--ti",
+        "{cover}",
+        "{src}",
+        "{out}",
+    ),
+)
+case(
+    "lame_cbr_32k_mpeg2",
+    "mp3",
+    "audio",
+    _via(sound_src, "wav", "lame", "--quiet", "-b", "32", "--resample", "22.05", "-m", "m", "{src}", "{out}"),
+)
+case(
+    "lame_abr_nogap",
+    "mp3",
+    "audio",
+    _via(sound_src, "wav", "lame", "--quiet", "--abr", "96", "--id3v1-only", "--tt", "x", "{src}", "{out}"),
+)
+case(
+    "oggenc_q3_comments",
+    "ogg",
+    "audio",
+    _via(
+        sound_src,
+        "wav",
+        "oggenc",
+        "-Q",
+        "-q",
+        "3",
+        "-c",
+        "ARTIST=Someone",
+        "-c",
+        "TITLE=" + "long " * 200,
+        "-o",
+        "{out}",
+        "{src}",
+    ),
+)
+case(
+    "opusenc_picture",
+    "opus",
+    "audio",
+    _via(sound_src, "wav", "opusenc", "--quiet", "--picture", "{cover}", "--artist", "A", "{src}", "{out}"),
+)
+case("sox_aiff_24", "aiff", "audio", _via(sound_src, "wav", "sox", "{src}", "-b", "24", "{out}"))
+case(
+    "sox_aifc_float", "aifc", "audio", _via(sound_src, "wav", "sox", "{src}", "-e", "floating-point", "{out}")
+)
+case("sox_wav_u8", "wav", "audio", _via(sound_src, "wav", "sox", "{src}", "-b", "8", "{out}"))
+case("sox_wav_ima_adpcm", "wav", "audio", _via(sound_src, "wav", "sox", "{src}", "-e", "ima-adpcm", "{out}"))
+case("sox_wav_24_extensible", "wav", "audio", _via(sound_src, "wav", "sox", "{src}", "-b", "24", "{out}"))
+case("sox_flac", "flac", "audio", _via(sound_src, "wav", "sox", "{src}", "-b", "16", "{out}"))
+case("wavpack_cli", "wv", "audio", _via(sound_src, "wav", "wavpack", "-q", "-y", "{src}", "-o", "{out}"))
+case(
+    "wavpack_cli_hybrid_lossy",
+    "wv",
+    "audio",
+    _via(sound_src, "wav", "wavpack", "-q", "-y", "-b256", "{src}", "-o", "{out}"),
+)
+
+
+def _flac_tagged(prefix: bytes, suffix: bytes) -> Callable[[Path], None]:
+    def build(out: Path) -> None:
+        _flac_cli()(out)
+        out.write_bytes(prefix + out.read_bytes() + suffix)
+
+    return build
+
+
+def _id3v2(title: bytes = b"Song") -> bytes:
+    frame = b"TIT2" + struct.pack(">I", len(title) + 1) + b"\x00\x00" + b"\x00" + title
+    body = frame + bytes(100)  # padding
+    size = len(body)
+    syncsafe = bytes(((size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F))
+    return b"ID3\x03\x00\x00" + syncsafe + body
+
+
+ID3V1 = (
+    b"TAG"
+    + b"Title".ljust(30, b"\x00")
+    + b"Artist".ljust(30, b"\x00")
+    + bytes(30)
+    + b"2020"
+    + bytes(30)
+    + b"\x0c"
+)
+case("flac_cli_id3v2_prefixed", "flac", "audio", _flac_tagged(_id3v2(), b""))
+case(
+    "flac_metaflac_cuesheet_seekpoints",
+    "flac",
+    "audio",
+    _edit(_flac_cli(), "metaflac", "--add-seekpoint=10x", "--set-tag=ARTIST=x", "--add-padding=300", "{out}"),
+)
+case(
+    "flac_cli_8bit_mono",
+    "flac",
+    "audio",
+    _via(_ff(*audio(8000), "-ac", "1", "-c:a", "pcm_u8"), "wav", "flac", "-s", "-f", "-o", "{out}", "{src}"),
+)
+
+
+def _mp3_tagged(prefix: bytes, suffix: bytes) -> Callable[[Path], None]:
+    def build(out: Path) -> None:
+        ffmpeg(out, *audio(), *MP3, "-id3v2_version", "0", "-write_xing", "1")
+        out.write_bytes(prefix + out.read_bytes() + suffix)
+
+    return build
+
+
+def _ape_tag() -> bytes:
+    item = struct.pack("<II", 5, 0) + b"Title\x00" + b"Hello"
+    footer = lambda flags: b"APETAGEX" + struct.pack("<IIII", 2000, len(item) + 32, 1, flags) + bytes(8)  # noqa: E731
+    return footer(0xA0000000) + item + footer(0x80000000)
+
+
+case("mp3_apev2_id3v1", "mp3", "audio", _mp3_tagged(_id3v2(), _ape_tag() + ID3V1))
+case("mp3_two_id3v2_tags", "mp3", "audio", _mp3_tagged(_id3v2(b"one") + _id3v2(b"two"), b""))
+
+image(
+    "cjpeg_arithmetic",
+    "jpg",
+    _via(pil("RGB", "PPM"), "ppm", "cjpeg", "-arithmetic", "-outfile", "{out}", "{src}"),
+)
+image(
+    "cjpeg_restart_rows_444",
+    "jpg",
+    _via(pil("RGB", "PPM"), "ppm", "cjpeg", "-restart", "1", "-sample", "1x1", "-outfile", "{out}", "{src}"),
+)
+image(
+    "cjpeg_progressive_smooth",
+    "jpg",
+    _via(pil("RGB", "PPM"), "ppm", "cjpeg", "-progressive", "-smooth", "10", "-outfile", "{out}", "{src}"),
+)
+image(
+    "jpegtran_rotate_copy_all",
+    "jpg",
+    _via(_jpg_trailer(b""), "jpg", "jpegtran", "-rotate", "90", "-copy", "all", "-outfile", "{out}", "{src}"),
+)
+image(
+    "exiftool_jpeg",
+    "jpg",
+    _edit(
+        pil("RGB", "JPEG"),
+        "exiftool",
+        "-q",
+        "-overwrite_original",
+        "-Artist=Me",
+        "-XMP:Title=T",
+        "-IPTC:Keywords=k",
+        "-ThumbnailImage<=" + "/dev/null",
+        "{out}",
+    ),
+)
+image(
+    "exiftool_png",
+    "png",
+    _edit(pil("RGB", "PNG"), "exiftool", "-q", "-overwrite_original", "-Artist=Me", "-XMP:Title=T", "{out}"),
+)
+image(
+    "exiftool_tiff",
+    "tiff",
+    _edit(pil("RGB", "TIFF"), "exiftool", "-q", "-overwrite_original", "-Artist=Me", "-XMP:Title=T", "{out}"),
+)
+image(
+    "exiftool_webp",
+    "webp",
+    _edit(pil("RGB", "WEBP"), "exiftool", "-q", "-overwrite_original", "-Artist=Me", "-XMP:Title=T", "{out}"),
+)
+image(
+    "exiftool_gif",
+    "gif",
+    _edit(_gif_anim, "exiftool", "-q", "-overwrite_original", "-XMP:Title=T", "-Comment=hello", "{out}"),
+)
+case(
+    "exiftool_mp4",
+    "mp4",
+    "video",
+    _edit(_MP4_SRC, "exiftool", "-q", "-overwrite_original", "-Title=T", "-XMP:Creator=Me", "{out}"),
+)
+case(
+    "exiftool_mov",
+    "mov",
+    "video",
+    _edit(
+        _ff(*VIDEO, *audio(), *X264, "-c:a", "aac", "-f", "mov"),
+        "exiftool",
+        "-q",
+        "-overwrite_original",
+        "-Title=T",
+        "-Keys:Artist=Me",
+        "{out}",
+    ),
+)
+case(
+    "exiftool_m4a",
+    "m4a",
+    "audio",
+    _edit(_ff(*audio(), "-c:a", "aac"), "exiftool", "-q", "-overwrite_original", "-Title=T", "{out}"),
+)
+image(
+    "tiffcp_tiled_predictor",
+    "tif",
+    _via(pil("RGB", "TIFF"), "tif", "tiffcp", "-t", "-w", "32", "-l", "32", "-c", "lzw:2", "{src}", "{out}"),
+)
+image(
+    "tiffcp_big_endian_zip",
+    "tif",
+    _via(pil("RGB", "TIFF"), "tif", "tiffcp", "-B", "-c", "zip", "{src}", "{out}"),
+)
+image(
+    "tiffcp_planar_separate",
+    "tif",
+    _via(pil("RGB", "TIFF"), "tif", "tiffcp", "-p", "separate", "{src}", "{out}"),
+)
+image(
+    "tiffcp_bigtiff_zip",
+    "tif",
+    _via(pil("RGB", "TIFF"), "tif", "tiffcp", "-8", "-c", "zip", "{src}", "{out}"),
+)
+image("tiffcp_g4_bilevel", "tif", _via(pil("1", "TIFF"), "tif", "tiffcp", "-c", "g4", "{src}", "{out}"))
+image(
+    "cwebp_lossy_metadata",
+    "webp",
+    _via(
+        lambda p: _picture().save(p, "JPEG", exif=_exif(), icc_profile=_icc()),
+        "jpg",
+        "cwebp",
+        "-quiet",
+        "-metadata",
+        "all",
+        "{src}",
+        "-o",
+        "{out}",
+    ),
+)
+image(
+    "cwebp_lossless_exact_alpha",
+    "webp",
+    _via(pil("RGBA", "PNG"), "png", "cwebp", "-quiet", "-lossless", "-exact", "{src}", "-o", "{out}"),
+)
+image(
+    "gif2webp_animated",
+    "webp",
+    _via(_gif_anim, "gif", "gif2webp", "-quiet", "-mixed", "{src}", "-o", "{out}"),
+)
+image(
+    "gifsicle_optimized",
+    "gif",
+    _via(_gif_anim, "gif", "gifsicle", "-O3", "--colors", "32", "{src}", "-o", "{out}"),
+)
+image(
+    "gifsicle_interlaced_comment",
+    "gif",
+    _via(_gif_anim, "gif", "gifsicle", "--interlace", "--comment", "hello", "{src}", "-o", "{out}"),
+)
+image(
+    "optipng_interlaced",
+    "png",
+    _via(pil("RGB", "PNG"), "png", "optipng", "-quiet", "-i", "1", "-out", "{out}", "{src}"),
+)
+image(
+    "optipng_reduced",
+    "png",
+    _via(pil("P", "PNG"), "png", "optipng", "-quiet", "-o2", "-out", "{out}", "{src}"),
+)
+
 BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
 
 # ---------------------------------------------------------------------------------------------------------
