@@ -193,6 +193,60 @@ def test_unknown_sort_key_is_refused() -> None:
         ResultsQuery(sort="colour")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "query", QUERIES, ids=lambda q: f"{q.sort}-{'desc' if q.descending else 'asc'}-{q.describe()}"
+)
+def test_a_range_is_every_row_between_its_ends_in_the_listing(db: Database, query: ResultsQuery) -> None:
+    expected = reference(populate(db), query)
+    n = len(expected)
+    if n == 0:
+        assert browse.count_selected(db, Selection(query=query)) == 0
+        return
+    browser = ResultsBrowser(db, query)
+    # Whole list, a middle stretch, one row, and stretches that end in (or lie inside) the NULL segment.
+    for first, last in sorted(
+        {(0, n - 1), (n // 3, 2 * n // 3), (n // 2, n // 2), (5 % n, n - 1), (n - 3, n - 1)}
+    ):
+        first = max(0, first)
+        keys = (browser.key_at(first), browser.key_at(last))
+        assert None not in keys
+        selection = Selection(ranges=(keys,), within=query)  # type: ignore[arg-type]
+        want = expected[first : last + 1]
+        assert browse.selected_ids(db, selection, limit=n) == sorted(want), (first, last)
+        assert browse.count_selected(db, selection) == len(want)
+
+
+def test_ranges_ids_and_exclusions_combine(db: Database) -> None:
+    rows = populate(db, n=200)
+    query = ResultsQuery(sort="date", descending=True)
+    expected = reference(rows, query)
+    browser = ResultsBrowser(db, query)
+    ranges = ((browser.key_at(10), browser.key_at(40)), (browser.key_at(30), browser.key_at(60)))
+    picked = {expected[0], expected[20], expected[150]}  # one inside a range, two outside
+    excluded = {expected[11], expected[59], expected[150]}  # an exclusion never removes a picked row
+    selection = Selection(
+        ids=frozenset(picked),
+        ranges=ranges,
+        within=query,
+        excluded=frozenset(excluded),  # type: ignore[arg-type]
+    )
+    want = (set(expected[10:61]) - excluded) | picked
+    assert browse.selected_ids(db, selection, limit=1000) == sorted(want)
+    assert browse.count_selected(db, selection) == len(want)
+    with pytest.raises(ValueError, match="more than 10"):
+        browse.selected_ids(db, selection, limit=10)
+    by_id = {r["id"]: r for r in rows}
+    assert browse.selected_paths(db, selection) == sorted(by_id[i]["file_path"] for i in want)
+    already = sum(1 for i in want if by_id[i]["marked_as_good"])
+    assert browse.set_marked_good(db, selection, True, "erin") == len(want) - already
+    assert {r.id for r in ResultsBrowser(db, ResultsQuery(marked_good=True)).page_after(None, 1000)} >= want
+
+
+def test_ranges_need_their_query() -> None:
+    with pytest.raises(ValueError, match="within"):
+        Selection(ranges=(((None, 1), (None, 2)),))
+
+
 def test_mark_good_by_ids_and_by_filter(db: Database) -> None:
     rows = populate(db, n=120)
     unmarked = [r["id"] for r in rows if not r["marked_as_good"]][:30]

@@ -332,28 +332,114 @@ def _row(r: sa.Row[Any]) -> ResultRow:
 # -- acting on a selection -------------------------------------------------------------------------------------
 
 
+def _from_key(query: ResultsQuery, key: Key, *, after: bool) -> sa.ColumnElement[bool]:
+    """The rows at or after ``key`` (``after``), or at or before it, in the display order of ``query``:
+    the non-NULL segment by (value, id), then the NULL segment by id, each reversed when descending (see
+    the module docstring). One or two index ranges, whatever the position."""
+    c = ScanResult.__table__.c
+    col = _SORT_COLUMNS[query.sort]
+    nullable = query.sort in _NULLABLE_SORTS
+    greater = after != query.descending  # the wanted side lies towards larger (value, id)
+    value, id_ = key
+    if nullable and value is None:
+        in_segment = sa.and_(col.is_(None), c.id >= id_ if greater else c.id <= id_)
+        return in_segment if after else sa.or_(col.is_not(None), in_segment)
+    bound = sa.bindparam(None, value, type_=col.type)
+    if query.sort in _UNIQUE_SORTS:
+        left, right = col, bound
+    else:
+        left = sa.tuple_(col, c.id)
+        right = sa.tuple_(bound, sa.bindparam(None, id_, type_=sa.Integer))
+    in_segment = left >= right if greater else left <= right
+    if not nullable:
+        return in_segment
+    in_segment = sa.and_(col.is_not(None), in_segment)
+    return sa.or_(in_segment, col.is_(None)) if after else in_segment
+
+
 @dataclass(frozen=True)
 class Selection:
-    """Rows to act on: explicit ids, or every row a query matches except some ids."""
+    """Rows to act on, as conditions rather than lists, so that "all in filter" or a shift-range over a
+    million rows costs the same as one row:
+
+    - ``query``: every row the query matches ("all in filter");
+    - ``ranges``: stretches of the listing of ``within`` (its filters and order), each given by its first
+      and last row's keys, both included (shift-selection);
+    - ``ids``: rows picked one by one;
+
+    minus ``excluded`` (which applies to ``query`` and ``ranges``, not to ``ids``). Empty matches nothing.
+    """
 
     ids: frozenset[int] = frozenset()
-    query: ResultsQuery | None = None  # set: "all in filter"
+    query: ResultsQuery | None = None
     excluded: frozenset[int] = frozenset()
+    ranges: tuple[tuple[Key, Key], ...] = ()
+    within: ResultsQuery | None = None
 
-    def conditions(self, dialect: str = "") -> list[sa.ColumnElement[bool]]:
-        """WHERE conditions for the rows of this selection (an empty selection matches nothing)."""
+    def __post_init__(self) -> None:
+        if self.ranges and self.within is None:
+            raise ValueError("ranges need the query they are ranges of (within=)")
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.ids and self.query is None and not self.ranges
+
+    def where_clauses(self, dialect: str = "") -> list[list[sa.ColumnElement[bool]]]:
+        """WHERE conditions, one list per statement; the selection is the union of what they match (they
+        may overlap). Explicit ids come in chunks that keep each statement under the parameter limits."""
+        c = ScanResult.__table__.c
+        excluded = [c.id.not_in(sorted(self.excluded))] if self.excluded else []
+        out: list[list[sa.ColumnElement[bool]]] = []
         if self.query is not None:
-            out = self.query.conditions(dialect)
-            if self.excluded:
-                out.append(ScanResult.__table__.c.id.not_in(sorted(self.excluded)))
-            return out
-        return [sa.false()]
+            out.append([*self.query.conditions(dialect), *excluded])
+        if self.ranges and self.within is not None:
+            within = self.within
+            stretches = [
+                sa.and_(_from_key(within, first, after=True), _from_key(within, last, after=False))
+                for first, last in self.ranges
+            ]
+            out.append([*within.conditions(dialect), sa.or_(*stretches), *excluded])
+        out += [[c.id.in_(chunk)] for chunk in _chunks(self.ids)]
+        return out
 
 
 def _chunks(ids: Collection[int]) -> Iterable[list[int]]:
     ordered = sorted(ids)
     for i in range(0, len(ordered), _IN_CHUNK):
         yield ordered[i : i + _IN_CHUNK]
+
+
+def count_selected(db: Database, selection: Selection) -> int:
+    """How many rows a selection holds (a row matched by more than one of its parts counts once)."""
+    c = ScanResult.__table__.c
+    broad = Selection(query=selection.query, excluded=selection.excluded, ranges=selection.ranges,
+                      within=selection.within).where_clauses(db.dialect)  # fmt: skip
+    matched_broadly = sa.or_(*(sa.and_(*where) for where in broad)) if broad else sa.false()
+    total = 0
+    with db.engine.connect() as conn:
+        if broad:
+            total += conn.execute(sa.select(sa.func.count()).where(matched_broadly)).scalar_one()
+        for chunk in _chunks(selection.ids):  # the picked rows the other parts did not already count
+            # coalesce: a filter on a NULL column is NULL, not false, and NOT NULL would drop the row.
+            stmt = sa.select(sa.func.count()).where(
+                c.id.in_(chunk), sa.not_(sa.func.coalesce(matched_broadly, sa.false()))
+            )
+            total += conn.execute(stmt).scalar_one()
+    return int(total)
+
+
+def selected_ids(db: Database, selection: Selection, limit: int) -> list[int]:
+    """The ids of a selection in id order, at most ``limit`` of them (ValueError past it: the caller says
+    what to do instead)."""
+    c = ScanResult.__table__.c
+    seen: set[int] = set()
+    with db.engine.connect() as conn:
+        for where in selection.where_clauses(db.dialect):
+            stmt = sa.select(c.id).where(*where).order_by(c.id).limit(limit + 1)
+            seen.update(int(i) for i in conn.execute(stmt).scalars())
+            if len(seen) > limit:
+                raise ValueError(f"more than {limit:,} rows selected")
+    return sorted(seen)
 
 
 def set_marked_good(
@@ -377,39 +463,27 @@ def set_marked_good(
             "marked_as_good_hash": None,
         }
     changed = 0
-    # Rows already in the wanted state are left alone, so "changed" counts what the action did.
+    # Rows already in the wanted state are left alone: "changed" counts what the action did, a row matched
+    # by two parts of the selection changes once, and on PostgreSQL (where every changed row is a new row
+    # version entered in every index) no work is spent on rows that need none.
     state = c.marked_as_good == (sa.false() if marked else sa.true())
     with db.engine.begin() as conn:
-        if selection.query is not None:
-            stmt = sa.update(ScanResult).where(*selection.conditions(db.dialect), state).values(**values)
+        for where in selection.where_clauses(db.dialect):
+            stmt = sa.update(ScanResult).where(*where, state).values(**values)
             changed += conn.execute(stmt).rowcount or 0
-        else:
-            for chunk in _chunks(selection.ids):
-                stmt = sa.update(ScanResult).where(c.id.in_(chunk), state).values(**values)
-                changed += conn.execute(stmt).rowcount or 0
     return changed
 
 
 def selected_paths(db: Database, selection: Selection, limit: int = 100_000) -> list[str]:
-    """The file paths (as stored, decoded back to file-system strings) of a selection, in path order."""
+    """The file paths (as stored, decoded back to file-system strings) of a selection, in path order, at
+    most ``limit`` of them (the first ones by path)."""
     c = ScanResult.__table__.c
-    out: list[str] = []
+    found: set[str] = set()
     with db.engine.connect() as conn:
-        if selection.query is not None:
-            stmt = (
-                sa.select(c.file_path)
-                .where(*selection.conditions(db.dialect))
-                .order_by(c.file_path)
-                .limit(limit)
-            )
-            out = [path_from_db(r[0]) for r in conn.execute(stmt)]
-        else:
-            for chunk in _chunks(selection.ids):
-                out += [
-                    path_from_db(r[0]) for r in conn.execute(sa.select(c.file_path).where(c.id.in_(chunk)))
-                ]
-            out.sort()
-    return out[:limit]
+        for where in selection.where_clauses(db.dialect):
+            stmt = sa.select(c.file_path).where(*where).order_by(c.file_path).limit(limit)
+            found.update(conn.execute(stmt).scalars())
+    return [path_from_db(p) for p in sorted(found)[:limit]]
 
 
 # -- one file ---------------------------------------------------------------------------------------------------
@@ -899,6 +973,7 @@ __all__: Sequence[str] = [
     "add_exclusion",
     "add_ignore_pattern",
     "count_pattern_matches",
+    "count_selected",
     "list_exclusions",
     "list_ignore_patterns",
     "remove_exclusion",
@@ -909,6 +984,7 @@ __all__: Sequence[str] = [
     "live_scan",
     "recent_reports",
     "result_detail",
+    "selected_ids",
     "selected_paths",
     "set_marked_good",
     "totals",

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 
 from pixelprobe_tui.core.discovery import path_to_db
 from pixelprobe_tui.db.engine import Database
-from pixelprobe_tui.db.models import ScanResult, utcnow
+from pixelprobe_tui.db.models import ScanResult
+from pixelprobe_tui.services import browse
 
 STATUS_CHOICES = ("corrupted", "warning", "error", "healthy", "pending", "bitrot", "all")
 _STATUS_VALUES: dict[str, tuple[str, ...]] = {
@@ -31,6 +32,7 @@ _STATUS_VALUES: dict[str, tuple[str, ...]] = {
     "pending": ("pending",),
 }
 COLUMNS: tuple[str, ...] = tuple(c.name for c in ScanResult.__table__.columns)
+_LOOKUP_CHUNK = 500  # paths per IN (...) list: well under both databases' parameter limits
 
 
 def _jsonable(value: Any) -> Any:
@@ -84,30 +86,18 @@ class MarkOutcome:
 def mark_good(
     db: Database, paths: Iterable[str], *, undo: bool = False, by: str | None = None
 ) -> MarkOutcome:
-    """Mark files good (or, with *undo*, remove the mark). Paths are made absolute; unknown ones are
-    returned in ``missing``."""
+    """Mark files good (or, with *undo*, remove the mark) by path, through :func:`browse.set_marked_good`
+    (the one implementation of marking). Paths are made absolute; unknown ones are returned in ``missing``,
+    the others in ``changed`` (a file already in the wanted state keeps its mark as it was: who and when)."""
     wanted = {path_to_db(os.path.abspath(os.fsdecode(p))): os.fsdecode(p) for p in paths}
     t = cast(sa.Table, ScanResult.__table__)
-    now = utcnow()
-    changed: list[str] = []
-    with db.session() as s:
-        found = set(s.scalars(sa.select(t.c.file_path).where(t.c.file_path.in_(list(wanted)))).all())
-        if found:
-            stmt = sa.update(t).where(t.c.file_path.in_(list(found)))
-            if undo:
-                stmt = stmt.values(
-                    marked_as_good=False,
-                    marked_as_good_at=None,
-                    marked_as_good_by=None,
-                    marked_as_good_hash=None,
-                )
-            else:
-                stmt = stmt.values(
-                    marked_as_good=True,
-                    marked_as_good_at=now,
-                    marked_as_good_by=by or who(),
-                    marked_as_good_hash=t.c.file_hash,
-                )
-            s.execute(stmt)
-        changed = [p for p in wanted if p in found]
-    return MarkOutcome(tuple(changed), tuple(wanted[p] for p in wanted if p not in found))
+    ids: dict[str, int] = {}
+    ordered = list(wanted)
+    with db.engine.connect() as conn:
+        for i in range(0, len(ordered), _LOOKUP_CHUNK):
+            stmt = sa.select(t.c.file_path, t.c.id).where(t.c.file_path.in_(ordered[i : i + _LOOKUP_CHUNK]))
+            ids.update((path, int(id_)) for path, id_ in conn.execute(stmt))
+    if ids:
+        selection = browse.Selection(ids=frozenset(ids.values()))
+        browse.set_marked_good(db, selection, not undo, None if undo else (by or who()))
+    return MarkOutcome(tuple(p for p in wanted if p in ids), tuple(wanted[p] for p in wanted if p not in ids))
