@@ -254,6 +254,23 @@ def test_missing_file_is_unreadable_not_corrupt(tmp_path: Path) -> None:
     assert result.verdict == Verdict.UNREADABLE
 
 
+def test_truncated_matroska_reported_as_eio_by_ffmpeg_is_corrupted_not_unreadable(
+    media_factory, tmp_path: Path
+) -> None:
+    """The Matroska demuxer answers a premature end of file with EIO (at open or while demuxing). The file
+    itself reads fine, so it is damaged data, not a storage problem (H4's report H4-1)."""
+    data = media_factory("mkv_audio").read_bytes()
+    path = tmp_path / "cut.mkv"
+    eio = 0
+    for cut in range(200, len(data) // 2, max(1, len(data) // 60)):
+        path.write_bytes(data[:cut])
+        for options in (NORMAL, CheckOptions(deep=True)):
+            result = av_checker.check(str(path), options)
+            assert result.verdict == Verdict.CORRUPTED, (cut, [f.describe() for f in result.findings])
+            eio += any("reads fine" in f.message for f in result.findings)
+    assert eio, "no cut point made FFmpeg report EIO: the case is not exercised"
+
+
 def _mdat_range(data: bytes) -> tuple[int, int]:
     pos = 0
     while pos + 8 <= len(data):

@@ -607,6 +607,32 @@ def test_packbits_tiff_damage_libtiff_misses_is_corrupt(tmp_path: Path) -> None:
     assert caught_only_by_ffmpeg > 0
 
 
+def test_fax_tiff_damage_libtiff_only_prints_is_corrupt(tmp_path: Path) -> None:
+    """libtiff's CCITT G4 decoder prints "Bad code word" on a damaged strip, fills the rest and returns
+    success, so Pillow's load() passes: the printed error must count (H4's report H4-2)."""
+    from PIL import ImageDraw
+
+    bilevel = Image.new("1", (480, 320))
+    draw = ImageDraw.Draw(bilevel)
+    for i in range(24):
+        draw.ellipse((i * 17 % 400, i * 11 % 260, i * 17 % 400 + 60, i * 11 % 260 + 40), outline=1, width=2)
+    # One strip for the whole image, as tiffcp and scanners write it (Pillow's default is a strip per row).
+    path = _save(tmp_path / "fax.tiff", bilevel, compression="group4", tiffinfo={278: 320})
+    assert _check(path).verdict == Verdict.HEALTHY
+    data = path.read_bytes()
+    printed_only = 0
+    for seed in range(12):
+        flipped = bytearray(data)
+        rng = random.Random(seed)
+        for i in rng.sample(range(len(data) * 3 // 10, len(data) * 9 // 10), 10):
+            flipped[i] ^= rng.randint(1, 255)
+        damaged = _write(tmp_path / "flipped.tiff", bytes(flipped))
+        result = _check(damaged)
+        assert result.verdict == Verdict.CORRUPTED, (seed, _messages(result))
+        printed_only += "libtiff:" in _messages(result)
+    assert printed_only, "no damage that only libtiff's printed errors reveal: the case is not exercised"
+
+
 def _tiff_with_tag(tmp_path: Path, tag: int, value: int) -> Path:
     """A TIFF whose first IFD has ``tag`` (a SHORT) set to ``value``."""
     data = bytearray(_save(tmp_path / "a.tiff", _noise(), compression="tiff_deflate").read_bytes())

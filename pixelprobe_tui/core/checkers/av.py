@@ -61,6 +61,7 @@ packet, and a demuxer that returns far more data than the file holds is stopped 
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import threading
@@ -435,7 +436,7 @@ def check(path: str, options: CheckOptions, sniff: Sniff | None = None) -> Check
             container = _open(path, _is_pcm_container(path, sniff), logs)
         except av.error.FFmpegError as exc:
             _drain_logs(logs, evidence, None, None, phase="open")
-            return make_result(path, [*evidence.findings(), _open_failure(exc)], **base)
+            return make_result(path, [*evidence.findings(), _open_failure(exc, path)], **base)
         except OSError as exc:
             return make_result(path, [_os_finding(exc, "cannot open the file")], **base)
         try:
@@ -521,7 +522,7 @@ def _check_open(
             )
         return make_result(path, evidence.findings(), **base)
 
-    reached = _decode(container, streams, options, evidence, logs, size)
+    reached = _decode(container, streams, options, evidence, logs, size, path)
     _flush(streams, evidence, logs)
     for level, name, text in probe:
         logs.append((level, name, text))
@@ -559,6 +560,7 @@ def _decode(
     evidence: _Evidence,
     logs: list[tuple[int, str, str]],
     size: int,
+    path: str,
 ) -> int:
     """The demux + decode loop. Returns the byte offset reached."""
     by_index = {s.index: s for s in streams}
@@ -601,7 +603,7 @@ def _decode(
             break
         except av.error.FFmpegError as exc:
             _drain_logs(logs, evidence, None, at, phase="demux")
-            evidence.add(*_demux_failure(exc, container, reached), at=at)
+            evidence.add(*_demux_failure(exc, container, reached, path), at=at)
             break
         retries = 0
         if logs:
@@ -968,11 +970,42 @@ def _one_message(
         evidence.add(severity, code, f"{where}: {text}", at=at)
 
 
-def _demux_failure(exc: av.error.FFmpegError, container: Any, reached: int) -> tuple[Severity, str, str]:
+def _file_reads_fine(path: str, start: int = 0) -> bool:
+    """Whether the OS reads *path* from *start* to its end without an error.
+
+    Some demuxers (Matroska at a premature end of file) report damaged or truncated data as EIO. An I/O
+    error is only the storage's when the operating system cannot read the bytes either; this costs a
+    read of the rest of the file, and runs only on that failure path.
+    """
+    try:
+        with open(path, "rb", buffering=0) as fh:
+            fh.seek(max(0, start))
+            while fh.read(1 << 20):
+                pass
+    except OSError:
+        return False
+    return True
+
+
+def _io_error(exc: BaseException, path: str, start: int = 0) -> bool:
+    """Whether an FFmpeg error is a real I/O error (not damaged data reported as one)."""
+    if not isinstance(exc, OSError) or isinstance(exc, av.error.InvalidDataError):
+        return False
+    return not (exc.errno == errno.EIO and _file_reads_fine(path, start))
+
+
+_READS_FINE = "the file itself reads fine: damaged or truncated data"
+
+
+def _demux_failure(
+    exc: av.error.FFmpegError, container: Any, reached: int, path: str
+) -> tuple[Severity, str, str]:
     name = (container.format.name or "demuxer").split(",")[0]
     reason = exc.strerror or str(exc)
-    if isinstance(exc, OSError) and not isinstance(exc, av.error.InvalidDataError):
+    if _io_error(exc, path, reached):
         return Severity.UNREADABLE, "io_error", f"{name}: read failed after byte {reached}: {reason}"
+    if isinstance(exc, OSError) and exc.errno == errno.EIO:
+        reason = f"{reason} ({_READS_FINE})"
     return (
         Severity.CORRUPT,
         "demux_error",
@@ -986,10 +1019,12 @@ def _decode_failure(exc: av.error.FFmpegError, st: _Stream) -> tuple[Severity, s
     return Severity.CORRUPT, code, f"{st.label}: decoder rejected a packet: {reason}"
 
 
-def _open_failure(exc: av.error.FFmpegError) -> Finding:
+def _open_failure(exc: av.error.FFmpegError, path: str) -> Finding:
     reason = exc.strerror or str(exc)
-    if isinstance(exc, OSError) and not isinstance(exc, av.error.InvalidDataError):
+    if _io_error(exc, path):
         return _os_finding(exc, "cannot open the file")
+    if isinstance(exc, OSError) and exc.errno == errno.EIO:
+        reason = f"{reason} ({_READS_FINE})"
     return Finding(Severity.CORRUPT, "open_failed", TOOL, f"cannot open as media: {reason}")
 
 

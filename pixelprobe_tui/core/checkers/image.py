@@ -363,6 +363,8 @@ def _check_opened(
         # libtiff explains its failures only on stderr; Pillow passes on "decoder error -2".
         with _NativeStderr() as native:
             _decode_frames(run, im, tool, native)
+            if not _corrupt(run):
+                _libtiff_errors(run, native.lines())
         if packbits and data is not None and not _corrupt(run):
             _packbits_opinion(run, data)
     else:
@@ -838,6 +840,25 @@ class _NativeStderr:
 
     def __exit__(self, *exc: object) -> None:
         self._restore()
+
+
+def _libtiff_errors(run: _Run, lines: list[str]) -> None:
+    """libtiff errors printed during a decode that Pillow's ``load()`` let pass: damage.
+
+    libtiff's default handlers print errors as "Module: message" and warnings as "Module: Warning,
+    message"; some decoders (CCITT fax: "Fax4Decode: Bad code word at line 19 of strip 0") report a
+    damaged strip as an error, fill the rest with white and return success. Warnings (unknown tags,
+    unsorted directories) stay ignored. Errors that only name a variant libtiff lacks ("Uncompressed data
+    (not supported)", a rare fax extension) make the file unsupported, not corrupt.
+    """
+    errors = [line for line in lines if "warning," not in line.lower()]
+    if not errors:
+        return
+    message = f"libtiff: {'; '.join(errors[:2])}"
+    if all(any(k in line.lower() for k in _UNSUPPORTED_HINTS) for line in errors):
+        run.add(Severity.UNSUPPORTED, "unsupported_variant", TOOL_PILLOW, message)
+    else:
+        run.add(Severity.CORRUPT, "decode_error", TOOL_PILLOW, message)
 
 
 def _decode_frames(run: _Run, im: Image.Image, tool: str, native: _NativeStderr | None = None) -> None:
