@@ -226,3 +226,43 @@ def test_closing_the_zygote_ends_its_children(png):
     for stream in (proc.stdin, proc.stdout):
         assert stream is not None
         stream.close()
+
+
+def test_prestart_starts_the_zygote_in_the_background(png):
+    from pixelprobe_tui.core.isolation import prestart
+
+    env = {**os.environ, "PIXELPROBE_TEST_PRESTART": "1"}  # a zygote of its own, not yet running
+    assert not zygote.running(env)
+    prestart(env=env)  # returns at once; the zygote comes up meanwhile
+    deadline = time.monotonic() + 120
+    while not zygote.running(env) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert zygote.running(env)
+    z = zygote.shared(env)
+    with CheckerChild(env=env) as child:
+        assert child.check(str(png)).verdict == Verdict.HEALTHY
+        assert _ppid(child.pid) == z.pid and z.forks == 1
+    prestart(env=env)  # already running: nothing new
+    assert zygote.shared(env) is z
+    z.close()
+
+
+def test_fork_server_can_be_switched_off_from_the_environment(monkeypatch):
+    monkeypatch.setenv("PIXELPROBE_FORK_SERVER", "0")
+    assert IsolationConfig().fork_server is False
+    monkeypatch.setenv("PIXELPROBE_FORK_SERVER", "1")
+    assert IsolationConfig().fork_server is True
+
+
+def test_cli_check_with_its_zygote_started_before_the_commands_load(png):
+    # The real CLI in a subprocess: the zygote comes up while the commands load, and the check is right.
+    out = subprocess.run(
+        [sys.executable, "-m", "pixelprobe_tui.cli", "check", "--json", str(png)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    import json
+
+    assert json.loads(out.stdout.splitlines()[0])["verdict"] == "healthy"

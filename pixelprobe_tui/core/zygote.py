@@ -245,9 +245,9 @@ def serve_forever(ctl: socket.socket, idle_exit_s: float) -> int:
     poller = select.poll()
     poller.register(ctl.fileno(), select.POLLIN)
     poller.register(wake_r, select.POLLIN)
-    _send(ctl, {"type": "ready", "pid": os.getpid(), "tool_versions": versions})
     idle_since = time.monotonic()
     try:
+        _send(ctl, {"type": "ready", "pid": os.getpid(), "tool_versions": versions})
         while True:
             wait_ms = None
             if not children and idle_exit_s > 0:
@@ -583,12 +583,22 @@ _failed_until: dict[tuple[tuple[str, str], ...] | None, float] = {}
 _RETRY_AFTER_S = 60.0
 
 
+def _key(env: Mapping[str, str] | None) -> tuple[tuple[str, str], ...] | None:
+    return None if env is None else tuple(sorted(env.items()))
+
+
+def running(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the shared zygote for *env* is up (without starting it)."""
+    zygote = _shared.get(_key(env))
+    return zygote is not None and zygote.alive
+
+
 def shared(env: Mapping[str, str] | None = None, start_timeout_s: float = 120.0) -> Zygote:
     """The running zygote for children with environment *env* (None: this process's), started if needed.
 
     Raises :class:`ZygoteError` when it cannot start (then again without trying for a minute).
     """
-    key = None if env is None else tuple(sorted(env.items()))
+    key = _key(env)
     with _shared_lock:
         zygote = _shared.get(key)
         if zygote is not None and zygote.alive:
