@@ -1393,6 +1393,187 @@ image(
     _via(pil("P", "PNG"), "png", "optipng", "-quiet", "-o2", "-out", "{out}", "{src}"),
 )
 
+# ---------------------------------------------------------------------------------------------------------
+# Streams written to a pipe (recorders, capture tools): the muxer cannot seek back to finalise headers.
+
+
+def _ff_pipe(fmt: str, *args: str) -> Callable[[Path], None]:
+    def build(out: Path) -> None:
+        cmd = [FFMPEG, "-nostdin", "-hide_banner", "-v", "error", *args, "-threads", "1", "-f", fmt, "pipe:1"]
+        proc = subprocess.run(cmd, capture_output=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"ffmpeg failed for {out.name}: {proc.stderr.decode(errors='replace')[-800:]}")
+        out.write_bytes(proc.stdout)
+
+    return build
+
+
+case(
+    "pipe_wav",
+    "wav",
+    "audio",
+    _ff_pipe("wav", *audio(), "-c:a", "pcm_s16le"),
+    allowed=("header_not_finalized", "demuxer_warning"),
+)
+case("pipe_flac", "flac", "audio", _ff_pipe("flac", *audio(), "-c:a", "flac"))
+case("pipe_mp3", "mp3", "audio", _ff_pipe("mp3", *audio(), *MP3))
+case("pipe_mkv", "mkv", "video", _ff_pipe("matroska", *VIDEO, *audio(), *X264, "-c:a", "aac"))
+case("pipe_webm", "webm", "video", _ff_pipe("webm", *VIDEO, "-c:v", "libvpx", "-b:v", "200k"))
+case("pipe_flv", "flv", "video", _ff_pipe("flv", *VIDEO, *audio(), *X264, "-c:a", "aac"))
+case(
+    "pipe_mp4_fragmented",
+    "mp4",
+    "video",
+    _ff_pipe("mp4", *VIDEO, *audio(), *X264, "-c:a", "aac", "-movflags", "frag_keyframe+empty_moov"),
+)
+case("pipe_ts", "ts", "video", _ff_pipe("mpegts", *VIDEO, *audio(), *X264, "-c:a", "aac"))
+
+# ---------------------------------------------------------------------------------------------------------
+# Streams of different lengths, late starts and timestamp oddities.
+
+LONG_AUDIO = audio(seconds=2.0)
+case("mkv_audio_longer_than_video", "mkv", "video", _ff(*VIDEO, *LONG_AUDIO, *X264, "-c:a", "libopus"))
+case("mp4_audio_longer_than_video", "mp4", "video", _ff(*VIDEO, *LONG_AUDIO, *X264, "-c:a", "aac"))
+case(
+    "mp4_audio_shorter_than_video",
+    "mp4",
+    "video",
+    _ff(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={W}x{H}:rate=25:duration=2",
+        *audio(seconds=0.4),
+        *X264,
+        "-c:a",
+        "aac",
+    ),
+)
+case(
+    "mkv_audio_shorter_than_video",
+    "mkv",
+    "video",
+    _ff(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={W}x{H}:rate=25:duration=2",
+        *audio(seconds=0.4),
+        *X264,
+        "-c:a",
+        "libvorbis",
+    ),
+)
+case(
+    "avi_audio_shorter_than_video",
+    "avi",
+    "video",
+    _ff(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={W}x{H}:rate=25:duration=2",
+        *audio(seconds=0.4),
+        "-c:v",
+        "mpeg4",
+        "-c:a",
+        "libmp3lame",
+    ),
+)
+case(
+    "mp4_audio_delayed",
+    "mp4",
+    "video",
+    _ff(*VIDEO, "-itsoffset", "0.5", *audio(), "-map", "0:v", "-map", "1:a", *X264, "-c:a", "aac"),
+)
+case(
+    "mkv_video_delayed",
+    "mkv",
+    "video",
+    _ff("-itsoffset", "0.6", *VIDEO, *audio(), "-map", "0:v", "-map", "1:a", *X264, "-c:a", "aac"),
+)
+case(
+    "ts_timestamp_wrap",
+    "ts",
+    "video",
+    _ff(*VIDEO, *audio(), *X264, "-c:a", "aac", "-output_ts_offset", "95443.2"),
+)
+case(
+    "ts_late_start",
+    "ts",
+    "video",
+    _ff(*VIDEO, *audio(), "-c:v", "mpeg2video", "-c:a", "mp2", "-output_ts_offset", "36000"),
+)
+case("mkv_late_subtitle", "mkv", "video", lambda out: _late_subtitle(out, "srt"))
+case("mp4_late_subtitle", "mp4", "video", lambda out: _late_subtitle(out, "mov_text"))
+
+
+def _late_subtitle(out: Path, codec: str) -> None:
+    """A 1 s video whose last subtitle shows at 5 s (subtitles often outlast the picture)."""
+    srt = out.with_suffix(".srt")
+    srt.write_text(SRT + "3\n00:00:05,000 --> 00:00:06,000\nThe end\n")
+    ffmpeg(out, *VIDEO, "-i", str(srt), "-map", "0", "-map", "1", *X264, "-c:s", codec)
+    srt.unlink()
+
+
+def _chained(encode: Callable[[Path, int], None]) -> Callable[[Path], None]:
+    """Two complete Ogg streams back to back (a chained Ogg file, as internet radio rips are)."""
+
+    def build(out: Path) -> None:
+        parts = []
+        for i in (1, 2):
+            part = out.with_name(f"{out.stem}.part{i}{out.suffix}")
+            encode(part, i)
+            parts.append(part.read_bytes())
+            part.unlink()
+        out.write_bytes(b"".join(parts))
+
+    return build
+
+
+case(
+    "ogg_vorbis_chained",
+    "ogg",
+    "audio",
+    _chained(lambda p, i: ffmpeg(p, *audio(freq=300 * i), "-c:a", "libvorbis", "-f", "ogg")),
+)
+case(
+    "opus_chained",
+    "opus",
+    "audio",
+    _chained(lambda p, i: ffmpeg(p, *audio(48000, freq=300 * i), "-c:a", "libopus", "-f", "ogg")),
+)
+
+
+def _flac_unset_md5_and_length(out: Path) -> None:
+    """STREAMINFO with MD5 and total samples left 0 ("unknown"), as streaming encoders leave them."""
+    _flac_cli()(out)
+    data = bytearray(out.read_bytes())
+    si = 8  # fLaC + block header
+    data[si + 13] &= 0xF0  # total samples: low 4 bits of byte 13 and bytes 14..17
+    data[si + 14 : si + 18] = bytes(4)
+    data[si + 18 : si + 34] = bytes(16)
+    out.write_bytes(bytes(data))
+
+
+case("flac_unset_md5_and_length", "flac", "audio", _flac_unset_md5_and_length)
+
+# Mid-size files (~3 MB): past the first/last-megabyte windows of the MPEG-TS/PS walks.
+MIDSIZE = ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=2"]
+NOISY = ("-vf", "noise=alls=40:allf=t")
+case(
+    "ts_midsize_mpeg2",
+    "ts",
+    "video",
+    _ff(*MIDSIZE, *audio(seconds=2), *NOISY, "-c:v", "mpeg2video", "-q:v", "2", "-c:a", "mp2"),
+)
+case(
+    "mpg_midsize_mpeg2",
+    "mpg",
+    "video",
+    _ff(*MIDSIZE, *audio(seconds=2), *NOISY, "-c:v", "mpeg2video", "-q:v", "2", "-c:a", "mp2", "-f", "vob"),
+)
+
 BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
 
 # ---------------------------------------------------------------------------------------------------------

@@ -81,7 +81,22 @@ def damaged_file(
 # Valid files.
 
 
-@pytest.mark.parametrize("name", [c.name for c in mm.CASES])
+# False alarms waiting for a fix in a module this test does not own (see /work/brief/handoff-h1.md).
+KNOWN_FALSE_ALARMS = {
+    "pipe_wav": "av.py: the short last packet of a PCM stream of unknown length is counted as corrupt",
+}
+
+
+def _valid_params() -> list:
+    params = []
+    for c in mm.CASES:
+        reason = KNOWN_FALSE_ALARMS.get(c.name)
+        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+        params.append(pytest.param(c.name, marks=marks, id=c.name))
+    return params
+
+
+@pytest.mark.parametrize("name", _valid_params())
 def test_valid_file_is_healthy(name: str, matrix_file: Callable[[str], Path]) -> None:
     case = mm.BY_NAME[name]
     path = matrix_file(name)
@@ -109,6 +124,8 @@ def test_matrix_files_are_valid_for_the_reference_tools(matrix_file: Callable[[s
 # Valid files a reference tool cannot read (we must still call them healthy, which the test above checks).
 REFERENCE_REJECTS = {
     "cjpeg_arithmetic / ffmpeg": "FFmpeg's MJPEG decoder has no arithmetic decoding",
+    "pipe_flac / flac -t": "flac -t -w: an unset STREAMINFO MD5 (a stream written to a pipe) is a warning",
+    "flac_unset_md5_and_length / flac -t": "flac -t -w: an unset STREAMINFO MD5 is a warning",
 }
 
 
@@ -199,14 +216,24 @@ DAMAGE_CASES = [
     "tiffcp_g4_bilevel",
     "cwebp_lossy_metadata",
     "gifsicle_optimized",
+    # streams, timing, sizes
+    "pipe_mkv",
+    "pipe_flac",
+    "ts_timestamp_wrap",
+    "mp4_audio_shorter_than_video",
+    "ogg_vorbis_chained",
+    "flac_unset_md5_and_length",
+    "ts_midsize_mpeg2",
 ]
 
 
 # Misses waiting for a fix in a module this test does not own (see /work/brief/handoff-h1.md). Strict, so a
 # fix makes the test fail until the entry is removed.
 KNOWN_MISSES = {
-    ("mka_vorbis", "trunc_50"): "av.py: FFmpeg's EIO at a premature end of file is reported as unreadable",
-    ("tiffcp_g4_bilevel", "flip"): "image.py: libtiff's 'Bad code word' errors do not fail Pillow's load()",
+    (
+        "tiff_jpeg",
+        "overwrite",
+    ): "image.py: libjpeg's 'Unsupported marker type' in a TIFF strip is called unsupported",
 }
 
 
