@@ -331,6 +331,28 @@ def test_media_info_fields_read_one_by_one_match_the_json_report(lib):
     assert mediainfo.duration_of(ours) == pytest.approx(1.0, abs=0.1)
 
 
+@pytest.mark.parametrize(
+    "kind", ["wav", "flac", "mp3", "ogg_vorbis", "webm_vp9_opus", "png", "jpg_baseline", "webp"]
+)
+def test_media_info_through_the_sniffed_parser_matches_the_open_by_name(kind, tmp_path):
+    """For containers in mediainfo._PARSERS libmediainfo is fed the file with only that parser; the summary
+    must be the one the open by name gives (all parsers tried), and junk under such a name still works."""
+    from pixelprobe_tui.core import media
+
+    if not samples.kind_available(kind):
+        pytest.skip(f"{kind} cannot be encoded here")
+    path = samples.generate(kind, tmp_path / f"f{samples.KINDS[kind].extension}", seconds=1.0, size=SMALL)
+    sniffed = media.sniff(str(path))
+    assert sniffed.container in mediainfo._PARSERS
+    by_parser = mediainfo.media_info(str(path), container=sniffed.container)
+    assert by_parser is not None and by_parser["general"].get("format")
+    assert by_parser == mediainfo.media_info(str(path))
+    junk = tmp_path / f"junk{samples.KINDS[kind].extension}"
+    junk.write_bytes(path.read_bytes()[:12] + random.Random(1).randbytes(20_000))
+    info = mediainfo.media_info(str(junk), container=sniffed.container)
+    assert info is None or isinstance(info["tracks"], list)
+
+
 def test_media_info_of_unrecognised_content_reads_only_the_head(lib, tmp_path):
     """``known=False`` (the sniffer found no format) gives libmediainfo only the first bytes: junk gets an
     empty summary, a clobbered header still its container when the head shows it, and by-name opens on

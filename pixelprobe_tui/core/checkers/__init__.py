@@ -241,7 +241,7 @@ def _check(
     if options.want_media_info or (on_duration is not None and family in _AV_FAMILIES):
         from pixelprobe_tui.core.checkers import mediainfo
 
-        info = mediainfo.media_info(path, known=not sniffed.unknown_content)
+        info = mediainfo.media_info(path, known=not sniffed.unknown_content, container=sniffed.container)
         media_seconds = mediainfo.duration_of(info)
         if media_seconds and on_duration is not None:
             on_duration(media_seconds)

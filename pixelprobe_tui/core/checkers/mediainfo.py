@@ -54,6 +54,37 @@ _CHEAP_OPTIONS = [("ReadByHuman", "0"), ("File_TestContinuousFileNames", "0"), (
 # file and scanning it for a sync word: 4 ms for a 50 KB file, 11 ms for 350 KB. The first 16 KB cost
 # about 1 ms and still identify what it finds in damaged files of the bench corpus (6 of 7).
 _UNKNOWN_HEAD = 16 * 1024
+# Containers our sniffer recognised, and the libmediainfo parser that reads them. Opened by name,
+# libmediainfo tries its parsers in a fixed order and each failed attempt reopens and rereads the file
+# (WebP: 120 opens); fed through its buffer API with File_ForceParser it runs that one parser. Kept
+# only where the summaries stayed identical on the bench corpus and the codec matrix (damaged files
+# included) and the time dropped (per file: WAV 0.78 -> 0.45 ms, WebM 0.99 -> 0.38, PNG 0.36 -> 0.18,
+# WebP 1.73 -> 0.86). ISO-BMFF stays by name: buffered, libmediainfo left out details of MP3/AC-3
+# tracks in MP4. An empty parser name is the buffer API without a forced parser (WebP: no parser
+# of its own in 24.12, found among all of them at once from memory).
+_PARSERS = {
+    "wav": "Riff",
+    "rf64": "Riff",
+    "avi": "Riff",
+    "aiff": "Riff",
+    "webp": "",
+    "asf": "Wm",
+    "flac": "Flac",
+    "flv": "Flv",
+    "gif": "Gif",
+    "jpeg": "Jpeg",
+    "png": "Png",
+    "bmp": "Bmp",
+    "tiff": "Tiff",
+    "matroska": "Mk",
+    "webm": "Mk",
+    "mp3": "Mpega",
+    "ogg": "Ogg",
+}
+_CHUNK = 64 * 1024
+# A parser asking to go back and forth without end is stopped after this many chunks.
+_MAX_CHUNKS = 4096
+_NO_SEEK = 2**64 - 1
 
 
 def _number(value: str) -> int | float | str:
@@ -163,6 +194,7 @@ class _Session:
         lib.MediaInfo_Count_Get.restype = ctypes.c_size_t
         # Cover_Data is off by default since 18.03 and the option is unknown before; 20.x+ is bundled.
         self.options = [("CharSet", "UTF-8"), ("ParseSpeed", str(_PARSE_SPEED)), ("LegacyStreamDisplay", "")]
+        self.options.append(("File_ForceParser", ""))
         self.options += _CHEAP_OPTIONS
         if version >= (18, 3):
             self.options.append(("Cover_Data", ""))
@@ -216,20 +248,57 @@ class _Session:
         finally:
             lib.MediaInfo_Close(handle)
 
-    def describe_head(self, head: bytes, size: int) -> dict[str, Any] | None:
-        """The summary of a file of *size* bytes from its first bytes *head* only."""
+    def _buffer_handle(self, parser: str) -> int:
         lib = self.lib
         if self.buffer_handle is None:
             self.buffer_handle = lib.MediaInfo_New()
         handle = self.buffer_handle
         self._set_options(handle)
+        lib.MediaInfo_Option(handle, "File_ForceParser", parser)
+        return handle
+
+    def describe_with(self, fd: int, size: int, parser: str) -> dict[str, Any] | None:
+        """The summary of the open file *fd* (*size* bytes) fed through the buffer API to *parser* alone."""
+        lib = self.lib
+        handle = self._buffer_handle(parser)
         lib.MediaInfo_Open_Buffer_Init(handle, size, 0)
         try:
-            lib.MediaInfo_Open_Buffer_Continue(handle, head, len(head))
+            pos = 0
+            for _ in range(_MAX_CHUNKS):
+                chunk = os.pread(fd, _CHUNK, pos)
+                if not chunk:
+                    break
+                pos += len(chunk)
+                if lib.MediaInfo_Open_Buffer_Continue(handle, chunk, len(chunk)) & 0x08:
+                    break  # finished: it knows all it wants to know
+                seek = lib.MediaInfo_Open_Buffer_Continue_GoTo_Get(handle)
+                if seek != _NO_SEEK:
+                    pos = seek
+                    lib.MediaInfo_Open_Buffer_Init(handle, size, pos)
             lib.MediaInfo_Open_Buffer_Finalize(handle)
             return self._summary(handle)
         finally:
             lib.MediaInfo_Close(handle)
+
+    def describe_head(self, head: bytes, size: int) -> dict[str, Any] | None:
+        """The summary of a file of *size* bytes from its first bytes *head* only.
+
+        On a handle of its own, deleted after: libmediainfo 24.12 crashed in the next buffered parse on a
+        handle that had been fed only the head of a file (rare content, so the extra handle costs little).
+        """
+        lib = self.lib
+        handle = lib.MediaInfo_New()
+        try:
+            self._set_options(handle)
+            lib.MediaInfo_Open_Buffer_Init(handle, size, 0)
+            lib.MediaInfo_Open_Buffer_Continue(handle, head, len(head))
+            lib.MediaInfo_Open_Buffer_Finalize(handle)
+            summary = self._summary(handle)
+            lib.MediaInfo_Close(handle)
+            # Nothing recognised: no summary (a general track would only give the head's size as the file's).
+            return summary if summary is not None and summary["general"].get("format") else None
+        finally:
+            lib.MediaInfo_Delete(handle)
 
 
 _sessions = threading.local()
@@ -247,13 +316,15 @@ def _session() -> _Session | None:
     return session or None
 
 
-def media_info(path: str, *, known: bool = True) -> dict[str, Any] | None:
+def media_info(path: str, *, known: bool = True, container: str | None = None) -> dict[str, Any] | None:
     """Summary of the regular file *path*, or None when libmediainfo is unavailable or fails.
 
     libmediainfo opens the file by name (two to three times faster than streaming it through Python), on
     a handle kept per thread; names that are not valid UTF-8 are streamed through ``MediaInfo.parse``
     instead. ``known=False`` says that no format was recognised in the content (junk, a damaged
     header): libmediainfo then sees only the first ``_UNKNOWN_HEAD`` bytes, which bounds its search.
+    ``container`` is the sniffed container: for those in ``_PARSERS`` only that parser reads the file
+    (by name again if it recognises nothing, so a damaged file is described as before).
     The caller must have checked that *path* is a regular file: opening a FIFO would block.
     Never raises for a bad file.
     """
@@ -267,6 +338,19 @@ def media_info(path: str, *, known: bool = True) -> dict[str, Any] | None:
                 size = os.fstat(fh.fileno()).st_size
             # An empty buffer left libmediainfo's handle in a state that crashed the next open.
             return session.describe_head(head, max(size, len(head))) if head else None
+        parser = _PARSERS.get(container or "")
+        if parser is not None:
+            session = _session()
+            if session is None:
+                return None
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                size = os.fstat(fd).st_size
+                summary = session.describe_with(fd, size, parser) if size else None
+            finally:
+                os.close(fd)
+            if summary is not None and summary["general"].get("format"):
+                return summary
         if _plain(path):
             session = _session()
             return session.describe(path) if session is not None else None
