@@ -135,9 +135,12 @@ def test_rows_carry_display_paths_and_fields(db: Database) -> None:
                 file_size=5,
             )
         )
-    (row,) = ResultsBrowser(db).page_after(None, 5)
+        s.add(ScanResult(file_path="/m/rotten.mp4", scan_status="healthy", bitrot_suspected=True))
+    row, rotten = ResultsBrowser(db).page_after(None, 5)
     assert row.path == "/m/evil\\x1b[31mname.mp4"
     assert (row.status, row.family, row.size, row.marked_good) == ("corrupted", "video", 5, False)
+    assert (row.bitrot, rotten.bitrot) == (False, True)
+    assert [r.id for r in ResultsBrowser(db, ResultsQuery(bitrot=True)).page_after(None, 5)] == [rotten.id]
 
 
 def test_path_filter_treats_wildcards_literally(db: Database) -> None:

@@ -150,6 +150,7 @@ class ResultRow:
     scan_date: dt.datetime | None
     marked_good: bool
     sort_value: Any
+    bitrot: bool = False  # bitrot_suspected: the content changed while size and mtime did not
 
     @property
     def key(self) -> Key:
@@ -164,6 +165,7 @@ _ROW_COLUMNS = (
     ScanResult.__table__.c.file_size,
     ScanResult.__table__.c.scan_date,
     ScanResult.__table__.c.marked_as_good,
+    ScanResult.__table__.c.bitrot_suspected,
 )
 
 
@@ -326,6 +328,7 @@ def _row(r: sa.Row[Any]) -> ResultRow:
         scan_date=r.scan_date,
         marked_good=bool(r.marked_as_good),
         sort_value=r.sort_value,
+        bitrot=bool(r.bitrot_suspected),
     )
 
 

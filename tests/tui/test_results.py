@@ -314,3 +314,89 @@ def test_the_mouse_moves_the_cursor_selects_and_sorts(demo_db: Database) -> None
             await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen))
 
     run(body())
+
+
+def line_text(grid: ResultsGrid, index: int) -> str:
+    """The text the grid paints for row ``index`` (on screen now)."""
+    return grid.render_line(index - grid.scroll_offset.y + 1).text
+
+
+def test_shift_ranges_cover_rows_that_were_never_loaded(demo_db: Database) -> None:
+    expected = all_ids(demo_db, ResultsQuery(sort="size", descending=True))
+    assert len(expected) > 2 * 128  # more rows than the grid loads at first (blocks of 128)
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            grid = await open_results(pilot, app)
+            grid.set_query(ResultsQuery(sort="size", descending=True))
+            await wait_for(pilot, lambda: grid.count is not None and grid.cursor_row is not None)
+            await pilot.press("down", "down", "down")
+            await pilot.press("shift+end")  # from row 3 to the last row, in one key
+            assert grid.selected_count == len(expected) - 3
+            selection = grid.selection()
+            assert not selection.ids and len(selection.ranges) == 1  # a range, not a list of ids
+            await pilot.press("home", "space")  # row 0 picked on its own; row 1 and 2 stay out
+            assert grid.selected_count == len(expected) - 2
+            await pilot.press("end")
+            await wait_for(pilot, lambda: grid.cursor_row is not None)
+            await pilot.press("space")  # the last row leaves the range
+            assert grid.selected_count == len(expected) - 3
+            await pilot.press("g")
+            want = {expected[0], *expected[3:-1]}
+            await wait_for(pilot, lambda: all(m for m, _ in marked(demo_db, sorted(want))), what="marked")
+            others = [expected[1], expected[2], expected[-1]]
+            assert [m for m, _ in marked(demo_db, others)] == [m for m, _ in before_others]
+
+    with demo_db.engine.connect() as conn:
+        ids = all_ids(demo_db, ResultsQuery(sort="size", descending=True))
+        conn.execute(sa.update(ScanResult).values(marked_as_good=False))
+        conn.commit()
+    before_others = marked(demo_db, [ids[1], ids[2], ids[-1]])
+    run(body())
+
+
+def test_shift_moves_grow_and_shrink_the_range_from_its_anchor(demo_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            grid = await open_results(pilot, app)
+            await pilot.press("down", "down", "down", "down", "down")
+            await pilot.press("shift+pagedown")
+            assert grid.selected_count == grid.page_rows + 1 and grid.cursor == 5 + grid.page_rows
+            await pilot.press("shift+home")  # past the anchor: now rows 0..5
+            assert grid.selected_count == 6 and grid.cursor == 0
+            await pilot.press("down", "down", "down", "down", "down", "down", "down", "down", "down", "down")
+            await pilot.press("shift+down")  # a second range, 10..11, the first one stays
+            assert grid.selected_count == 8
+            assert line_text(grid, 3).startswith("●") and not line_text(grid, 7).startswith("●")
+            await pilot.press("A")
+            assert grid.selected_count == 0 and grid.selection().ranges == ()
+
+    run(body())
+
+
+def test_bitrot_rows_are_marked_and_filterable(demo_db: Database) -> None:
+    expected = all_ids(demo_db, ResultsQuery())
+    rotten = expected[1]
+    with demo_db.engine.begin() as conn:
+        conn.execute(sa.update(ScanResult).values(bitrot_suspected=False))
+        conn.execute(sa.update(ScanResult).where(ScanResult.id == rotten).values(bitrot_suspected=True))
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            grid = await open_results(pilot, app)
+            assert "≠" in line_text(grid, 1) and "≠" not in line_text(grid, 0) + line_text(grid, 2)
+            bitrot_bg = grid.get_component_rich_style("results-grid--bitrot").bgcolor
+            assert bitrot_bg is not None
+            segments = list(grid.render_line(2))  # row 1, not under the cursor: tinted
+            assert all(seg.style.bgcolor == bitrot_bg for seg in segments if seg.text.strip())
+            await pilot.press("down")
+            status = app.screen.query_one("#status-line")
+            await wait_for(pilot, lambda: "bitrot" in text_of(status.render()), what="status line")
+            app.screen.query_one("#status").value = "bitrot"  # type: ignore[attr-defined]
+            await wait_for(pilot, lambda: grid.count == 1 and grid.cursor_row is not None, what="filter")
+            assert grid.cursor_row.id == rotten  # type: ignore[union-attr]
+
+    run(body())

@@ -50,19 +50,19 @@ EXPORT_MAX_IDS = 30_000  # ids per IN list the export service sends in one state
 def export_selection(db: Database, selection: Selection, path: str, fmt: str) -> tuple[str, int]:
     """Export a selection through the exports service (one way to export); returns (path, rows).
 
-    "All in filter except some" becomes the filter plus the remaining ids, so it is refused (ConfigError)
-    when more than EXPORT_MAX_IDS rows remain: export the whole filter (no exceptions) instead.
+    "All in filter" goes as the filter. Anything else (exceptions, ranges, picked rows) becomes a list of
+    ids, so it is refused (ConfigError) past EXPORT_MAX_IDS rows: export the whole filter instead.
     """
     query, ids = selection.query, None
-    if query is not None and selection.excluded:
-        ids = set(ResultsBrowser(db, query).ids()) - set(selection.excluded)
-    elif query is None:
-        ids = set(selection.ids)
-    if ids is not None and len(ids) > EXPORT_MAX_IDS:
-        raise ConfigError(
-            f"{len(ids):,} rows picked one by one: export at most {EXPORT_MAX_IDS:,} that way, "
-            "or select all in the filter (a) without exceptions"
-        )
+    if query is None or selection.excluded or selection.ranges or selection.ids:
+        query = None
+        try:
+            ids = set(browse.selected_ids(db, selection, EXPORT_MAX_IDS))
+        except ValueError:
+            raise ConfigError(
+                f"more than {EXPORT_MAX_IDS:,} rows selected by range or one by one: export at most "
+                f"{EXPORT_MAX_IDS:,} that way, or select all in the filter (a) without exceptions"
+            ) from None
     with exports.atomic_output(path) as out:
         n = exports.export_results(db, out, fmt, query, ids=ids)  # type: ignore[arg-type]
     return path, n
@@ -209,6 +209,9 @@ class ResultsScreen(ModeScreen):
         q = grid.query_
         parts.append(f"sort {q.sort} {'↓' if q.descending else '↑'}")
         parts.append(q.describe())
+        row = grid.cursor_row
+        if row is not None and row.bitrot:
+            parts.append("≠ bitrot suspected: content changed, size and date did not")
         if grid.error:
             parts.append(f"error: {grid.error}")
         self.query_one("#status-line", Static).update(" · ".join(parts))
@@ -222,7 +225,7 @@ class ResultsScreen(ModeScreen):
 
     def _selection_or_warn(self) -> Selection | None:
         selection = self.grid.selection()
-        if not selection.ids and selection.query is None:
+        if selection.is_empty:
             self.notify("No file under the cursor", severity="warning", timeout=3)
             return None
         return selection

@@ -9,6 +9,11 @@ from the end, or one indexed OFFSET jump. The row count arrives the same way, fr
 Every load carries a generation number; a new query (filter or sort change) bumps it, so rows of an old
 query that arrive late are dropped. A refresh of the same query (new results during a scan) keeps showing
 the old rows until the new ones arrive, so nothing flickers.
+
+Selection is kept as rules, never as a list of a million ids: "all in the filter" minus exceptions, ranges of
+the listing (shift+arrows, shift+Home/End/PgUp/PgDn, shift+click), each held by its first and last position
+and row key, and rows picked one by one (space, ctrl+click). The rows of a range need not be loaded: acting on
+it is one query between its end keys (see ``browse.Selection``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 from pixelprobe_tui.services.browse import (
+    Key,
     ResultRow,
     ResultsBrowser,
     ResultsQuery,
@@ -47,11 +53,12 @@ FIXED_COLUMNS: tuple[tuple[str, int], ...] = (
     ("Type", 5),
     ("Size", 8),
     ("Scanned", 16),
-    ("Good", 4),
+    ("Flag", 4),  # ✓ marked good, ≠ bitrot suspected
 )
 MIN_PATH_WIDTH = 12
 SELECTED_MARK = "●"
 GOOD_MARK = "✓"
+BITROT_MARK = "≠"  # content changed while size and modification time did not
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,30 @@ class _Request:
     method: str  # "start" | "after" | "before" | "tail" | "offset" | "count"
     key: Any = None
     n_from_end: int = 0
+
+
+@dataclass
+class _Range:
+    """Positions ``first..last`` (both included) of the listing, with the keys of those two rows once known."""
+
+    first: int
+    last: int
+    first_key: Key | None = None
+    last_key: Key | None = None
+
+    def __contains__(self, index: int) -> bool:
+        return self.first <= index <= self.last
+
+
+def _covered(ranges: list[_Range]) -> list[tuple[int, int]]:
+    """The union of ranges as sorted, disjoint (first, last) pairs."""
+    out: list[tuple[int, int]] = []
+    for r in sorted(ranges, key=lambda r: r.first):
+        if out and r.first <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], r.last))
+        else:
+            out.append((r.first, r.last))
+    return out
 
 
 def fit_path(path: str, width: int) -> str:
@@ -85,6 +116,12 @@ class ResultsGrid(ScrollView, can_focus=True):
         Binding("space", "toggle_select", "Select", id="grid.toggle_select"),
         Binding("shift+down", "extend_down", "Select down", show=False, id="grid.extend_down"),
         Binding("shift+up", "extend_up", "Select up", show=False, id="grid.extend_up"),
+        Binding(
+            "shift+pagedown", "extend_page_down", "Select page down", show=False, id="grid.extend_page_down"
+        ),
+        Binding("shift+pageup", "extend_page_up", "Select page up", show=False, id="grid.extend_page_up"),
+        Binding("shift+end", "extend_last", "Select to last", show=False, id="grid.extend_last"),
+        Binding("shift+home", "extend_first", "Select to first", show=False, id="grid.extend_first"),
         Binding("a", "select_all", "All", id="grid.select_all"),
         Binding("A", "clear_selection", "Select none", show=False, id="grid.clear_selection"),
         Binding("enter", "open", "Details", id="grid.open"),
@@ -102,6 +139,8 @@ class ResultsGrid(ScrollView, can_focus=True):
         "results-grid--unsupported",
         "results-grid--pending",
         "results-grid--good",
+        "results-grid--bitrot",
+        "results-grid--bitrot-mark",
     }
 
     DEFAULT_CSS = """
@@ -125,6 +164,9 @@ class ResultsGrid(ScrollView, can_focus=True):
         & > .results-grid--unsupported { color: $text-muted; }
         & > .results-grid--pending { color: $text-muted; }
         & > .results-grid--good { color: $success; }
+        /* A tint, not a text colour: the row's text stays readable in light and dark themes. */
+        & > .results-grid--bitrot { background: $warning 25%; }
+        & > .results-grid--bitrot-mark { color: $text-error; text-style: bold; }
     }
     """
 
@@ -181,10 +223,13 @@ class ResultsGrid(ScrollView, can_focus=True):
         self.count: int | None = None
         self.cursor = 0
         self.error: str | None = None
-        # Selection: explicit ids, or "all in filter" minus exclusions.
-        self._selected: set[int] = set()
+        # Selection (see the module docstring): picked rows and exceptions as id -> position, ranges as
+        # positions with the keys of their end rows (None until that row is loaded).
+        self._selected: dict[int, int] = {}
         self._all_selected = False
-        self._excluded: set[int] = set()
+        self._excluded: dict[int, int] = {}
+        self._ranges: list[_Range] = []  # fixed ranges
+        self._active: _Range | None = None  # the range the anchor and the cursor span now
         self._anchor: int | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------------
@@ -236,25 +281,64 @@ class ResultsGrid(ScrollView, can_focus=True):
         """How many rows are selected (None while an "all in filter" selection waits for the count)."""
         if self._all_selected:
             return None if self.count is None else max(0, self.count - len(self._excluded))
-        return len(self._selected)
+        spans = _covered(self._all_ranges())
+        inside = self._in_spans
+        n = sum(last - first + 1 for first, last in spans)
+        n += sum(1 for index in self._selected.values() if not inside(index, spans))
+        n -= sum(1 for index in self._excluded.values() if inside(index, spans))
+        if self.count is not None:
+            n = min(n, self.count)
+        return max(0, n)
+
+    @staticmethod
+    def _in_spans(index: int, spans: list[tuple[int, int]]) -> bool:
+        return any(first <= index <= last for first, last in spans)
+
+    def _all_ranges(self) -> list[_Range]:
+        return [*self._ranges, self._active] if self._active is not None else list(self._ranges)
 
     def selection(self) -> Selection:
-        """The selection to act on, or the cursor row when nothing is selected (empty if none)."""
+        """The selection to act on, or the cursor row when nothing is selected (empty if none).
+
+        The end keys of a range whose end rows were never loaded (a jump with shift+End before the last page
+        arrived) are read here with one indexed query each."""
         if self._all_selected:
             return Selection(query=self.query_, excluded=frozenset(self._excluded))
-        if self._selected:
-            return Selection(ids=frozenset(self._selected))
+        ranges = self._all_ranges()
+        if ranges or self._selected:
+            keys = tuple(
+                (self._key_of(r.first, r.first_key), self._key_of(r.last, r.last_key)) for r in ranges
+            )
+            return Selection(
+                ids=frozenset(self._selected),
+                ranges=tuple((a, b) for a, b in keys if a is not None and b is not None),
+                within=self.query_,
+                excluded=frozenset(self._excluded),
+            )
         row = self.cursor_row
         return Selection(ids=frozenset({row.id})) if row is not None else Selection()
 
-    def is_selected(self, row: ResultRow) -> bool:
+    def _key_of(self, index: int, known: Key | None) -> Key | None:
+        if known is not None:
+            return known
+        row = self.row_at(index)
+        return row.key if row is not None else self._browser.key_at(index)
+
+    def is_selected(self, row: ResultRow, index: int | None = None) -> bool:
+        """Whether ``row`` (at position ``index`` of the listing, when known) is selected."""
+        if row.id in self._selected:
+            return True
+        if row.id in self._excluded:
+            return False
         if self._all_selected:
-            return row.id not in self._excluded
-        return row.id in self._selected
+            return True
+        return index is not None and any(index in r for r in self._all_ranges())
 
     def clear_selection(self) -> None:
         self._selected.clear()
         self._excluded.clear()
+        self._ranges.clear()
+        self._active = None
         self._all_selected = False
         self._anchor = None
         self.refresh()
@@ -387,6 +471,7 @@ class ResultsGrid(ScrollView, can_focus=True):
         self._blocks[request.block] = rows
         self._blocks.move_to_end(request.block)
         self._block_generation[request.block] = request.generation
+        self._fill_range_keys(request.block, rows)
         while len(self._blocks) > MAX_BLOCKS:
             old, _ = self._blocks.popitem(last=False)
             self._block_generation.pop(old, None)
@@ -476,12 +561,14 @@ class ResultsGrid(ScrollView, can_focus=True):
 
     def _row_strip(self, row: ResultRow, index: int, width: int) -> Strip:
         columns = self._columns()
-        selected = self.is_selected(row)
+        selected = self.is_selected(row, index)
         base = self.rich_style
         if index == self.cursor:
             line_style = base + self.get_component_rich_style("results-grid--cursor")
         elif selected:
             line_style = base + self.get_component_rich_style("results-grid--selected")
+        elif row.bitrot:
+            line_style = base + self.get_component_rich_style("results-grid--bitrot")
         else:
             line_style = base
         status_style = line_style
@@ -494,6 +581,11 @@ class ResultsGrid(ScrollView, can_focus=True):
             if index != self.cursor
             else Style()
         )
+        bitrot_style = line_style + (
+            self.get_component_rich_style("results-grid--bitrot-mark", partial=True)
+            if index != self.cursor
+            else Style()
+        )
         date = row.scan_date.astimezone().strftime("%Y-%m-%d %H:%M") if row.scan_date else ""
         cells = [
             (SELECTED_MARK if selected else " ", line_style),
@@ -501,12 +593,14 @@ class ResultsGrid(ScrollView, can_focus=True):
             ((row.family or "")[: columns[2][1]].ljust(columns[2][1]), line_style),
             (format_size(row.size).rjust(columns[3][1])[: columns[3][1]], line_style),
             (date.ljust(columns[4][1]), line_style),
-            ((GOOD_MARK if row.marked_good else "").center(columns[5][1]), good_style),
+            # The flag column holds two marks, each in its own colour: " ✓" then "≠ ".
+            ((GOOD_MARK if row.marked_good else " ").rjust(2), good_style),
+            ((BITROT_MARK if row.bitrot else " ").ljust(columns[5][1] - 2), bitrot_style),
             (fit_path(row.path, columns[6][1]), line_style),
         ]
         segments: list[Segment] = []
         for i, (text, style) in enumerate(cells):
-            if i:
+            if i and i != 6:  # the second half of the flag column joins the first
                 segments.append(Segment(" ", line_style))
             segments.append(Segment(text, style))
         return Strip(segments).crop_extend(0, width, line_style)
@@ -552,14 +646,15 @@ class ResultsGrid(ScrollView, can_focus=True):
             self.refresh_line(y)
 
     def action_cursor_up(self) -> None:
-        self._anchor = None
+        self._drop_anchor()
         self.move_cursor(self.cursor - 1)
 
     def action_cursor_down(self) -> None:
-        self._anchor = None
+        self._drop_anchor()
         self.move_cursor(self.cursor + 1)
 
     def action_page_down(self) -> None:
+        self._drop_anchor()
         step = self.page_rows
         target = self.cursor + step
         self.scroll_to(y=self.scroll_offset.y + step, animate=False, immediate=True)
@@ -567,6 +662,7 @@ class ResultsGrid(ScrollView, can_focus=True):
         self.refresh()
 
     def action_page_up(self) -> None:
+        self._drop_anchor()
         step = self.page_rows
         target = self.cursor - step
         self.scroll_to(y=max(0, self.scroll_offset.y - step), animate=False, immediate=True)
@@ -574,6 +670,7 @@ class ResultsGrid(ScrollView, can_focus=True):
         self.refresh()
 
     def action_first(self) -> None:
+        self._drop_anchor()
         self.move_cursor(0)
         self.refresh()
 
@@ -581,6 +678,7 @@ class ResultsGrid(ScrollView, can_focus=True):
         if self.count is None:
             self.notify("Still counting the rows…", timeout=2)
             return
+        self._drop_anchor()
         self.move_cursor(self.count - 1)
         self.refresh()
 
@@ -591,46 +689,89 @@ class ResultsGrid(ScrollView, can_focus=True):
 
     # -- selection ------------------------------------------------------------------------------------------
 
-    def _set_selected(self, row: ResultRow, selected: bool) -> None:
-        if self._all_selected:
-            (self._excluded.discard if selected else self._excluded.add)(row.id)
+    def _drop_anchor(self) -> None:
+        """A plain cursor move: the range being drawn stays selected, and the next one starts afresh."""
+        if self._active is not None:
+            self._ranges.append(self._active)
+            self._active = None
+        self._anchor = None
+
+    def _set_selected(self, row: ResultRow, index: int, selected: bool) -> None:
+        covered = self._all_selected or any(index in r for r in self._all_ranges())
+        if selected:
+            self._excluded.pop(row.id, None)
+            if not covered:
+                self._selected[row.id] = index
         else:
-            (self._selected.add if selected else self._selected.discard)(row.id)
+            self._selected.pop(row.id, None)
+            if covered:
+                self._excluded[row.id] = index
 
     def action_toggle_select(self) -> None:
         row = self.cursor_row
         if row is None:
             return
-        self._set_selected(row, not self.is_selected(row))
+        self._set_selected(row, self.cursor, not self.is_selected(row, self.cursor))
+        self._drop_anchor()
         self._anchor = self.cursor
         self._refresh_index(self.cursor)
         self.post_message(self.Changed(self))
         self.move_cursor(self.cursor + 1)
 
-    def _extend(self, step: int) -> None:
+    def _extend_to(self, index: int) -> None:
+        """Move the cursor to ``index`` and select from the anchor to it (the anchor row included)."""
         if self._anchor is None:
+            self._drop_anchor()
             self._anchor = self.cursor
-        self.move_cursor(self.cursor + step)
-        self._select_range(self._anchor, self.cursor)
+        self.move_cursor(index)
+        self._span(self._anchor, self.cursor)
 
-    def _select_range(self, a: int, b: int) -> None:
-        for index in range(min(a, b), max(a, b) + 1):
-            row = self.row_at(index)
-            if row is not None:
-                self._set_selected(row, True)
+    def _span(self, a: int, b: int) -> None:
+        first, last = min(a, b), max(a, b)
+        head, tail = self.row_at(first), self.row_at(last)
+        self._active = _Range(first, last, head.key if head else None, tail.key if tail else None)
+        # Rows of the new range that were left out before are in it now.
+        for id_, index in list(self._excluded.items()):
+            if first <= index <= last and not self._all_selected:
+                del self._excluded[id_]
         self.refresh()
         self.post_message(self.Changed(self))
 
+    def _fill_range_keys(self, block: int, rows: list[ResultRow]) -> None:
+        """Complete the end keys of ranges whose end rows just arrived."""
+        start = block * BLOCK
+        for r in self._all_ranges():
+            if r.first_key is None and start <= r.first < start + len(rows):
+                r.first_key = rows[r.first - start].key
+            if r.last_key is None and start <= r.last < start + len(rows):
+                r.last_key = rows[r.last - start].key
+
     def action_extend_down(self) -> None:
-        self._extend(+1)
+        self._extend_to(self.cursor + 1)
 
     def action_extend_up(self) -> None:
-        self._extend(-1)
+        self._extend_to(self.cursor - 1)
+
+    def action_extend_page_down(self) -> None:
+        self._extend_to(self.cursor + self.page_rows)
+
+    def action_extend_page_up(self) -> None:
+        self._extend_to(self.cursor - self.page_rows)
+
+    def action_extend_first(self) -> None:
+        self._extend_to(0)
+        self.refresh()
+
+    def action_extend_last(self) -> None:
+        if self.count is None:
+            self.notify("Still counting the rows…", timeout=2)
+            return
+        self._extend_to(self.count - 1)
+        self.refresh()
 
     def action_select_all(self) -> None:
+        self.clear_selection()
         self._all_selected = True
-        self._selected.clear()
-        self._excluded.clear()
         self.refresh()
         self.post_message(self.Changed(self))
 
@@ -648,15 +789,14 @@ class ResultsGrid(ScrollView, can_focus=True):
         if self.count is not None and index >= self.count:
             return
         if event.shift:
-            anchor = self._anchor if self._anchor is not None else self.cursor
-            self.move_cursor(index)
-            self._select_range(anchor, index)
+            self._extend_to(index)
             return
         if event.ctrl:
             row = self.row_at(index)
             if row is not None:
-                self._set_selected(row, not self.is_selected(row))
+                self._set_selected(row, index, not self.is_selected(row, index))
                 self.post_message(self.Changed(self))
+        self._drop_anchor()
         self._anchor = index
         self.move_cursor(index)
         if event.chain == 2:
