@@ -379,7 +379,8 @@ class CheckerChild:
                 if deadline - time.monotonic() <= 0:
                     return None
                 continue
-            chunk = os.read(fd, 1 << 20)
+            # 64 KB holds almost every result; 1 MB would be an mmap and munmap per read.
+            chunk = os.read(fd, 65536)
             if not chunk:
                 return None
             self._buffer += chunk
