@@ -266,3 +266,27 @@ def test_cli_check_with_its_zygote_started_before_the_commands_load(png):
     import json
 
     assert json.loads(out.stdout.splitlines()[0])["verdict"] == "healthy"
+
+
+def test_a_forked_copy_of_the_parent_starts_its_own_zygote(png):
+    # Someone else forks the parent (multiprocessing's fork, say): the copy must not share our zygote's
+    # control socket, or its fork requests would mix with ours.
+    z = zygote.shared(None)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the forked copy
+        code = 1
+        try:
+            code = 0 if not zygote.running(None) and z._sock is None else 3
+        finally:
+            os.write(write_end, bytes([code]))
+            os._exit(code)
+    os.close(write_end)
+    answer = os.read(read_end, 1)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert answer == b"\0"
+    assert zygote.running(None) and zygote.shared(None) is z  # ours is untouched
+    with CheckerChild() as child:
+        assert child.check(str(png)).verdict == Verdict.HEALTHY
+        assert _ppid(child.pid) == z.pid

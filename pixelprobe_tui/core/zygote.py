@@ -117,10 +117,9 @@ def _warm_up() -> None:
         with open(wav, "wb") as fh:
             fh.write(header + pcm)
         paths.append(wav)
-        for deep in (False, True):
-            for path in paths:
-                with contextlib.suppress(Exception):  # a warm-up failure only costs the child the time
-                    checkers.check(path, CheckOptions(deep=deep, want_hash=True))
+        for path, deep in [(p, False) for p in paths] + [(wav, True)]:
+            with contextlib.suppress(Exception):  # a warm-up failure only costs the child the time
+                checkers.check(path, CheckOptions(deep=deep, want_hash=True))
 
 
 def _send(ctl: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
@@ -570,6 +569,16 @@ class Zygote:
             self._stderr = None
         self._dead = True
 
+    def _forget(self) -> None:
+        """In a forked copy of the parent: drop the inherited handle without touching the zygote."""
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+        self._sock = None
+        self._proc = None
+        self._stderr = None
+        self._dead = True
+
     def close(self) -> None:
         """End the zygote and every child it forked."""
         with self._lock:
@@ -594,7 +603,8 @@ def running(env: Mapping[str, str] | None = None) -> bool:
 
 
 def shared(env: Mapping[str, str] | None = None, start_timeout_s: float = 120.0) -> Zygote:
-    """The running zygote for children with environment *env* (None: this process's), started if needed.
+    """The running zygote for children with environment *env* (None: this process's environment as it is
+    when the zygote starts; later changes to ``os.environ`` do not reach its children), started if needed.
 
     Raises :class:`ZygoteError` when it cannot start (then again without trying for a minute).
     """
@@ -626,7 +636,20 @@ def close_all() -> None:
         zygote.close()
 
 
+def _after_fork_in_child() -> None:
+    # A process forked from this one by someone else (we never fork a process with threads) must not talk
+    # to our zygotes through the inherited sockets: it forgets them (closing only its own descriptors, no
+    # shutdown) and starts its own zygote when it needs one.
+    global _shared_lock
+    _shared_lock = threading.Lock()
+    for zygote in _shared.values():
+        zygote._forget()
+    _shared.clear()
+    _failed_until.clear()
+
+
 atexit.register(close_all)
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 if __name__ == "__main__":
