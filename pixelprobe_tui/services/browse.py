@@ -335,29 +335,69 @@ def _row(r: sa.Row[Any]) -> ResultRow:
 # -- acting on a selection -------------------------------------------------------------------------------------
 
 
-def _from_key(query: ResultsQuery, key: Key, *, after: bool) -> sa.ColumnElement[bool]:
-    """The rows at or after ``key`` (``after``), or at or before it, in the display order of ``query``:
-    the non-NULL segment by (value, id), then the NULL segment by id, each reversed when descending (see
-    the module docstring). One or two index ranges, whatever the position."""
+def _stretch(query: ResultsQuery, first: Key, last: Key, dialect: str = "") -> sa.ColumnElement[bool]:
+    """The rows from ``first`` to ``last`` (both included) in the display order of ``query``: the
+    non-NULL segment by (value, id), then the NULL segment by id, each reversed when descending (see the
+    module docstring). Written as one index range per segment it touches, never an OR with an open side,
+    so the database walks the ``(column, id)`` index from one key to the other, whatever the positions."""
     c = ScanResult.__table__.c
     col = _SORT_COLUMNS[query.sort]
     nullable = query.sort in _NULLABLE_SORTS
-    greater = after != query.descending  # the wanted side lies towards larger (value, id)
-    value, id_ = key
-    if nullable and value is None:
-        in_segment = sa.and_(col.is_(None), c.id >= id_ if greater else c.id <= id_)
-        return in_segment if after else sa.or_(col.is_not(None), in_segment)
-    bound = sa.bindparam(None, value, type_=col.type)
-    if query.sort in _UNIQUE_SORTS:
-        left, right = col, bound
-    else:
-        left = sa.tuple_(col, c.id)
-        right = sa.tuple_(bound, sa.bindparam(None, id_, type_=sa.Integer))
-    in_segment = left >= right if greater else left <= right
-    if not nullable:
-        return in_segment
-    in_segment = sa.and_(col.is_not(None), in_segment)
-    return sa.or_(in_segment, col.is_(None)) if after else in_segment
+    ascending = not query.descending
+    first_null, last_null = nullable and first[0] is None, nullable and last[0] is None
+    if first_null and not last_null:  # given the wrong way round: the NULL segment comes last
+        first, last, first_null, last_null = last, first, last_null, first_null
+
+    def valued(lo: Key, hi: Key | None) -> sa.ColumnElement[bool]:
+        """The non-NULL rows from ``lo`` to ``hi`` (display order; None: to the end of the segment)."""
+        parts: list[sa.ColumnElement[bool]] = [col.is_not(None)] if nullable else []
+
+        def value(key: Key) -> Any:
+            return sa.bindparam(None, key[0], type_=col.type)
+
+        if query.sort in _UNIQUE_SORTS:
+            for key, from_below in ((lo, ascending), (hi, not ascending)):
+                if key is not None:
+                    parts.append(col >= value(key) if from_below else col <= value(key))
+            return sa.and_(*parts)
+        if hi is None:
+            left, right = (
+                sa.tuple_(col, c.id),
+                sa.tuple_(value(lo), sa.bindparam(None, lo[1], type_=sa.Integer)),
+            )
+            return sa.and_(*parts, left >= right if ascending else left <= right)
+        low, high = (lo, hi) if ascending else (hi, lo)  # in index order
+        if low[0] == high[0]:  # ties (one status): one value, an id range
+            return sa.and_(*parts, col == value(low), c.id.between(low[1], high[1]))
+        if dialect != "sqlite":  # PostgreSQL walks a (column, id) index between two row values
+            left = sa.tuple_(col, c.id)
+            return sa.and_(
+                *parts,
+                left >= sa.tuple_(value(low), sa.bindparam(None, low[1], type_=sa.Integer)),
+                left <= sa.tuple_(value(high), sa.bindparam(None, high[1], type_=sa.Integer)),
+            )
+        # SQLite bounds the index walk of a row-value range by the column alone, reading every tie of the
+        # end values (every "healthy" row): spelled per column value, each part is an exact index range.
+        return sa.and_(
+            *parts,
+            sa.or_(
+                sa.and_(col == value(low), c.id >= low[1]),
+                sa.and_(col > value(low), col < value(high)),
+                sa.and_(col == value(high), c.id <= high[1]),
+            ),
+        )
+
+    def unvalued(lo_id: int | None, hi_id: int) -> sa.ColumnElement[bool]:
+        parts = [col.is_(None), c.id <= hi_id if ascending else c.id >= hi_id]
+        if lo_id is not None:
+            parts.append(c.id >= lo_id if ascending else c.id <= lo_id)
+        return sa.and_(*parts)
+
+    if not last_null:
+        return valued(first, last)
+    if first_null:
+        return unvalued(first[1], last[1])
+    return sa.or_(valued(first, None), unvalued(None, last[1]))
 
 
 @dataclass(frozen=True)
@@ -395,13 +435,9 @@ class Selection:
         out: list[list[sa.ColumnElement[bool]]] = []
         if self.query is not None:
             out.append([*self.query.conditions(dialect), *excluded])
-        if self.ranges and self.within is not None:
-            within = self.within
-            stretches = [
-                sa.and_(_from_key(within, first, after=True), _from_key(within, last, after=False))
-                for first, last in self.ranges
-            ]
-            out.append([*within.conditions(dialect), sa.or_(*stretches), *excluded])
+        if self.within is not None:
+            within = self.within.conditions(dialect)
+            out += [[*within, _stretch(self.within, *ends, dialect), *excluded] for ends in self.ranges]
         out += [[c.id.in_(chunk)] for chunk in _chunks(self.ids)]
         return out
 
