@@ -290,3 +290,33 @@ def test_a_forked_copy_of_the_parent_starts_its_own_zygote(png):
     with CheckerChild() as child:
         assert child.check(str(png)).verdict == Verdict.HEALTHY
         assert _ppid(child.pid) == z.pid
+
+
+def _maps(pid: int) -> str:
+    with open(f"/proc/{pid}/maps") as fh:
+        return fh.read()
+
+
+def test_zygote_warms_up_in_a_quiet_moment_and_later_children_start_warm():
+    # Ready comes before the warm-up; the warm-up (here: numpy, which simplejpeg needs at the first JPEG)
+    # follows without any request, keeps the zygote single-threaded, and children forked later have it.
+    z = zygote.Zygote()
+    z.start()
+    try:
+        deadline = time.monotonic() + 60
+        while "_multiarray_umath" not in _maps(z.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "_multiarray_umath" in _maps(z.pid)
+        assert len(os.listdir(f"/proc/{z.pid}/task")) == 1
+        err = os.open(os.devnull, os.O_WRONLY)
+        try:
+            proc = z.fork(0, err)
+        finally:
+            os.close(err)
+        assert "_multiarray_umath" in _maps(proc.pid)  # nothing checked yet: inherited from the zygote
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.close()  # end of input: the child quits
+        assert proc.wait(30) == 0
+        proc.stdout.close()
+    finally:
+        z.close()

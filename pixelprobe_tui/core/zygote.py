@@ -1,18 +1,20 @@
 """A warm fork server for checker children: start-up paid once per process, not once per child.
 
 A checker child that starts from scratch spends ~0.2 s of CPU importing FFmpeg (PyAV), Pillow,
-pillow-heif, libmediainfo and numpy/simplejpeg, and ~0.1 s more on its first image. A scan pays that per
-worker, again after every crash, timeout or recycle, and ``pixelprobe check`` pays it per child. The
-zygote pays it once: it is started like a checker child (``python -m pixelprobe_tui.core.zygote``, own
-session, stdin on /dev/null), imports everything, checks a few tiny files it writes itself (so lazy
-imports and first-use initialisation are done), and then forks ready-to-serve checker children on
-request, each in a few milliseconds.
+pillow-heif and libmediainfo, and ~0.1 s more at its first images (numpy/simplejpeg, Pillow's plugins). A
+scan pays that per worker, again after every crash, timeout or recycle, and ``pixelprobe check`` pays it
+per child. The zygote pays it once: it is started like a checker child (``python -m
+pixelprobe_tui.core.zygote``, own session, stdin on /dev/null), imports the checkers and says it is ready
+(as soon as a child started from scratch would say hello, so the first children of a run are never
+later), forks checker children on request, each in a few milliseconds, and in its first quiet moment
+warms up: the lazy imports, and a few tiny files it writes itself and checks, so that every child forked
+after that starts warm.
 
 Why this is safe:
 
-- Only the zygote forks, and it is single-threaded: it counts its threads (``/proc/self/task``) after the
-  warm-up and refuses to serve if a library started one (numpy's OpenBLAS would: it is told to use one
-  thread). The parent, which has threads, never forks; it starts the zygote with fork+exec.
+- Only the zygote forks, and it is single-threaded: it counts its threads (``/proc/self/task``) before
+  every fork and refuses if a library started one (numpy's OpenBLAS would: it is told to use one thread).
+  The parent, which has threads, never forks; it starts the zygote with fork+exec.
 - A forked child keeps every isolation property of a child started from scratch: its own session
   (``setsid``), the RLIMIT_AS cap set after the fork, the same framed protocol on two pipes the parent
   created and handed over (``SCM_RIGHTS``), fd 0 on /dev/null and fd 1 on its own stderr file, SIGINT
@@ -67,6 +69,8 @@ from pixelprobe_tui.errors import PixelProbeError
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+# The warm-up waits for this long a quiet moment after ready: the first fork requests come before it.
+_WARM_UP_AFTER_MS = 100
 _MAX_PACKET = 65536
 # Environment for the zygote: numpy (imported by simplejpeg) would otherwise start an OpenBLAS thread
 # pool, and a process with threads must not fork.
@@ -219,24 +223,21 @@ def _kill_all(children: set[int]) -> None:
 
 
 def serve_forever(ctl: socket.socket, idle_exit_s: float) -> int:
-    """The zygote's life: warm up, report ready, fork children on request until the parent goes."""
+    """The zygote's life: import the checkers, report ready, fork children on request until the parent goes.
+
+    Ready comes as soon as the checkers are imported, when a child started from scratch would say hello:
+    the first children of a run are never later than without a zygote. The warm-up (lazy imports, a few
+    tiny checks) follows in the first quiet moment, so every later child starts warm.
+    """
     try:
         from pixelprobe_tui.core import checkers
 
         versions = checkers.tool_versions()
-        _warm_up()
         os.close(os.pidfd_open(os.getpid()))  # Linux >= 5.3; without pidfds children start from scratch
-        threads = _thread_count()
-        if threads != 1:
-            raise RuntimeError(f"{threads} threads after start-up; forking would be unsafe")
+        _check_single_threaded()
     except Exception as exc:
         _send(ctl, {"type": "error", "message": f"checker zygote failed to start: {exc!r}"})
         return 1
-    # Objects created so far live as long as the zygote: keep them out of every collection, here and in
-    # the children (they stay frozen there), so a child's garbage collector does not copy the zygote's
-    # pages on write.
-    gc.collect()
-    gc.freeze()
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that SIGCHLD writes to the wake pipe
@@ -245,15 +246,31 @@ def serve_forever(ctl: socket.socket, idle_exit_s: float) -> int:
     poller.register(ctl.fileno(), select.POLLIN)
     poller.register(wake_r, select.POLLIN)
     idle_since = time.monotonic()
+    warm = False
     try:
         _send(ctl, {"type": "ready", "pid": os.getpid(), "tool_versions": versions})
         while True:
-            wait_ms = None
-            if not children and idle_exit_s > 0:
+            if not warm:
+                wait_ms: int | None = _WARM_UP_AFTER_MS
+            elif not children and idle_exit_s > 0:
                 wait_ms = max(0, int((idle_since + idle_exit_s - time.monotonic()) * 1000))
+            else:
+                wait_ms = None
             events = poller.poll(wait_ms)
-            if not events and not children and idle_exit_s > 0:
-                return 0  # idle too long; the parent starts a new zygote when it needs one
+            if not events:
+                if not warm:
+                    warm = True
+                    _warm_up()
+                    # Objects created so far live as long as the zygote: keep them out of every collection,
+                    # here and in the children (frozen there too), so that a child's garbage collector does
+                    # not copy the zygote's pages on write.
+                    gc.collect()
+                    gc.freeze()
+                    idle_since = time.monotonic()
+                    continue
+                if not children and idle_exit_s > 0:
+                    return 0  # idle too long; the parent starts a new zygote when it needs one
+                continue
             for fd, _ in events:
                 if fd == wake_r:
                     with contextlib.suppress(BlockingIOError):
@@ -273,6 +290,7 @@ def serve_forever(ctl: socket.socket, idle_exit_s: float) -> int:
                     if request.get("op") != "fork" or len(fds) != 3:
                         _send(ctl, {"type": "error", "message": "bad request"})
                         continue
+                    _check_single_threaded()
                     pid = _fork(ctl, request, fds, versions, (wake_r, wake_w))
                     children.add(pid)
                     pidfd = os.pidfd_open(pid)
@@ -280,6 +298,9 @@ def serve_forever(ctl: socket.socket, idle_exit_s: float) -> int:
                         _send(ctl, {"type": "forked", "pid": pid}, [pidfd])
                     finally:
                         os.close(pidfd)
+                except RuntimeError as exc:  # threads appeared: this zygote must not fork again
+                    _send(ctl, {"type": "error", "message": str(exc)})
+                    return 1
                 except OSError as exc:
                     if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
                         return 0
@@ -291,6 +312,12 @@ def serve_forever(ctl: socket.socket, idle_exit_s: float) -> int:
         return 0
     finally:
         _kill_all(children)
+
+
+def _check_single_threaded() -> None:
+    threads = _thread_count()
+    if threads != 1:
+        raise RuntimeError(f"the checker zygote has {threads} threads; forking would be unsafe")
 
 
 def main(argv: list[str] | None = None) -> int:
