@@ -56,6 +56,16 @@ def test_filters_and_follow(empty_db: Database) -> None:
             await wait_for(pilot, lambda: screen.shown == 5, what="all entries")
             assert "config set workers 4" in shown(screen)[-1]
 
+            # Each filter has a key that opens its list.
+            for key, which in (("l", "#level"), ("s", "#scan")):
+                await pilot.press(key)
+                select = screen.query_one(which)
+                await wait_for(
+                    pilot, lambda select=select: select.expanded and select.has_focus_within, what=which
+                )
+                await pilot.press("escape")
+                await wait_for(pilot, lambda select=select: not select.expanded, what=f"{which} closed")
+            screen.query_one("#log").focus()
             screen.query_one("#level").value = "WARNING"  # type: ignore[attr-defined]
             await wait_for(pilot, lambda: screen.shown == 2, what="warning+")
             assert any("decoder crashed" in line for line in shown(screen))

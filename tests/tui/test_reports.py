@@ -116,3 +116,25 @@ def test_export_selection_by_ids_and_all_but_some(
     with pytest.raises(ConfigError, match="at most 3"):
         export_selection(demo_db, Selection(ids=ids), str(tmp_path / "big.json"), "json")
     assert not (tmp_path / "big.json").exists()
+
+
+def test_report_details_read_well_and_print_odd_names_safely() -> None:
+    import os
+
+    from pixelprobe_tui.core.discovery import path_to_db
+    from pixelprobe_tui.tui.screens.reports import report_details
+
+    odd = os.fsdecode(b"/mnt/caf\xe9\x1b[31m")  # not UTF-8, and an escape sequence in the name
+    row = browse.ReportRow(
+        id=7, scan_id=None, scan_type="cleanup", status="completed", start_time=None, end_time=None,
+        duration_s=2.0, total_files=40, healthy=25, warning=0, corrupted=0, errors=0,
+        directories=[path_to_db(odd)], error_message=None,
+        details={"missing": 15, "missing_paths": [f"/lib/gone{i:02d}.jpg" for i in range(15)], "roots": [],
+                 "unverifiable_examples": [{"path": "/lib/x.jpg", "reason": "permission denied"}]},
+    )  # fmt: skip
+    shown = text_of(report_details(row))
+    assert "/mnt/caf\\xe9\\x1b[31m" in shown and "\x1b" not in shown  # escaped, never sent raw
+    assert "/lib/gone00.jpg" in shown and "/lib/gone09.jpg" in shown and "/lib/gone10.jpg" not in shown
+    assert "… and 5 more" in shown
+    assert "path: /lib/x.jpg, reason: permission denied" in shown
+    assert "roots" not in shown  # empty details are left out

@@ -77,8 +77,11 @@ def test_add_a_cron_schedule_through_the_form_with_its_preview(empty_db: Databas
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: app.screen is screen and screen.schedules, what="saved")
             rows = table_text(screen)
-            assert rows[0][:4] == ["nightly", "scan", "30 2 * * 1-5", "on"]
-            assert rows[0][6] == "yes" and rows[0][7] == str(library)
+            assert rows[0][:4] == ["nightly", "scan +force", "30 2 * * 1-5", "on"]
+            assert rows[0][6] == str(library)
+            # The highlighted schedule in full below the table (80 columns cut the table's paths).
+            summary = text_of(screen.query_one("#schedule-summary", Static).content)
+            assert f"nightly: scan of {library} (unchanged files too)" in summary.replace("\n", " ")
 
     run(body())
     (info,) = ScheduleService(empty_db).all()
@@ -369,6 +372,7 @@ def test_run_now_scans_in_the_background_and_records_the_run(
                 pilot, lambda: "Run of 'lib': Scan completed" in text_of(status.content), 120, what="summary"
             )
             assert "1 checked" in text_of(status.content)
+            assert "x" not in screen.active_bindings  # "Stop run" is offered only while a run goes on
             # The table shows the recorded last run once it has read the schedules again.
             await wait_for(pilot, lambda: table_text(screen)[0][5] != "-", what="last run shown")
 

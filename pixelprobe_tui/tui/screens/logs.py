@@ -42,9 +42,17 @@ class LogsScreen(ModeScreen):
     MODE = "logs"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "toggle_follow", "Follow", id="logs.follow"),
+        Binding("l", "choose('level')", "Level", id="logs.level", tooltip="Show only this level and above"),
+        Binding("s", "choose('scan')", "Scan", id="logs.scan", tooltip="Show only the entries of one scan"),
         Binding("slash", "focus_search", "Search", id="logs.search"),
         Binding("escape", "focus_log", "Log", show=False, id="logs.focus_log"),
-        Binding("ctrl+s", "save_settings", "Save settings", id="logs.save_settings"),
+        Binding(
+            "ctrl+s",
+            "save_settings",
+            "Save",
+            id="logs.save_settings",
+            tooltip="Save the log retention settings",
+        ),
         Binding("f5,ctrl+r", "refresh", "Refresh", show=False, id="logs.refresh"),
     ]
     DEFAULT_CSS = """
@@ -168,6 +176,12 @@ class LogsScreen(ModeScreen):
             self.query_one(RichLog).focus()
         else:
             self.action_save_settings()
+
+    def action_choose(self, which: str) -> None:
+        """Open the level or scan filter's list (escape closes it, the choice applies at once)."""
+        select = self.query_one(f"#{which}", Select)
+        select.focus()
+        select.action_show_overlay()
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()

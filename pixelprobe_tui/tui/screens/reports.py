@@ -15,12 +15,14 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from pixelprobe_tui.core.discovery import display_path, path_from_db
 from pixelprobe_tui.services import browse, exports
 from pixelprobe_tui.services.browse import ReportRow
 from pixelprobe_tui.tui.screens.base import ModeScreen
 from pixelprobe_tui.tui.screens.dashboard import format_duration
 
 HISTORY_LIMIT = 500
+DETAIL_ITEMS = 10
 STATUS_STYLES = {"completed": "green", "cancelled": "yellow", "error": "bold red", "interrupted": "magenta"}
 
 
@@ -40,7 +42,8 @@ def report_details(r: ReportRow) -> Table:
     table.add_row("Started", when)
     table.add_row("Took", format_duration(r.duration_s) or "—")
     dirs = r.directories if isinstance(r.directories, list) else ([r.directories] if r.directories else [])
-    table.add_row("Directories", "\n".join(str(d) for d in dirs) or "—")
+    # Stored in database form: the real name again, then made safe to print (a name may hold escapes).
+    table.add_row("Directories", "\n".join(display_path(path_from_db(str(d))) for d in dirs) or "—")
     table.add_row(
         "Files",
         f"{r.total_files:,} total: {r.healthy:,} healthy, {r.warning:,} warning, "
@@ -51,11 +54,30 @@ def report_details(r: ReportRow) -> Table:
     if r.details:
         details = r.details if isinstance(r.details, dict) else {"details": r.details}
         for key, value in details.items():
-            table.add_row(
-                str(key).replace("_", " "),
-                json.dumps(value) if isinstance(value, dict | list) else str(value),
-            )
+            if value in (None, [], {}, ""):
+                continue  # an empty list says nothing: keep the panel to what the run found
+            table.add_row(str(key).replace("_", " "), detail_text(value))
     return table
+
+
+def detail_text(value: object, limit: int = DETAIL_ITEMS) -> str:
+    """A report detail for reading: a list one item a line (the first *limit*, then how many more)."""
+    if isinstance(value, list):
+        lines = [_one_item(v) for v in value[:limit]]
+        if len(value) > limit:
+            lines.append(f"… and {len(value) - limit:,} more (export the report for all)")
+        return "\n".join(lines)
+    return _one_item(value)
+
+
+def _one_item(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_one_item(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_one_item(v) for v in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return display_path(str(value)) if isinstance(value, str) else json.dumps(value)
 
 
 class ReportsScreen(ModeScreen):
@@ -63,7 +85,7 @@ class ReportsScreen(ModeScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "export('json')", "Export JSON", id="reports.export_json"),
         Binding("v", "export('csv')", "Export CSV", id="reports.export_csv"),
-        Binding("f5,ctrl+r", "refresh", "Refresh", show=False, id="reports.refresh"),
+        Binding("f5,ctrl+r", "refresh", "Refresh", id="reports.refresh"),
     ]
     DEFAULT_CSS = """
     ReportsScreen DataTable { height: 1fr; }
@@ -76,7 +98,8 @@ class ReportsScreen(ModeScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         table: DataTable[object] = DataTable(id="history", cursor_type="row", zebra_stripes=True)
-        table.add_columns("#", "Started", "Type", "Status", "Took", "Files", "Corrupt", "Warn", "Errors")
+        # No id column: 80 columns then hold every count (the details below name the report's number).
+        table.add_columns("Started", "Type", "Status", "Took", "Files", "Corrupt", "Warn", "Errors")
         yield table
         with VerticalScroll(id="report-details"):
             yield Static("No scans yet.", id="report-text")
@@ -94,7 +117,6 @@ class ReportsScreen(ModeScreen):
         table.clear()
         for r in reports:
             table.add_row(
-                str(r.id),
                 r.start_time.astimezone().strftime("%Y-%m-%d %H:%M") if r.start_time else "",
                 r.scan_type,
                 Text(r.status, style=STATUS_STYLES.get(r.status, "")),

@@ -14,9 +14,10 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import DataTable, ProgressBar, Static
+from textual.widgets import DataTable, Footer, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
+from pixelprobe_tui.core.discovery import display_path
 from pixelprobe_tui.core.events import PhaseChanged, Progress
 from pixelprobe_tui.db.models import utcnow
 from pixelprobe_tui.services.changes import ChangesProgress, ChangesSummary, FileChangesService
@@ -33,7 +34,7 @@ from pixelprobe_tui.tui.screens.base import ModeScreen
 from pixelprobe_tui.tui.widgets.confirm import CleanupConfirm, ConfirmDialog
 from pixelprobe_tui.tui.widgets.schedule_form import ScheduleForm
 
-COLUMNS = ("Name", "Type", "When", "Active", "Next run", "Last run", "Force", "Paths")
+COLUMNS = ("Name", "Type", "When", "On", "Next run", "Last run", "Paths")
 SHORT_TYPES = {"scan": "scan", "cleanup": "cleanup", "file_changes": "file changes"}
 PROGRESS_EVERY_S = 0.25
 
@@ -45,6 +46,16 @@ def short_local(moment: dt.datetime | None, tz: dt.tzinfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
+def table_local(moment: dt.datetime | None, tz: dt.tzinfo, now: dt.datetime) -> str:
+    """A run time for a table cell: ``Nov 26 03:00`` this year (80 columns hold the row), else the date."""
+    if moment is None:
+        return "-"
+    local = moment.astimezone(tz)
+    if local.year == now.astimezone(tz).year:
+        return local.strftime("%b %d %H:%M")
+    return local.strftime("%Y-%m-%d")
+
+
 def zone_name(tz: dt.tzinfo, now: dt.datetime | None = None) -> str:
     """The zone's name for a title: its key (Europe/Berlin) when it has one, else its abbreviation."""
     key = getattr(tz, "key", None)
@@ -53,24 +64,58 @@ def zone_name(tz: dt.tzinfo, now: dt.datetime | None = None) -> str:
     return (now or utcnow()).astimezone(tz).strftime("%Z") or "local"
 
 
-def schedule_cells(info: ScheduleInfo, tz: dt.tzinfo) -> tuple[Any, ...]:
-    """One table row for a schedule."""
-    paths = ", ".join(info.scan_paths) if info.scan_paths else Text("all roots", style="dim")
+def schedule_cells(info: ScheduleInfo, tz: dt.tzinfo, now: dt.datetime | None = None) -> tuple[Any, ...]:
+    """One table row for a schedule (*now* decides whether dates need their year)."""
+    now = now or utcnow()
+    paths: Any = (
+        ", ".join(display_path(p) for p in info.scan_paths)
+        if info.scan_paths
+        else Text("all roots", style="dim")
+    )
     if info.scan_type != "scan":
         paths = Text("every record", style="dim")
-    nxt: Any = short_local(info.next_run, tz)
+    kind = Text(SHORT_TYPES.get(info.scan_type, info.scan_type))
+    if info.force_rescan:
+        kind.append(" +force", style="yellow")
+    nxt: Any = Text(table_local(info.next_run, tz, now)) if info.is_active else Text("-", style="dim")
     if info.claimed_by:
-        nxt = Text(f"{nxt} (running)", style="bold green")
+        nxt = Text("running now", style="bold green")
     return (
         info.name,
-        SHORT_TYPES.get(info.scan_type, info.scan_type),
+        kind,
         info.schedule_value,
         Text("on", style="green") if info.is_active else Text("off", style="dim"),
-        nxt if info.is_active else Text("-", style="dim"),
-        short_local(info.last_run, tz),
-        "yes" if info.force_rescan else "",
+        nxt,
+        table_local(info.last_run, tz, now),
         paths,
     )
+
+
+def schedule_summary(info: ScheduleInfo, tz: dt.tzinfo) -> Text:
+    """The highlighted schedule in words, in full: what it runs, where, when, and its runs."""
+    if info.scan_type == "scan":
+        where = ", ".join(display_path(p) for p in info.scan_paths) if info.scan_paths else "all roots"
+        what = f"scan of {where}" + (" (unchanged files too)" if info.force_rescan else "")
+    elif info.scan_type == "cleanup":
+        what = "orphan cleanup (marks records of gone files)"
+    else:
+        what = "file changes and bitrot check"
+    text = Text()
+    text.append(f"{info.name}: ", style="bold")
+    text.append(what)
+    try:
+        when = info.spec.describe()
+    except Exception:  # a row edited into nonsense outside pixelprobe: show what is stored
+        when = info.schedule_value
+    text.append(f" · {when}")
+    if info.claimed_by:
+        text.append(" · running now", style="bold green")
+    elif info.is_active:
+        text.append(f" · next {short_local(info.next_run, tz)}")
+    else:
+        text.append(" · off", style="dim")
+    text.append(f" · last {short_local(info.last_run, tz)}")
+    return text
 
 
 def changes_text(s: ChangesSummary) -> Text:
@@ -126,7 +171,7 @@ class SchedulesScreen(ModeScreen):
         Binding(
             "r",
             "run_now",
-            "Run now",
+            "Run",
             id="schedules.run_now",
             tooltip="Run the selected schedule now, in the background",
         ),
@@ -151,6 +196,7 @@ class SchedulesScreen(ModeScreen):
     DEFAULT_CSS = """
     SchedulesScreen #schedules-panel { height: 1fr; border: round $primary 60%; }
     SchedulesScreen #schedules { height: 1fr; }
+    SchedulesScreen #schedule-summary { height: auto; padding: 0 1; color: $text; }
     SchedulesScreen #empty { height: auto; color: $text-muted; padding: 0 1; }
     SchedulesScreen #maintenance { height: auto; border: round $primary 60%; padding: 0 1; }
     SchedulesScreen #maint-status { height: auto; }
@@ -183,6 +229,7 @@ class SchedulesScreen(ModeScreen):
             table.add_columns(*COLUMNS)
             yield table
             yield Static("", id="empty")
+            yield Static("", id="schedule-summary")
         with Vertical(id="maintenance") as maint:
             maint.border_title = "Maintenance"
             yield Static(
@@ -196,6 +243,8 @@ class SchedulesScreen(ModeScreen):
             yield ProgressBar(id="maint-bar", show_eta=False)
 
     def on_mount(self) -> None:
+        # Ten keys: the compact footer fits them, Help and Quit included, in 80 columns.
+        self.query_one(Footer).compact = True
         self.query_one("#maint-bar", ProgressBar).display = False
         panel = self.query_one("#schedules-panel")
         panel.border_subtitle = f"times in {zone_name(self.service.tz)}"
@@ -224,8 +273,9 @@ class SchedulesScreen(ModeScreen):
         self.schedules = rows
         table.clear()
         tz = self.service.tz
+        now = type(self).clock()
         for info in rows:
-            table.add_row(*schedule_cells(info, tz), key=str(info.id))
+            table.add_row(*schedule_cells(info, tz, now), key=str(info.id))
         empty = self.query_one("#empty", Static)
         empty.display = not rows
         empty.update("No schedules yet: n adds one (a cron expression like 0 3 * * *, or every 6h).")
@@ -234,6 +284,17 @@ class SchedulesScreen(ModeScreen):
                 if info.id == keep:
                     table.move_cursor(row=i)
                     break
+        self._show_summary()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        info = self.selected()
+        summary = self.query_one("#schedule-summary", Static)
+        summary.display = info is not None
+        if info is not None:
+            summary.update(schedule_summary(info, self.service.tz))
 
     def selected(self) -> ScheduleInfo | None:
         """The schedule under the cursor."""
@@ -306,6 +367,13 @@ class SchedulesScreen(ModeScreen):
 
     # -- maintenance ----------------------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "Stop run" is offered (footer and help) only while there is a run to stop: the footer has no room
+        # for a key that does nothing.
+        if action == "cancel_maintenance":
+            return self._job is not None
+        return True
+
     def _busy(self) -> bool:
         if self._job is not None:
             self.notify(f"A {self._job} run is going on (x stops it)", severity="warning", timeout=3)
@@ -320,6 +388,7 @@ class SchedulesScreen(ModeScreen):
         bar = self.query_one("#maint-bar", ProgressBar)
         bar.update(total=None, progress=0)
         bar.display = True
+        self.refresh_bindings()
         self.run_worker(fn, name=name, group="maintenance", thread=True, exit_on_error=False)
 
     def _on_progress(self, progress: Any) -> None:
@@ -411,6 +480,7 @@ class SchedulesScreen(ModeScreen):
         job = self._job or worker.name
         self._job = None
         self._job_service = None
+        self.refresh_bindings()
         self.query_one("#maint-bar", ProgressBar).display = False
         title = job[0].upper() + job[1:]
         if worker.name == "run_now":

@@ -35,6 +35,11 @@ LABELS = {
 }
 
 
+PLACEHOLDERS = {
+    "scan_paths": f"none yet: directories to scan, {os.pathsep!r} between them",
+}
+
+
 def setting_text(s: Setting, value: Any) -> str:
     """A value as the user edits it: paths separated by ``os.pathsep``, the rest in the config text syntax."""
     if s.kind == "path_list":
@@ -61,7 +66,7 @@ class SettingsScreen(ModeScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", id="settings.save"),
         Binding("delete", "delete_row", "Delete rule", id="settings.delete"),
-        Binding("space", "toggle_pattern", "On/off", show=False, id="settings.toggle_pattern"),
+        Binding("space", "toggle_pattern", "Rule on/off", id="settings.toggle_pattern"),
         Binding("f5,ctrl+r", "refresh", "Refresh", show=False, id="settings.refresh"),
     ]
     DEFAULT_CSS = """
@@ -86,8 +91,9 @@ class SettingsScreen(ModeScreen):
             with Grid(id="scan-form"):
                 for s in SCAN_SETTINGS:
                     yield Label(LABELS.get(s.key, s.key))
-                    field = Input(id=f"set-{s.key}", compact=True, tooltip=s.description)
-                    yield field
+                    # An empty list says what it means; otherwise the blank looks like a missing value.
+                    hint = PLACEHOLDERS.get(s.key, "")
+                    yield Input(id=f"set-{s.key}", compact=True, tooltip=s.description, placeholder=hint)
             yield Static("", id="scan-problems")
             yield Static("Exclusions (delete removes)", classes="section")
             exclusions: DataTable[object] = DataTable(id="exclusions", cursor_type="row")
