@@ -1574,6 +1574,32 @@ case(
     _ff(*MIDSIZE, *audio(seconds=2), *NOISY, "-c:v", "mpeg2video", "-q:v", "2", "-c:a", "mp2", "-f", "vob"),
 )
 
+
+# ---------------------------------------------------------------------------------------------------------
+# Layouts seen in real files on disk (Python's idlelib icons, SciPy's test WAVs).
+
+
+def _gif_without_trailer(out: Path) -> None:
+    """A complete single-image GIF87a without the trailer byte, as old encoders wrote them."""
+    buf = io.BytesIO()
+    _picture("P").save(buf, "GIF")
+    out.write_bytes(buf.getvalue()[:-1])
+
+
+def _wav_rifx(out: Path) -> None:
+    """A big-endian ("RIFX") 16-bit stereo WAV."""
+    frames = 8000
+    pcm = b"".join(
+        struct.pack(">hh", (i * 97) % 20000 - 10000, (i * 53) % 16000 - 8000) for i in range(frames)
+    )
+    fmt = struct.pack(">HHIIHH", 1, 2, 8000, 8000 * 4, 4, 16)
+    body = b"WAVE" + b"fmt " + struct.pack(">I", len(fmt)) + fmt + b"data" + struct.pack(">I", len(pcm)) + pcm
+    out.write_bytes(b"RIFX" + struct.pack(">I", len(body)) + body)
+
+
+image("gif_without_trailer", "gif", _gif_without_trailer, allowed=("missing_trailer",))
+case("wav_rifx_big_endian", "wav", "audio", _wav_rifx)
+
 BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
 
 # ---------------------------------------------------------------------------------------------------------

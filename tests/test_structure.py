@@ -397,11 +397,16 @@ def test_jpeg_thumbnail_and_trailers(media_factory, tmp_path: Path) -> None:
     assert junk.verdict is Verdict.WARNING and codes(junk) == {"trailing_data"}
 
 
-def test_gif_without_trailer_is_truncated(media_factory, tmp_path: Path) -> None:
+def test_gif_without_trailer_is_a_warning_and_cut_inside_an_image_is_truncated(
+    media_factory, tmp_path: Path
+) -> None:
+    # Old encoders left the trailer byte out (Python's idlelib icons): every decoder shows the whole image.
     data = media_factory("gif_animated", size=(32, 32)).read_bytes()
     assert data.endswith(b"\x3b")
     result = check(write(tmp_path, "notrailer.gif", data[:-1]))
-    assert result.verdict is Verdict.CORRUPTED and codes(result) == {"missing_trailer"}
+    assert result.verdict is Verdict.WARNING and codes(result) == {"missing_trailer"}
+    cut = check(write(tmp_path, "cut.gif", data[:-40]))
+    assert cut.verdict is Verdict.CORRUPTED and codes(cut) == {"truncated"}
 
 
 def test_bmp_short_pixel_data_is_truncated_even_if_header_agrees(media_factory, tmp_path: Path) -> None:

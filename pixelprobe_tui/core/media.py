@@ -177,7 +177,7 @@ _expect("ogv ogg oga opus spx", {"ogg"})
 _expect("flac", {"flac"})
 _expect("mp3 mp2 mpa", {"mp3"})
 _expect("aac", {"aac_adts", "aac_adif", "aac_latm"})
-_expect("wav wave", {"wav", "rf64", "w64"})
+_expect("wav wave", {"wav", "rf64", "w64", "rifx"})
 _expect("aiff aif aifc", {"aiff"})
 _expect("ape", {"ape"})
 _expect("wv", {"wavpack"})
@@ -215,6 +215,7 @@ _CONTENT_FAMILY: dict[str, Family] = {
             "aac_latm",
             "wav",
             "rf64",
+            "rifx",
             "w64",
             "aiff",
             "ape",
@@ -568,6 +569,8 @@ def identify(
         if form == b"WEBP":
             return "webp", Family.IMAGE, 0
         return None, None, 0
+    if h.startswith(b"RIFX") and h[8:12] == b"WAVE":
+        return "rifx", Family.AUDIO, 0  # big-endian WAV: FFmpeg reads it; no structure walk here
     if h[:4] in (b"RF64", b"BW64") and h[8:12] == b"WAVE":
         return "rf64", Family.AUDIO, 0
     if h.startswith(_W64_GUID):

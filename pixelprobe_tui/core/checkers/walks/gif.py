@@ -1,4 +1,9 @@
-"""GIF: header, colour tables, then image and extension blocks (with their sub-blocks) up to the trailer."""
+"""GIF: header, colour tables, then image and extension blocks (with their sub-blocks) up to the trailer.
+
+A file that ends right after a complete image, without the trailer byte, is only a warning: old encoders
+left the trailer out, every decoder shows such a file in full, and a cut that lands exactly on a block
+boundary is rare next to one inside image data (which is truncation).
+"""
 
 from __future__ import annotations
 
@@ -34,9 +39,9 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
         b = r.read(pos, 1)
         if not b:
             if images:
-                out.corrupt(
+                out.warning(
                     "missing_trailer",
-                    f"the file ends after {plural(images, 'complete image')} without the GIF trailer (truncated)",
+                    f"the file ends after {plural(images, 'complete image')} without the GIF trailer byte",
                 )
             else:
                 out.corrupt("truncated", "the file ends before any image")

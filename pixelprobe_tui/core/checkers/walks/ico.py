@@ -67,9 +67,13 @@ def _dib_entry(sub: Reader, out: Notes, label: str) -> None:
     width = int.from_bytes(hdr[4:8], "little", signed=True)
     height = abs(int.from_bytes(hdr[8:12], "little", signed=True)) // 2  # the AND mask doubles it
     bpp = int.from_bytes(hdr[14:16], "little")
+    compression = int.from_bytes(hdr[16:20], "little")
     colors = int.from_bytes(hdr[32:36], "little") or (1 << bpp if bpp <= 8 else 0)
     if width <= 0 or height <= 0 or bpp not in (1, 4, 8, 16, 24, 32):
         out.corrupt("bad_header", f"{label}: invalid bitmap header ({width}x{height}, {bpp} bits)")
+        return
+    if compression not in (0, 3):  # icons store plain (or bit-field) pixels; compressed ones are PNG
+        out.corrupt("bad_header", f"{label}: bitmap compression {compression} is not used in icons")
         return
     # Colour table and the XOR (colour) rows; the 1-bit AND mask is left out, some writers omit it.
     needed = int.from_bytes(hdr[0:4], "little") + 4 * colors + ((width * bpp + 31) // 32) * 4 * height

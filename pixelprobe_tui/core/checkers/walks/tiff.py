@@ -2,6 +2,10 @@
 
 Every IFD (main chain, SubIFDs, EXIF) must lie inside the file, and every strip or tile (offset + byte
 count) too: a TIFF cut short loses its last strips, and its IFD is often at the end, so it is lost too.
+
+Plain TIFF images (not camera raw, whose vendors bend the rules) get a stricter look at their image IFDs,
+where a flipped bit turns into a wrong pixel mode or a failed open: every entry must have a field type
+TIFF defines, its values must lie inside the file, and the image needs its width and height.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, plural
+from pixelprobe_tui.core.media import RAW_EXTENSIONS
 
 _TYPE_SIZE = {
     1: 1,
@@ -31,6 +36,7 @@ _TYPE_SIZE = {
 STRIP_OFFSETS, STRIP_COUNTS, TILE_OFFSETS, TILE_COUNTS = 273, 279, 324, 325
 JPEG_IF, JPEG_IF_LEN = 513, 514
 SUB_IFDS, EXIF_IFD = 330, 34665
+_WIDTH, _LENGTH = 256, 257
 _MAX_IFDS = 4096
 
 
@@ -73,6 +79,24 @@ class _Tiff:
         return [self.uint(raw[i : i + width]) for i in range(0, len(raw), width)]
 
 
+def _implausible_entry(t: _Tiff, tags: dict[int, bytes]) -> str | None:
+    """Why an image IFD cannot be right (an unknown field type, values outside the file, no size), or None."""
+    for tag, e in tags.items():
+        typ = t.uint(e[2:4])
+        width = _TYPE_SIZE.get(typ)
+        if width is None:
+            return f"tag {tag} has field type {typ}, which TIFF does not define"
+        count = t.uint(e[4 : 4 + t.off_size]) if t.big else t.uint(e[4:8])
+        inline = 8 if t.big else 4
+        if width * count > inline:
+            start = t.uint(e[4 + t.off_size :] if t.big else e[8:12])
+            if start + width * count > t.r.size:
+                return f"the {width * count} bytes of tag {tag} would lie beyond the end of the file"
+    if (STRIP_OFFSETS in tags or TILE_OFFSETS in tags) and not (_WIDTH in tags and _LENGTH in tags):
+        return "an image without ImageWidth/ImageLength"
+    return None
+
+
 def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     """Follow IFDs from the header; check each IFD and each strip/tile lies inside the file."""
     t = _Tiff(r)
@@ -80,6 +104,7 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     if first is None:
         out.corrupt("truncated", "the file ends inside the TIFF header")
         return
+    strict = ctx.sniff.extension not in RAW_EXTENSIONS
     pending = [(first, "IFD0")]
     visited: set[int] = set()
     ifd_index = 0
@@ -110,6 +135,11 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
         for i in range(n):
             e = table[i * t.entry_size : (i + 1) * t.entry_size]
             tags[t.uint(e[:2])] = e
+        if strict and not name.startswith("EXIF"):
+            problem = _implausible_entry(t, tags)
+            if problem:
+                out.corrupt("bad_ifd", f"{name} at byte {off}: {problem}")
+                return
         for off_tag, cnt_tag in (
             (STRIP_OFFSETS, STRIP_COUNTS),
             (TILE_OFFSETS, TILE_COUNTS),
