@@ -740,3 +740,97 @@ def test_tiny_and_tag_only_files_give_a_result(name: str, tmp_path: Path) -> Non
     ):
         result = check(write(tmp_path, f"{i}{name}", data))
         assert result.verdict is Verdict.CORRUPTED, (data, [f.describe() for f in result.findings])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# TIFF image IFDs, ICO, Netpbm, TGA.
+
+
+def _tiff_bytes(**kw) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 24), (10, 200, 30)).save(buf, "TIFF", **kw)
+    return buf.getvalue()
+
+
+def _ifd0_entries(data: bytes) -> tuple[int, int]:
+    """(offset of IFD0's first entry, entry count) of a little-endian classic TIFF."""
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    return ifd + 2, struct.unpack_from("<H", data, ifd)[0]
+
+
+def test_tiff_ifd_entry_with_an_undefined_type_is_corrupt_except_in_camera_raw(tmp_path: Path) -> None:
+    data = bytearray(_tiff_bytes())
+    first, n = _ifd0_entries(bytes(data))
+    assert check(write(tmp_path, "ok.tif", bytes(data))).verdict is Verdict.HEALTHY
+    struct.pack_into("<H", data, first + 2 * 12 + 2, 19)  # the third entry's field type
+    bad = check(write(tmp_path, "bad_type.tif", bytes(data)))
+    assert bad.verdict is Verdict.CORRUPTED and codes(bad) == {"bad_ifd"}
+    # Raw vendors bend the rules: no strict IFD check under a raw name.
+    assert "bad_ifd" not in codes(check(write(tmp_path, "bad_type.nef", bytes(data))))
+
+
+def test_tiff_ifd_values_beyond_the_end_are_corrupt(tmp_path: Path) -> None:
+    data = bytearray(_tiff_bytes(compression="tiff_lzw"))
+    first, n = _ifd0_entries(bytes(data))
+    for i in range(n):
+        pos = first + 12 * i
+        typ, count = struct.unpack_from("<HI", data, pos + 2)
+        if typ == 3 and count == 3:  # BitsPerSample: three SHORTs stored at an offset
+            struct.pack_into("<I", data, pos + 4, 0x20000003)
+    bad = check(write(tmp_path, "bad_count.tif", bytes(data)))
+    assert bad.verdict is Verdict.CORRUPTED and codes(bad) == {"bad_ifd"}
+
+
+def _ico_bytes(fmt: str) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGBA", (32, 32), (200, 20, 20, 255)).save(
+        buf, "ICO", sizes=[(16, 16), (32, 32)], bitmap_format=fmt
+    )
+    return buf.getvalue()
+
+
+def test_ico_entries_are_checked(tmp_path: Path) -> None:
+    png_ico = _ico_bytes("png")
+    assert check(write(tmp_path, "ok.ico", png_ico)).verdict is Verdict.HEALTHY
+    cut = check(write(tmp_path, "cut.ico", png_ico[:-10]))
+    assert cut.verdict is Verdict.CORRUPTED and codes(cut) == {"truncated"}
+    flipped = bytearray(png_ico)
+    flipped[png_ico.rfind(b"IDAT") + 6] ^= 0x10
+    bad_crc = check(write(tmp_path, "crc.ico", bytes(flipped)))
+    assert bad_crc.verdict is Verdict.CORRUPTED and "crc_mismatch" in codes(bad_crc)
+    bmp_ico = bytearray(_ico_bytes("bmp"))
+    assert check(write(tmp_path, "ok_bmp.ico", bytes(bmp_ico))).verdict is Verdict.HEALTHY
+    offset = struct.unpack_from("<I", bmp_ico, 6 + 12)[0]
+    struct.pack_into("<I", bmp_ico, offset + 16, 2)  # BI_RLE4 in an icon bitmap
+    assert "bad_header" in codes(check(write(tmp_path, "rle.ico", bytes(bmp_ico))))
+
+
+def test_netpbm_raster_length_is_checked(tmp_path: Path) -> None:
+    header = b"P6\n# a comment\n4 3\n255\n"
+    raster = bytes(range(36))
+    assert check(write(tmp_path, "ok.ppm", header + raster)).verdict is Verdict.HEALTHY
+    cut = check(write(tmp_path, "cut.ppm", header + raster[:-5]))
+    assert cut.verdict is Verdict.CORRUPTED and codes(cut) == {"truncated"}
+    two = check(write(tmp_path, "two.ppm", (header + raster) * 2))
+    assert two.verdict is Verdict.HEALTHY and codes(two) == {"multi_image"}
+    junk = check(write(tmp_path, "junk.ppm", header + raster + b"garbage!"))
+    assert junk.verdict is Verdict.WARNING and codes(junk) == {"trailing_data"}
+    pbm = b"P4 9 2\n" + bytes(4)  # 9 pixels -> 2 bytes per row
+    assert check(write(tmp_path, "ok.pbm", pbm)).verdict is Verdict.HEALTHY
+    assert check(write(tmp_path, "cut.pbm", pbm[:-1])).verdict is Verdict.CORRUPTED
+
+
+def test_tga_is_recognised_by_name_and_header_only(tmp_path: Path) -> None:
+    header = bytes([0, 0, 2]) + bytes(9) + struct.pack("<HH", 4, 2) + bytes([24, 0])
+    ok = check(write(tmp_path, "ok.tga", header + bytes(24)))
+    assert ok.verdict is Verdict.HEALTHY and ok.container == "tga" and ok.family == "image"
+    junk = check(write(tmp_path, "junk.tga", bytes([0xFF, 0x17, 0x99]) + bytes(40)))
+    assert junk.verdict is Verdict.CORRUPTED and codes(junk) == {"not_media"}
