@@ -413,3 +413,36 @@ def test_run_now_while_a_scan_holds_the_database_says_so_and_records_nothing(
             s.execute(sa.update(ScanState).where(ScanState.id == claim.scan_id).values(status="completed"))
     info = service.get("lib")
     assert info.last_run is None and info.claimed_by is None
+
+
+@pytest.mark.parametrize("key", ["3", "4", "5", "6"], ids=["reports", "logs", "settings", "schedules"])
+def test_every_footer_key_fits_in_80_columns(demo_db: Database, key: str) -> None:
+    """Over SSH at 80x24 every action of these screens is on screen: its footer key lies wholly inside the
+    terminal, Help and Quit included, and `?` lists it with its binding id."""
+    from textual.binding import Binding
+    from textual.widgets._footer import FooterKey
+
+    from pixelprobe_tui.tui.screens.help import HelpScreen
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press(key)
+            await pilot.pause(0.3)
+            screen = app.screen
+            wanted = {b.action for _ns, b, _on, _tip in screen.active_bindings.values() if b.show}
+            keys = [k for k in screen.query(FooterKey) if not k.has_class("-command-palette")]
+            assert {k.action for k in keys} == wanted and {"help", "quit"} <= wanted
+            palette = screen.query_one("FooterKey.-command-palette").region
+            for k in keys:  # wholly visible: as wide as its text, and left of the palette key docked right
+                assert k.region.width >= k.render().cell_len > 0, f"{k.description!r} is cut"
+                assert k.region.right <= palette.x, f"{k.description!r} is hidden under the palette key"
+            own = [b for b in screen.BINDINGS if isinstance(b, Binding)]
+            assert own and all(b.id for b in own)  # every key of the screen can be remapped by its id
+            await pilot.press("question_mark")
+            help_screen = await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen)
+            listed = {binding_id for _keys, _what, binding_id in help_screen.rows}
+            offered = {b.id for b in own if screen.check_action(b.action, ()) is not False}
+            assert offered <= listed, offered - listed  # `?` lists every key the screen offers now
+
+    run(body())
