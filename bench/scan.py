@@ -3,8 +3,9 @@
 (a) Full scan of a generated mixed corpus (valid and damaged video, audio, images) with W workers (2 by
     default) into a fresh SQLite database, against the decode floor measured in the same run: the same
     checkers in the same number of checker child processes, in a loop, with no database and no content
-    hash. Scan and floor alternate ``--repeat`` times (the machine is shared: medians and the spread are
-    printed). Two ratios (goal: <= 1.15):
+    hash. Scan and floor alternate ``--repeat`` times (the machine is shared: the median of the per-pair
+    ratios with their spread is printed, and the ratio of the best runs, since load only ever adds time).
+    Two ratios (goal: <= 1.15):
 
     - against the floor *with* the checker processes' start-up (the headline): a fresh process starts its
       checker zygote and forks W children (see core.zygote), then checks every file. A scan pays exactly
@@ -190,8 +191,16 @@ def report_full(floors: list[dict[str, float]], scans: list[dict[str, float]], w
     # Ratios per run pair (floor and scan measured back to back), then their median and spread.
     with_start = [s / f for s, f in zip(scan_s, full_s, strict=True)]
     loop_only = [s / f for s, f in zip(scan_s, loop_s, strict=True)]
-    print(f"    overhead ratio against floor + checker start-up {_spread(with_start)} (goal <= 1.15)")
-    print(f"    overhead ratio against the floor's loop alone   {_spread(loop_only)}")
+    # Load from other processes only ever adds time: the best run of each is the least disturbed.
+    best_start = min(scan_s) / min(full_s)
+    best_loop = min(scan_s) / min(loop_s)
+    print(
+        f"    overhead ratio against floor + checker start-up {_spread(with_start)}, best runs "
+        f"{best_start:.3f} (goal <= 1.15)"
+    )
+    print(
+        f"    overhead ratio against the floor's loop alone   {_spread(loop_only)}, best runs {best_loop:.3f}"
+    )
     cpu = [s["cpu"] / f["cpu"] for s, f in zip(scans, floors, strict=True)]
     print(f"    CPU ratio (checker processes included; both with start-up) {_spread(cpu)}")
     firsts = [s["first_result"] for s in scans if s.get("first_result") is not None]
