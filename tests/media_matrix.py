@@ -888,6 +888,21 @@ def _heif(fmt: str) -> Callable[[Path], None]:
     return build
 
 
+def _heif_sized(fmt: str, size: tuple[int, int]) -> Callable[[Path], None]:
+    def build(out: Path) -> None:
+        import pillow_heif
+
+        try:
+            if fmt == "HEIF":
+                pillow_heif.from_pillow(_picture(size=size)).save(out, quality=60)
+            else:
+                _picture(size=size).save(out, fmt, quality=60)
+        except Exception as exc:  # no encoder here, or it refuses the size
+            raise Unavailable(str(exc)) from exc
+
+    return build
+
+
 image("heic_alpha", "heic", _heif("HEIF"))
 image("avif_pillow", "avif", _heif("AVIF"))
 image(
@@ -1599,6 +1614,135 @@ def _wav_rifx(out: Path) -> None:
 
 image("gif_without_trailer", "gif", _gif_without_trailer, allowed=("missing_trailer",))
 case("wav_rifx_big_endian", "wav", "audio", _wav_rifx)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Extremes: very short media, single frames, tiny and odd-sized pictures, silence, many channels.
+
+
+def _short(seconds: float, rate: int = 44100) -> list[str]:
+    return audio(rate, seconds)
+
+
+sound_short = [
+    ("aac", "m4a", ("-c:a", "aac")),
+    ("mp3", "mp3", MP3),
+    ("vorbis", "ogg", ("-c:a", "libvorbis")),
+    ("flac", "flac", ("-c:a", "flac")),
+    ("alac", "m4a", ("-c:a", "alac")),
+    ("ac3", "ac3", ("-c:a", "ac3")),
+    ("wma", "wma", ("-c:a", "wmav2")),
+    ("pcm", "wav", ("-c:a", "pcm_s16le")),
+]
+# FFmpeg probes tiny MP3/AC-3 files "with low score"; a 10 ms ADTS file it cannot open at all (not listed).
+_PROBE_WARNINGS = {"mp3": ("demuxer_warning",), "ac3": ("decoder_warning",)}
+for label, ext, args in sound_short:
+    case(
+        f"short_10ms_{label}", ext, "audio", _ff(*_short(0.01, 48000), *args), _PROBE_WARNINGS.get(label, ())
+    )
+case("short_5ms_opus", "opus", "audio", _ff(*_short(0.005, 48000), "-c:a", "libopus"))
+case(
+    "silence_flac",
+    "flac",
+    "audio",
+    _ff("-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-t", "1", "-c:a", "flac"),
+)
+case("silence_mp3", "mp3", "audio", _ff("-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-t", "1", *MP3))
+case(
+    "silence_aac",
+    "m4a",
+    "audio",
+    _ff("-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-t", "1", "-c:a", "aac"),
+)
+case(
+    "flac_8ch_192k",
+    "flac",
+    "audio",
+    _ff(
+        *audio(192000, 0.3), "-af", "pan=7.1|c0=c0|c1=c1|c2=c0|c3=c1|c4=c0|c5=c1|c6=c0|c7=c1", "-c:a", "flac"
+    ),
+)
+case(
+    "aac_6ch",
+    "m4a",
+    "audio",
+    _ff(*audio(48000), "-af", "pan=5.1|c0=c0|c1=c1|c2=c0|c3=c1|c4=c0|c5=c1", "-c:a", "aac"),
+)
+case(
+    "opus_6ch",
+    "opus",
+    "audio",
+    _ff(
+        *audio(48000),
+        "-af",
+        "pan=5.1|c0=c0|c1=c1|c2=c0|c3=c1|c4=c0|c5=c1",
+        "-c:a",
+        "libopus",
+        "-mapping_family",
+        "1",
+    ),
+)
+case("wav_192k_24bit", "wav", "audio", _ff(*audio(192000, 0.3), "-c:a", "pcm_s24le"))
+case(
+    "wav_one_sample",
+    "wav",
+    "audio",
+    _ff(*audio(8000, 0.01), "-af", "atrim=end_sample=1", "-c:a", "pcm_s16le"),
+)
+
+ODD = ["-f", "lavfi", "-i", "testsrc2=size=100x76:rate=25:duration=1"]
+case("mp4_h264_odd_size", "mp4", "video", _ff(*ODD, *X264))
+case("avi_mpeg4_odd_size", "avi", "video", _ff(*ODD, "-c:v", "mpeg4"))
+case(
+    "webm_vp8_odd_size",
+    "webm",
+    "video",
+    _ff("-f", "lavfi", "-i", "testsrc2=size=101x77:rate=25:duration=1", "-c:v", "libvpx"),
+)
+case(
+    "mkv_hevc_two_frames",
+    "mkv",
+    "video",
+    _ff(*VIDEO, "-frames:v", "2", "-c:v", "libx265", "-x265-params", "log-level=none"),
+)
+case(
+    "mp4_av1_one_frame",
+    "mp4",
+    "video",
+    _ff(*VIDEO, "-frames:v", "1", "-c:v", "libsvtav1", "-svtav1-params", "lp=1"),
+)
+case(
+    "mpg_mpeg2_one_frame",
+    "mpg",
+    "video",
+    _ff(*VIDEO, "-frames:v", "1", "-c:v", "mpeg2video", "-f", "mpeg"),
+    allowed=("demuxer_warning",),  # "no TS found at start of file, duration not set": one frame has no span
+)
+case("ogv_theora_one_frame", "ogv", "video", _ff(*VIDEO, "-frames:v", "1", "-c:v", "libtheora"))
+case("mov_prores_one_frame", "mov", "video", _ff(*VIDEO, "-frames:v", "1", "-c:v", "prores_ks"))
+case("ts_h264_one_frame", "ts", "video", _ff(*VIDEO, "-frames:v", "1", *X264))
+
+
+def _tiny(size: tuple[int, int], mode: str, fmt: str, **kw: object) -> Callable[[Path], None]:
+    return lambda out: _picture(mode, size=size).save(out, fmt, **kw)
+
+
+for w, h in ((1, 1), (33, 17)):
+    tag = f"{w}x{h}"
+    image(f"jpg_{tag}", "jpg", _tiny((w, h), "RGB", "JPEG"))
+    image(f"jpg_progressive_{tag}", "jpg", _tiny((w, h), "RGB", "JPEG", progressive=True))
+    image(f"png_{tag}", "png", _tiny((w, h), "RGB", "PNG"))
+    image(f"png_palette_{tag}", "png", _tiny((w, h), "P", "PNG"))
+    image(f"gif_{tag}", "gif", _tiny((w, h), "P", "GIF"))
+    image(f"bmp_{tag}", "bmp", _tiny((w, h), "RGB", "BMP"))
+    image(f"tiff_{tag}", "tiff", _tiny((w, h), "RGB", "TIFF", compression="tiff_lzw"))
+    image(f"webp_{tag}", "webp", _tiny((w, h), "RGB", "WEBP"))
+    image(f"webp_lossless_{tag}", "webp", _tiny((w, h), "RGBA", "WEBP", lossless=True))
+    image(f"ico_{tag}", "ico", _tiny((w, h), "RGBA", "ICO", sizes=[(w, h)]))
+    image(f"avif_{tag}", "avif", _heif_sized("AVIF", (w, h)))
+    image(f"heic_{tag}", "heic", _heif_sized("HEIF", (w, h)))
+image("jpg_1920x1080", "jpg", _tiny((1920, 1080), "RGB", "JPEG", quality=85))
+image("png_1x2000", "png", _tiny((1, 2000), "RGB", "PNG"))
 
 BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
 

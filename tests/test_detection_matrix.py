@@ -84,6 +84,7 @@ def damaged_file(
 # False alarms waiting for a fix in a module this test does not own (see /work/brief/handoff-h1.md).
 KNOWN_FALSE_ALARMS = {
     "pipe_wav": "av.py: the short last packet of a PCM stream of unknown length is counted as corrupt",
+    "short_10ms_wma": "av.py: one WMA packet and no frame out (decoder delay) is counted as no_frames",
 }
 
 
