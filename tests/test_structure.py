@@ -834,3 +834,17 @@ def test_tga_is_recognised_by_name_and_header_only(tmp_path: Path) -> None:
     assert ok.verdict is Verdict.HEALTHY and ok.container == "tga" and ok.family == "image"
     junk = check(write(tmp_path, "junk.tga", bytes([0xFF, 0x17, 0x99]) + bytes(40)))
     assert junk.verdict is Verdict.CORRUPTED and codes(junk) == {"not_media"}
+
+
+def test_bmp_with_an_undefined_compression_is_corrupt(tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (3, 2), (1, 2, 3)).save(buf, "BMP")
+    data = bytearray(buf.getvalue())
+    assert check(write(tmp_path, "ok.bmp", bytes(data))).verdict is Verdict.HEALTHY
+    struct.pack_into("<I", data, 30, 2048)
+    bad = check(write(tmp_path, "bad.bmp", bytes(data)))
+    assert bad.verdict is Verdict.CORRUPTED and codes(bad) == {"bad_header"}

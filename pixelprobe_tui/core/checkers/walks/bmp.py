@@ -9,6 +9,9 @@ from __future__ import annotations
 from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, plural
 
 _UNCOMPRESSED = {0, 3, 6}  # BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS
+# Every compression a BMP header may name: RGB, RLE8, RLE4, bit fields, JPEG, PNG, alpha bit fields, and
+# Windows' CMYK variants (11-13). Anything else is a damaged header.
+_COMPRESSIONS = frozenset({0, 1, 2, 3, 4, 5, 6, 11, 12, 13})
 
 
 def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
@@ -36,6 +39,9 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
         bpp = int.from_bytes(hdr[28:30], "little")
         compression = int.from_bytes(hdr[30:34], "little")
         image_size = int.from_bytes(hdr[34:38], "little")
+    if compression not in _COMPRESSIONS:
+        out.corrupt("bad_header", f"compression {compression} is not a BMP compression method")
+        return
     embedded = compression in (4, 5) and bpp == 0  # JPEG/PNG inside: depth comes from the stream
     if (width <= 0 or height == 0 or bpp not in (1, 2, 4, 8, 16, 24, 32, 64)) and not embedded:
         out.corrupt("bad_header", f"invalid dimensions or depth ({width}x{height}, {bpp} bits)")
