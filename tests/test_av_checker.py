@@ -668,3 +668,86 @@ def test_concurrent_checks_keep_their_messages_apart(media_factory, tmp_path: Pa
         else:
             assert result.verdict == Verdict.HEALTHY and not result.findings, result.findings
     assert (av.logging.get_level(), av.logging.get_skip_repeated()) == before
+
+
+# --------------------------------------------------------------------------------------------------------
+# Short or unsized streams that are valid (H4's reports H4-3 and H4-5).
+
+
+def _encode_audio(path: Path, fmt: str, codec: str, seconds: float, rate: int = 48000) -> Path:
+    """A mono tone of ``seconds`` encoded with PyAV (the shortest clips are one or two packets)."""
+    import math
+
+    n = max(1, int(rate * seconds))
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=rate, layout="mono")
+        stream.codec_context.format = av.Codec(codec, "w").audio_formats[0].name  # PyAV converts the frame
+        stream.bit_rate = 64000  # wmav2 refuses to open without one
+        pcm = struct.pack(f"<{n}h", *(int(8000 * math.sin(i * 0.05)) for i in range(n)))
+        frame = av.AudioFrame(format="s16", layout="mono", samples=n)
+        frame.planes[0].update(pcm)
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def _unsized_wav(media_factory, tmp_path: Path, cut: int = 0) -> Path:
+    """A WAV as written to a pipe: RIFF and data sizes left at 0xFFFFFFFF (optionally cut short)."""
+    data = bytearray(media_factory("wav_24bit").read_bytes())
+    assert data[:4] == b"RIFF"
+    data[4:8] = b"\xff\xff\xff\xff"
+    at = data.index(b"data", 12)
+    data[at + 4 : at + 8] = b"\xff\xff\xff\xff"
+    path = tmp_path / "pipe.wav"
+    path.write_bytes(bytes(data[: len(data) - cut] if cut else data))
+    return path
+
+
+def test_unsized_wav_ending_in_whole_sample_frames_is_not_corrupt(media_factory, tmp_path: Path) -> None:
+    # The demuxer flags its short last read corrupt; with whole sample frames that is just the end of the
+    # data (6 bytes = one stereo 24-bit frame).
+    for cut in (0, 6, 600):
+        result = av_checker.check(str(_unsized_wav(media_factory, tmp_path, cut)), NORMAL)
+        assert result.verdict != Verdict.CORRUPTED, (cut, [f.describe() for f in result.findings])
+        assert "corrupt_packet" not in codes(result)
+
+
+def test_unsized_wav_cut_inside_a_sample_frame_is_corrupted(media_factory, tmp_path: Path) -> None:
+    for cut in (1, 4, 605):
+        result = av_checker.check(str(_unsized_wav(media_factory, tmp_path, cut)), NORMAL)
+        assert result.verdict == Verdict.CORRUPTED, (cut, [f.describe() for f in result.findings])
+
+
+def test_sized_wav_with_a_short_last_packet_stays_corrupted(media_factory, tmp_path: Path) -> None:
+    """Under a declared data size, a short last packet is missing data, even in whole sample frames."""
+    data = media_factory("wav_24bit").read_bytes()
+    path = tmp_path / "short.wav"
+    path.write_bytes(data[: len(data) - 6 * 500])
+    result = av_checker.check(str(path), NORMAL)
+    assert result.verdict == Verdict.CORRUPTED, [f.describe() for f in result.findings]
+
+
+def test_a_clip_shorter_than_the_decoder_delay_is_healthy(tmp_path: Path) -> None:
+    path = _encode_audio(tmp_path / "short.wma", "asf", "wmav2", 0.01)
+    result = av_checker.check(str(path), NORMAL)
+    assert result.verdict == Verdict.HEALTHY, [f.describe() for f in result.findings]
+    assert any(f.code == "no_frames" and f.severity == Severity.INFO for f in result.findings)
+
+
+@pytest.mark.parametrize(("fmt", "codec", "ext"), [("ac3", "ac3", "ac3"), ("mp3", "libmp3lame", "mp3")])
+def test_one_frame_raw_audio_opens_with_the_sniffed_demuxer(
+    tmp_path: Path, fmt: str, codec: str, ext: str
+) -> None:
+    """FFmpeg's probe guesses a one-frame AC-3 file as MPEG-TS (and fails) and warns about a low score on a
+    tiny MP3; opened with the demuxer our sniffer recognised, both are plain healthy files."""
+    from pixelprobe_tui.core import media
+
+    path = _encode_audio(tmp_path / f"short.{ext}", fmt, codec, 0.01)
+    sniffed = media.sniff(str(path))
+    assert sniffed.container == fmt
+    result = av_checker.check(str(path), NORMAL, sniff=sniffed)
+    assert result.verdict == Verdict.HEALTHY, [f.describe() for f in result.findings]
+    assert not [f for f in result.findings if f.severity == Severity.WARNING]

@@ -633,6 +633,30 @@ def test_fax_tiff_damage_libtiff_only_prints_is_corrupt(tmp_path: Path) -> None:
     assert printed_only, "no damage that only libtiff's printed errors reveal: the case is not exercised"
 
 
+def test_jpeg_in_tiff_unknown_marker_is_damage_not_a_variant(tmp_path: Path) -> None:
+    """libjpeg's "Unsupported marker type 0x34" inside a TIFF strip is a random FF xx pair in the entropy-
+    coded data: damage (H4's report H4-4). "Unsupported JPEG process" names a variant and stays so."""
+    from PIL import ImageDraw
+
+    picture = Image.new("RGB", (96, 64))
+    draw = ImageDraw.Draw(picture)
+    for i in range(10):
+        draw.ellipse((i * 9, i * 5, i * 9 + 30, i * 5 + 20), fill=(i * 20, 255 - i * 20, 100))
+    data = _save(tmp_path / "jpeg.tiff", picture, compression="jpeg").read_bytes()
+    unknown_marker = 0
+    for seed in range(200):
+        rng = random.Random(seed)
+        damaged = bytearray(data)
+        pos = rng.randrange(len(data) // 3, len(data) - 40)
+        damaged[pos : pos + 16] = rng.randbytes(16)
+        result = _check(_write(tmp_path / "damaged.tiff", bytes(damaged)))
+        if "Unsupported marker" in _messages(result):
+            unknown_marker += 1
+            assert result.verdict == Verdict.CORRUPTED, _messages(result)
+    assert unknown_marker, "no damage gave libjpeg's unknown-marker error: the case is not exercised"
+    assert image._names_a_variant("JPEGLib: Unsupported JPEG process: SOF type 0xcd.")
+
+
 def _tiff_with_tag(tmp_path: Path, tag: int, value: int) -> Path:
     """A TIFF whose first IFD has ``tag`` (a SHORT) set to ``value``."""
     data = bytearray(_save(tmp_path / "a.tiff", _noise(), compression="tiff_deflate").read_bytes())

@@ -88,6 +88,13 @@ _MAX_READ_FACTOR = 16
 _MAX_READ_SLACK = 16 * 1024 * 1024
 # Consecutive "try again" answers from the demuxer before it counts as stuck.
 _MAX_EAGAIN = 1000
+_UNSIZED_WAV = "Ignoring maximum wav data size"
+# Packets a decoder may swallow without output on a clean, very short stream (decoder delay).
+_DELAY_PACKETS = 2
+# FFmpeg's format probe names what it guessed when its score is low; harmless when our sniff of the
+# content agrees (sniffed container -> FFmpeg demuxer name).
+_LOW_SCORE = re.compile(r"Format (\S+) detected only with low score of \d+, misdetection possible")
+_SNIFFED_DEMUXER = {"mp3": "mp3", "ac3": "ac3", "eac3": "eac3", "dts": "dts", "amr": "amr", "aac_adts": "aac"}
 
 # PCM containers describe their one stream completely in the header, so probing more than the header
 # only costs time (FFmpeg reads and parses up to 5 MB by default; WAV opens took twice as long as decoding).
@@ -258,6 +265,15 @@ class _Evidence:
                 entry.severity = Severity.INFO
                 entry.code = "benign_notice"
 
+    def forgive(self, pattern: re.Pattern[str], why: str) -> None:
+        """Turn one damage finding matching *pattern*, seen exactly once, into an INFO note saying *why*."""
+        for entry in self.entries.values():
+            if entry.severity == Severity.CORRUPT and entry.count == 1 and pattern.search(entry.message):
+                entry.severity = Severity.INFO
+                entry.code = "benign_notice"
+                entry.message = f"{entry.message} ({why})"
+                return
+
     def has_damage(self) -> bool:
         return any(e.severity == Severity.CORRUPT for e in self.entries.values()) or (
             self.overflow_severity == Severity.CORRUPT
@@ -338,6 +354,10 @@ class _Stream:
     pts_backwards: int = 0
     pts_repeated: int = 0
     first_pts_backwards_at: float | None = None
+    pcm_block: int = 0  # bytes per sample frame (all channels) of a PCM stream; 0 for other codecs
+    held_corrupt: int | None = (
+        None  # size of a PCM packet flagged corrupt, held until we know it was the last
+    )
 
     @property
     def label(self) -> str:
@@ -394,12 +414,25 @@ def _open_streams(container: Any, options: CheckOptions, evidence: _Evidence) ->
         )
         if stream.type == "audio":
             st.sample_rate = ctx.sample_rate or 0
+            st.pcm_block = _pcm_block(ctx)
             if ctx.name == "flac":
                 info = flac_md5.parse_streaminfo(ctx.extradata)
                 if info is not None:
                     st.md5 = flac_md5.Md5Check(info, f"flac (stream #{stream.index})")
         out.append(st)
     return out
+
+
+_PCM_BITS = re.compile(r"^pcm_[suf](8|16|24|32|64)(?:le|be)?(?:_planar)?$")
+
+
+def _pcm_block(ctx: Any) -> int:
+    """Bytes per sample frame (every channel) of a PCM codec, 0 when the codec is not plain PCM."""
+    name = ctx.name or ""
+    match = _PCM_BITS.match(name)
+    bits = int(match.group(1)) if match else 8 if name in ("pcm_alaw", "pcm_mulaw") else 0
+    channels = getattr(ctx, "channels", 0) or 0
+    return bits // 8 * channels if bits and channels else 0
 
 
 def _codec_id_name(stream: Any) -> str:
@@ -433,22 +466,34 @@ def check(path: str, options: CheckOptions, sniff: Sniff | None = None) -> Check
     evidence = _Evidence()
     with _ffmpeg_log() as logs:
         try:
-            container = _open(path, _is_pcm_container(path, sniff), logs)
+            raw = _SNIFFED_DEMUXER.get(sniff.container or "") if sniff is not None else None
+            container = _open(path, _is_pcm_container(path, sniff), logs, raw)
         except av.error.FFmpegError as exc:
             _drain_logs(logs, evidence, None, None, phase="open")
             return make_result(path, [*evidence.findings(), _open_failure(exc, path)], **base)
         except OSError as exc:
             return make_result(path, [_os_finding(exc, "cannot open the file")], **base)
         try:
-            result = _check_open(path, container, options, evidence, logs, size, base)
+            result = _check_open(path, container, options, evidence, logs, size, base, sniff)
         finally:
             container.close()
     return result
 
 
-def _open(path: str, pcm: bool, logs: list[tuple[int, str, str]]) -> Any:
-    """``av.open`` for reading; PCM containers with a small probe (retried at the default if too small)."""
+def _open(path: str, pcm: bool, logs: list[tuple[int, str, str]], raw: str | None = None) -> Any:
+    """``av.open`` for reading; PCM containers with a small probe (retried at the default if too small).
+
+    ``raw`` names FFmpeg's demuxer for a raw elementary stream the sniffer recognised by its frame syncs
+    (AC-3, MP3 ...): FFmpeg's own probe, given a clip of one or two frames, guesses with a low score and
+    may guess wrong (a 384-byte AC-3 file was opened as MPEG-TS and failed). Opened with that demuxer
+    first; if it refuses, FFmpeg probes as usual.
+    """
     # Tags in a legacy encoding are common in valid files; they must not stop the check.
+    if raw is not None:
+        try:
+            return av.open(path, mode="r", format=raw, metadata_errors="replace")
+        except av.error.FFmpegError:
+            logs.clear()
     if not pcm:
         return av.open(path, mode="r", metadata_errors="replace")
     try:
@@ -483,11 +528,14 @@ def _check_open(
     logs: list[tuple[int, str, str]],
     size: int,
     base: dict[str, Any],
+    sniff: Sniff | None = None,
 ) -> CheckResult:
     fmt_name = container.format.name or ""
     container_name = _container_name(fmt_name, path)
     estimated = any(text.startswith("Estimating duration from bitrate") for _level, _name, text in logs)
     opening = list(logs)
+    # The WAV demuxer's word for a data chunk of unset size (written as a stream): the data runs to EOF.
+    unsized = any(_UNSIZED_WAV in text for _level, _name, text in opening)
     logs.clear()
     streams = _open_streams(container, options, evidence)
     # Probing (find_stream_info) decoded the first frames already: decoder messages from then are the same
@@ -496,6 +544,10 @@ def _check_open(
     probe = [m for m in opening if m[1] in decoders]
     logs.extend(m for m in opening if m[1] not in decoders)
     _drain_logs(logs, evidence, None, None, phase="open")
+    sniffed_demuxer = _SNIFFED_DEMUXER.get(sniff.container or "") if sniff is not None else None
+    if sniffed_demuxer is not None and sniffed_demuxer in fmt_name.split(","):
+        # FFmpeg guessed with a low score what our sniffer recognised by its frame syncs: no misdetection.
+        evidence.downgrade(_LOW_SCORE, "format confirmed by the sniffer")
     has_video = any(s.kind == "video" for s in streams) or any(
         s.type == "video"
         and not (int(s.disposition) & int(Disposition.attached_pic))
@@ -523,6 +575,7 @@ def _check_open(
         return make_result(path, evidence.findings(), **base)
 
     reached = _decode(container, streams, options, evidence, logs, size, path)
+    _pcm_tails(streams, evidence, length_unknown=unsized)
     _flush(streams, evidence, logs)
     for level, name, text in probe:
         logs.append((level, name, text))
@@ -634,10 +687,16 @@ def _decode(
                     f"{st.label}: packet at byte {pos} extends past the end of the file",
                     at=at,
                 )
+        if st.held_corrupt is not None:
+            st.corrupt_packets += 1  # the held packet was not the stream's last after all
+            st.held_corrupt = None
         if packet.is_corrupt:
-            st.corrupt_packets += 1
             if st.first_corrupt_packet_at is None:
                 st.first_corrupt_packet_at = at
+            if st.pcm_block:
+                st.held_corrupt = psize  # judged at the end (see _pcm_tails)
+            else:
+                st.corrupt_packets += 1
         dts = packet.dts
         if dts is not None:
             if st.last_dts is not None and dts < st.last_dts and check_dts:
@@ -669,6 +728,27 @@ def _decode(
             _drain_logs(logs, evidence, st, at, phase="decode")
     demuxer.close()
     return reached
+
+
+def _pcm_tails(streams: list[_Stream], evidence: _Evidence, *, length_unknown: bool) -> None:
+    """Judge PCM packets flagged corrupt that turned out to be their stream's last.
+
+    When PCM data runs to the end of the file with no declared length (a WAV written to a pipe leaves
+    its sizes unset: "Ignoring maximum wav data size"), the demuxer asks for a full
+    packet at the end, gets fewer bytes and flags the short packet corrupt (and logs "Packet corrupt" at
+    WARNING). A last packet of whole sample frames is then simply the end of the data. One that ends
+    inside a sample frame is cut data, and under a declared length a short packet is missing data: both
+    stay corrupt.
+    """
+    for st in streams:
+        if st.held_corrupt is None:
+            continue
+        held, st.held_corrupt = st.held_corrupt, None
+        if held % st.pcm_block or not length_unknown:
+            st.corrupt_packets += 1
+            continue
+        notice = re.compile(rf"Packet corrupt \(stream = {st.index}\b")
+        evidence.forgive(notice, "the last packet ends the PCM data with whole sample frames: a short read")
 
 
 def _flush(streams: list[_Stream], evidence: _Evidence, logs: list[tuple[int, str, str]]) -> None:
@@ -764,14 +844,26 @@ def _stream_findings(st: _Stream, options: CheckOptions) -> list[Finding]:
             )
         )
     if st.packets and not st.frames and not cover:
-        out.append(
-            Finding(
-                Severity.CORRUPT,
-                "no_frames",
-                TOOL,
-                f"{st.label}: {st.packets} packet(s) but no frame decoded",
+        if st.packets <= _DELAY_PACKETS and not (st.decode_errors or st.messages or st.corrupt_packets):
+            # A decoder with a delay (MDCT overlap: WMA, AAC) keeps its first packet or two to itself: a
+            # clip that short has no frame to show, and the decoder said nothing was wrong.
+            out.append(
+                Finding(
+                    Severity.INFO,
+                    "no_frames",
+                    TOOL,
+                    f"{st.label}: {st.packets} packet(s), no frame out (decoder delay on a very short stream)",
+                )
             )
-        )
+        else:
+            out.append(
+                Finding(
+                    Severity.CORRUPT,
+                    "no_frames",
+                    TOOL,
+                    f"{st.label}: {st.packets} packet(s) but no frame decoded",
+                )
+            )
     if st.md5 is not None:
         out.append(st.md5.finish())
     if st.dts_backwards:

@@ -842,6 +842,16 @@ class _NativeStderr:
         self._restore()
 
 
+def _names_a_variant(line: str) -> bool:
+    """Whether a decoder's error line says "not supported here" rather than "damaged".
+
+    libjpeg's "Unsupported marker type 0x34" is not a variant: it is a random FF xx byte pair met inside
+    entropy-coded data, i.e. damage.
+    """
+    lowered = line.lower()
+    return "unsupported marker" not in lowered and any(k in lowered for k in _UNSUPPORTED_HINTS)
+
+
 def _libtiff_errors(run: _Run, lines: list[str]) -> None:
     """libtiff errors printed during a decode that Pillow's ``load()`` let pass: damage.
 
@@ -855,7 +865,7 @@ def _libtiff_errors(run: _Run, lines: list[str]) -> None:
     if not errors:
         return
     message = f"libtiff: {'; '.join(errors[:2])}"
-    if all(any(k in line.lower() for k in _UNSUPPORTED_HINTS) for line in errors):
+    if all(_names_a_variant(line) for line in errors):
         run.add(Severity.UNSUPPORTED, "unsupported_variant", TOOL_PILLOW, message)
     else:
         run.add(Severity.CORRUPT, "decode_error", TOOL_PILLOW, message)
