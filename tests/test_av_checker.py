@@ -751,3 +751,21 @@ def test_one_frame_raw_audio_opens_with_the_sniffed_demuxer(
     result = av_checker.check(str(path), NORMAL, sniff=sniffed)
     assert result.verdict == Verdict.HEALTHY, [f.describe() for f in result.findings]
     assert not [f for f in result.findings if f.severity == Severity.WARNING]
+
+
+def test_errno_coded_demuxer_errors_on_readable_damaged_files_are_corrupt(tmp_path: Path) -> None:
+    """The ASF demuxer answers a damaged header with EPERM: like EIO, damage when the OS reads the file
+    fine, never "unreadable" (H4's report H4-6)."""
+    data = _encode_audio(tmp_path / "short.wma", "asf", "wmav2", 0.01).read_bytes()
+    path = tmp_path / "flipped.wma"
+    errno_coded = 0
+    for seed in range(120):
+        flipped = bytearray(data)
+        rng = random.Random(seed)
+        for bit in rng.sample(range(len(data) // 20 * 8, len(data) * 8), 20):
+            flipped[bit // 8] ^= 1 << (bit % 8)
+        path.write_bytes(bytes(flipped))
+        result = av_checker.check(str(path), NORMAL)
+        assert result.verdict != Verdict.UNREADABLE, (seed, [f.describe() for f in result.findings])
+        errno_coded += any("reads fine" in f.message for f in result.findings)
+    assert errno_coded, "no flip made the demuxer answer with an errno code: the case is not exercised"

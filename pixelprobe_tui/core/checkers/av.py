@@ -1065,9 +1065,9 @@ def _one_message(
 def _file_reads_fine(path: str, start: int = 0) -> bool:
     """Whether the OS reads *path* from *start* to its end without an error.
 
-    Some demuxers (Matroska at a premature end of file) report damaged or truncated data as EIO. An I/O
-    error is only the storage's when the operating system cannot read the bytes either; this costs a
-    read of the rest of the file, and runs only on that failure path.
+    Demuxers report damaged data with errno codes too (Matroska: EIO at a premature end of file; ASF:
+    EPERM on a bad header). An error is only the storage's when the operating system cannot read the
+    bytes either; this costs a read of the rest of the file, and runs only on those failure paths.
     """
     try:
         with open(path, "rb", buffering=0) as fh:
@@ -1080,13 +1080,42 @@ def _file_reads_fine(path: str, start: int = 0) -> bool:
 
 
 def _io_error(exc: BaseException, path: str, start: int = 0) -> bool:
-    """Whether an FFmpeg error is a real I/O error (not damaged data reported as one)."""
+    """Whether an FFmpeg error is a real I/O error (not damaged data reported with an errno code)."""
     if not isinstance(exc, OSError) or isinstance(exc, av.error.InvalidDataError):
         return False
-    return not (exc.errno == errno.EIO and _file_reads_fine(path, start))
+    return not _file_reads_fine(path, start)
 
 
 _READS_FINE = "the file itself reads fine: damaged or truncated data"
+# A file smaller than this cannot need FFmpeg to allocate past the memory cap to open or demux: ENOMEM
+# there comes from a damaged size field. Larger files get the benefit of the doubt (memory cap).
+_SMALL_FOR_ENOMEM = 64 * 1024 * 1024
+
+
+def _errno_finding(exc: BaseException, path: str, code: str, message: str) -> Finding:
+    """The finding for an errno-coded FFmpeg error on a file the OS reads fine (see _io_error)."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
+        try:
+            small = os.path.getsize(path) < _SMALL_FOR_ENOMEM
+        except OSError:
+            small = False
+        if not small:
+            return Finding(
+                Severity.UNSUPPORTED,
+                "memory_cap",
+                TOOL,
+                f"{message}: {reason} (not checkable within the memory cap)",
+            )
+        return Finding(
+            Severity.CORRUPT,
+            code,
+            TOOL,
+            f"{message}: {reason} (a size field asks for more memory than a file this small can need)",
+        )
+    if isinstance(exc, OSError) and not isinstance(exc, av.error.InvalidDataError):
+        reason = f"{reason} ({_READS_FINE})"
+    return Finding(Severity.CORRUPT, code, TOOL, f"{message}: {reason}")
 
 
 def _demux_failure(
@@ -1096,13 +1125,10 @@ def _demux_failure(
     reason = exc.strerror or str(exc)
     if _io_error(exc, path, reached):
         return Severity.UNREADABLE, "io_error", f"{name}: read failed after byte {reached}: {reason}"
-    if isinstance(exc, OSError) and exc.errno == errno.EIO:
-        reason = f"{reason} ({_READS_FINE})"
-    return (
-        Severity.CORRUPT,
-        "demux_error",
-        f"{name}: demuxing stopped after byte {reached} of the file: {reason}",
+    found = _errno_finding(
+        exc, path, "demux_error", f"{name}: demuxing stopped after byte {reached} of the file"
     )
+    return found.severity, found.code, found.message
 
 
 def _decode_failure(exc: av.error.FFmpegError, st: _Stream) -> tuple[Severity, str, str]:
@@ -1112,12 +1138,9 @@ def _decode_failure(exc: av.error.FFmpegError, st: _Stream) -> tuple[Severity, s
 
 
 def _open_failure(exc: av.error.FFmpegError, path: str) -> Finding:
-    reason = exc.strerror or str(exc)
     if _io_error(exc, path):
         return _os_finding(exc, "cannot open the file")
-    if isinstance(exc, OSError) and exc.errno == errno.EIO:
-        reason = f"{reason} ({_READS_FINE})"
-    return Finding(Severity.CORRUPT, "open_failed", TOOL, f"cannot open as media: {reason}")
+    return _errno_finding(exc, path, "open_failed", "cannot open as media")
 
 
 def _os_finding(exc: OSError, what: str) -> Finding:
