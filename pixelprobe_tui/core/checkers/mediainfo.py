@@ -3,6 +3,14 @@
 This is description, not judgement: it never produces findings. It is stored as JSON text with each
 result so the detail view can say what the file is (container, codecs, size, duration) even when the
 decoders gave up.
+
+Cost is per file, so it is kept low (bench corpus, in-process CPU per file: 1.9 ms -> 0.6-0.8 ms):
+
+- one libmediainfo handle per thread; ``ReadByHuman=0`` and no sibling/directory probing;
+- the fields kept are read with ``MediaInfo_Get``, not by building and parsing the JSON report;
+- the dispatcher passes the sniffed container: where that is cheaper (``_PARSERS``) only the matching
+  parser reads the file, through the buffer API; otherwise libmediainfo opens it by name;
+- content the sniffer did not recognise (junk, a clobbered header) gets only its first 16 KB.
 """
 
 from __future__ import annotations
