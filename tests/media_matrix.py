@@ -1744,6 +1744,285 @@ for w, h in ((1, 1), (33, 17)):
 image("jpg_1920x1080", "jpg", _tiny((1920, 1080), "RGB", "JPEG", quality=85))
 image("png_1x2000", "png", _tiny((1, 2000), "RGB", "PNG"))
 
+
+# ---------------------------------------------------------------------------------------------------------
+# Encoder features that change the stream's shape: intra refresh (no keyframe at all), hidden alt-ref
+# frames, film grain, still pictures, other encoders of the same codec, intermediate and old codecs.
+
+video("mp4_h264_intra_refresh", "mp4", *X264, "-x264-params", "intra-refresh=1:keyint=10:bframes=0")
+video(
+    "ts_h264_zerolatency_aud_filler",
+    "ts",
+    *X264,
+    "-tune",
+    "zerolatency",
+    "-x264-params",
+    "aud=1:nal-hrd=cbr:force-cfr=1",
+    "-b:v",
+    "300k",
+    "-maxrate",
+    "300k",
+    "-bufsize",
+    "100k",
+)
+video("mp4_h264_cavlc_avc3", "mp4", *X264, "-x264-params", "cabac=0", "-tag:v", "avc3")
+video("mp4_openh264", "mp4", "-c:v", "libopenh264")
+video(
+    "webm_vp9_altref",
+    "webm",
+    "-c:v",
+    "libvpx-vp9",
+    "-auto-alt-ref",
+    "1",
+    "-lag-in-frames",
+    "16",
+    "-b:v",
+    "200k",
+    "-deadline",
+    "good",
+    "-cpu-used",
+    "8",
+)
+video(
+    "webm_vp8_altref", "webm", "-c:v", "libvpx", "-auto-alt-ref", "1", "-lag-in-frames", "16", "-b:v", "200k"
+)
+video(
+    "webm_vp9_lossless_444",
+    "webm",
+    "-c:v",
+    "libvpx-vp9",
+    "-lossless",
+    "1",
+    "-pix_fmt",
+    "yuv444p",
+    "-deadline",
+    "realtime",
+    "-cpu-used",
+    "8",
+)
+video(
+    "mkv_av1_film_grain", "mkv", "-c:v", "libsvtav1", "-preset", "12", "-svtav1-params", "lp=1:film-grain=8"
+)
+video(
+    "mp4_av1_aom_still",
+    "mp4",
+    "-frames:v",
+    "1",
+    "-c:v",
+    "libaom-av1",
+    "-still-picture",
+    "1",
+    "-cpu-used",
+    "8",
+)
+video("mkv_av1_rav1e", "mkv", "-c:v", "librav1e", "-speed", "10")
+video("mp4_hevc_kvazaar", "mp4", "-c:v", "libkvazaar", "-kvazaar-params", "preset=ultrafast:threads=0")
+video(
+    "mp4_hevc_hev1_open_gop",
+    "mp4",
+    "-c:v",
+    "libx265",
+    "-tag:v",
+    "hev1",
+    "-x265-params",
+    "log-level=none:open-gop=1:keyint=8:bframes=4",
+)
+video("mp4_vvc", "mp4", "-frames:v", "3", "-c:v", "libvvenc", "-preset", "faster")
+video("avi_rawvideo_bgr24", "avi", "-frames:v", "5", "-c:v", "rawvideo", "-pix_fmt", "bgr24")
+video("mov_rawvideo_uyvy", "mov", "-frames:v", "5", "-c:v", "rawvideo", "-pix_fmt", "uyvy422")
+video("mkv_rawvideo_yuv420", "mkv", "-frames:v", "5", "-c:v", "rawvideo", "-pix_fmt", "yuv420p")
+video("avi_cinepak", "avi", "-c:v", "cinepak")
+video("avi_msvideo1", "avi", "-c:v", "msvideo1")
+video("avi_zmbv", "avi", "-c:v", "zmbv")
+video("mov_svq1", "mov", "-c:v", "svq1")
+video("avi_magicyuv", "avi", "-c:v", "magicyuv")
+video("mov_jpeg2000", "mov", "-frames:v", "3", "-c:v", "jpeg2000")
+video(
+    "mov_dnxhr_lb",
+    "mov",
+    "-frames:v",
+    "3",
+    "-vf",
+    "scale=256:144",
+    "-c:v",
+    "dnxhd",
+    "-profile:v",
+    "dnxhr_lb",
+    "-pix_fmt",
+    "yuv422p",
+)
+video("mov_cineform", "mov", "-frames:v", "3", "-c:v", "cfhd")
+video("mov_hap", "mov", "-frames:v", "3", "-c:v", "hap")
+video("mkv_ffv1_v1_gop", "mkv", "-c:v", "ffv1", "-level", "1", "-g", "10", "-coder", "1", "-context", "1")
+video("avi_h264_bframes", "avi", *X264, "-bf", "2")
+video("mp4_two_video_tracks", "mp4", *VIDEO, "-map", "0:v", "-map", "1:v", *X264)
+av_video("mp4_rtphint", "mp4", *X264, "-c:a", "aac", "-movflags", "+rtphint")
+av_video(
+    "mp4_cmaf", "mp4", *X264, "-c:a", "aac", "-movflags", "+cmaf+frag_keyframe+empty_moov+default_base_moof"
+)
+av_video("mp4_psp", "mp4", *X264, "-profile:v", "baseline", "-c:a", "aac", "-f", "psp")
+case("mpg_vcd", "mpg", "video", _ff(*VIDEO, *audio(), "-target", "pal-vcd"))
+case("mpg_svcd", "mpg", "video", _ff(*VIDEO, *audio(), "-target", "pal-svcd"))
+case(
+    "vob_dvd",
+    "vob",
+    "video",
+    _ff(*VIDEO, *audio(48000), "-target", "pal-dvd", "-t", "0.4"),
+    allowed=("demuxer_warning",),  # "start time for stream 0 is not set": 0.4 s of DVD video
+)
+case(
+    "ts_audio_only_mp2",
+    "ts",
+    "audio",
+    _ff(*audio(48000), "-c:a", "mp2", "-mpegts_service_type", "digital_radio"),
+)
+case("ts_aac_latm", "ts", "video", _ff(*VIDEO, *audio(48000), *X264, "-c:a", "aac", "-mpegts_flags", "+latm"))
+case(
+    "ts_resend_headers",
+    "ts",
+    "video",
+    _ff(
+        *VIDEO,
+        *audio(48000),
+        *X264,
+        "-c:a",
+        "aac",
+        "-mpegts_flags",
+        "+resend_headers+pat_pmt_at_frames",
+    ),
+)
+av_video("flv_nellymoser", "flv", "-c:v", "flv", "-c:a", "nellymoser", "-ar", "22050")
+av_video("flv_adpcm_swf", "flv", "-c:v", "flv", "-c:a", "adpcm_swf", "-ar", "22050")
+av_video("avi_ac3", "avi", "-c:v", "mpeg4", "-c:a", "ac3")
+av_video("mov_adpcm_ima_qt", "mov", *X264, "-c:a", "adpcm_ima_qt")
+av_video("mp4_mp2", "mp4", *X264, "-c:a", "mp2")
+sound("aiff_id3", "aiff", "-c:a", "pcm_s16be", "-write_id3v2", "1", "-metadata", "title=T")
+sound("mp3_id3v24_cover", "mp3", *MP3, "-id3v2_version", "4", "-metadata", "title=T" * 50)
+sound("m4a_alac_24bit", "m4a", "-c:a", "alac", "-sample_fmt", "s32p")
+sound("flac_level12", "flac", "-c:a", "flac", "-compression_level", "12", "-exact_rice_parameters", "1")
+sound(
+    "opus_voip_2_5ms", "opus", "-c:a", "libopus", "-application", "voip", "-frame_duration", "2.5", rate=48000
+)
+sound(
+    "opus_60ms_fec",
+    "opus",
+    "-c:a",
+    "libopus",
+    "-frame_duration",
+    "60",
+    "-fec",
+    "1",
+    "-packet_loss",
+    "20",
+    rate=48000,
+)
+sound("ogg_vorbis_q_minus1_mono", "ogg", "-c:a", "libvorbis", "-q:a", "-1", "-ac", "1", rate=22050)
+sound("wav_peak_chunk", "wav", "-c:a", "pcm_s16le", "-write_peak", "on")
+sound("wv_float", "wv", "-c:a", "wavpack", "-sample_fmt", "fltp")
+image(
+    "jpg_lossless_ljpeg",
+    "jpg",
+    _ff(*VIDEO, "-frames:v", "1", "-c:v", "ljpeg", "-pix_fmt", "bgr24", "-f", "image2"),
+    allowed=("unsupported_variant",),  # libjpeg-turbo 2.x has no lossless JPEG: honest, not damage
+)
+image("jpg_jpegls", "jpg", _ff(*VIDEO, "-frames:v", "1", "-c:v", "jpegls", "-f", "image2"))
+image(
+    "jpg_411_cjpeg",
+    "jpg",
+    _via(pil("RGB", "PPM"), "ppm", "cjpeg", "-sample", "4x1", "-outfile", "{out}", "{src}"),
+)
+image("png_rgba64_ffmpeg", "png", _ff(*VIDEO, "-frames:v", "1", "-pix_fmt", "rgba64be", "-f", "image2"))
+image("png_gray2bit", "png", lambda out: _picture("L").point(lambda v: v // 64 * 85).save(out, bits=2))
+
+
+def _png_odd_chunks(out: Path) -> None:
+    """Split IDAT with a zero-length IDAT between, plus private ancillary chunks (all legal)."""
+    buf = io.BytesIO()
+    _picture().save(buf, "PNG")
+    data = buf.getvalue()
+    pos, chunks = 8, []
+    while pos < len(data):
+        n = struct.unpack(">I", data[pos : pos + 4])[0]
+        chunks.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + n]))
+        pos += 12 + n
+    out_chunks = []
+    for cid, body in chunks:
+        if cid == b"IDAT":
+            half = len(body) // 2
+            out_chunks += [
+                (b"prVt", b"private"),
+                (b"IDAT", body[:half]),
+                (b"IDAT", b""),
+                (b"IDAT", body[half:]),
+            ]
+        else:
+            out_chunks.append((cid, body))
+    out.write_bytes(b"\x89PNG\r\n\x1a\n" + b"".join(_png_chunk(c, b) for c, b in out_chunks))
+
+
+image("png_split_idat_private_chunks", "png", _png_odd_chunks)
+image(
+    "apng_separate_default_image",
+    "png",
+    lambda out: _picture("RGBA").save(
+        out, "PNG", save_all=True, default_image=True, append_images=_frames(3, "RGBA"), duration=100
+    ),
+)
+image("tiff_float32", "tiff", lambda out: _picture("L").convert("F").save(out, "TIFF"))
+image(
+    "tiffcp_tiled_jpeg_ycbcr",
+    "tif",
+    _via(pil("RGB", "TIFF"), "tif", "tiffcp", "-t", "-w", "16", "-l", "16", "-c", "jpeg", "{src}", "{out}"),
+)
+image(
+    "tiffcp_rows_per_strip_1", "tif", _via(pil("RGB", "TIFF"), "tif", "tiffcp", "-r", "1", "{src}", "{out}")
+)
+
+
+def _bmp_os2(out: Path) -> None:
+    """An OS/2 1.x bitmap (12-byte BITMAPCOREHEADER), 24-bit."""
+    img = _picture()
+    rows = []
+    for y in reversed(range(H)):
+        row = b"".join(bytes(reversed(img.getpixel((x, y)))) for x in range(W))
+        rows.append(row + bytes(-len(row) % 4))
+    pixels = b"".join(rows)
+    core = struct.pack("<IHHHH", 12, W, H, 1, 24)
+    out.write_bytes(b"BM" + struct.pack("<IHHI", 26 + len(pixels), 0, 0, 26) + core + pixels)
+
+
+image("bmp_os2_core_header", "bmp", _bmp_os2)
+
+
+def _heif_variant(**kw: object) -> Callable[[Path], None]:
+    def build(out: Path) -> None:
+        import pillow_heif
+
+        try:
+            if kw.get("multi"):
+                heif = pillow_heif.from_pillow(_picture())
+                heif.add_from_pillow(_picture(seed=2))
+                heif.save(out, quality=60)
+            elif kw.get("gray"):
+                pillow_heif.from_pillow(_picture("L")).save(out, quality=60)
+            elif kw.get("avif_anim"):
+                first, *rest = _frames(3, "RGBA")
+                first.save(out, "AVIF", save_all=True, append_images=rest, duration=100, quality=60)
+        except Exception as exc:  # no encoder for it here
+            raise Unavailable(str(exc)) from exc
+
+    return build
+
+
+image("heic_two_images", "heic", _heif_variant(multi=True))
+image("heic_gray", "heic", _heif_variant(gray=True))
+image("avif_animated_alpha", "avif", _heif_variant(avif_anim=True))
+image(
+    "avif_ffmpeg_sequence",
+    "avif",
+    _ff(*VIDEO, "-frames:v", "5", "-c:v", "libaom-av1", "-cpu-used", "8", "-f", "avif"),
+)
+
 BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
 
 # ---------------------------------------------------------------------------------------------------------

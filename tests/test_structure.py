@@ -848,3 +848,35 @@ def test_bmp_with_an_undefined_compression_is_corrupt(tmp_path: Path) -> None:
     struct.pack_into("<I", data, 30, 2048)
     bad = check(write(tmp_path, "bad.bmp", bytes(data)))
     assert bad.verdict is Verdict.CORRUPTED and codes(bad) == {"bad_header"}
+
+
+def _ffmpeg(tmp_path: Path, name: str, *args: str) -> str:
+    import subprocess
+
+    import imageio_ffmpeg
+
+    out = tmp_path / name
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", *args, str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    return str(out)
+
+
+def test_vcd_program_stream_with_zero_stuffed_sectors_is_clean(tmp_path: Path) -> None:
+    src = ["-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25:duration=1", "-f", "lavfi", "-i", "sine=d=1"]
+    path = _ffmpeg(tmp_path, "vcd.mpg", *src, "-target", "pal-vcd")
+    data = Path(path).read_bytes()
+    assert b"\x00" * 16 + b"\x00\x00\x01\xba" in data  # the sectors really are zero-stuffed
+    assert check(path).verdict is Verdict.HEALTHY
+    assert check(path, DEEP).verdict is Verdict.HEALTHY
+    cut = check(write(tmp_path, "vcd_cut.mpg", data[: len(data) * 2 // 3]))
+    assert cut.verdict is Verdict.CORRUPTED and "truncated" in codes(cut)
+
+
+def test_jpeg_ls_scan_bytes_are_not_markers(tmp_path: Path) -> None:
+    path = _ffmpeg(
+        tmp_path, "ls.jpg", "-f", "lavfi", "-i", "testsrc2=size=96x64", "-frames:v", "1", "-c:v", "jpegls"
+    )
+    assert check(path).verdict is Verdict.HEALTHY
+    data = Path(path).read_bytes()
+    cut = check(write(tmp_path, "ls_cut.jpg", data[:-100]))
+    assert cut.verdict is Verdict.CORRUPTED and codes(cut) == {"missing_eoi"}

@@ -2,7 +2,8 @@
 
 Length-prefixed segments (APPn with embedded thumbnails, COM, DQT, DHT, SOFn ...) are skipped whole, so a
 thumbnail's own EOI is never mistaken for the image's. Inside scans ``FF 00`` (stuffing), ``FF D0-D7``
-(restart markers) and ``FF FF`` (fill) are not markers; progressive files have several scans. After EOI:
+(restart markers) and ``FF FF`` (fill) are not markers (in JPEG-LS scans, neither is FF before a byte
+below 0x80); progressive files have several scans. After EOI:
 another JPEG (MPO, multi-picture) and zero padding are info, other data (Samsung trailers, motion-photo
 videos, junk) a warning. A file ending before EOI is truncated.
 """
@@ -14,6 +15,8 @@ import re
 from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, plural
 
 _MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+# JPEG-LS stuffs a zero bit, not a zero byte: inside its scans FF followed by a byte below 0x80 is data.
+_LS_MARKER = re.compile(rb"\xff[\x80-\xcf\xd8-\xfe]")
 _SOF = (set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}) | {0xF7}  # F7: JPEG-LS
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 EOI, SOS, SOI = 0xD9, 0xDA, 0xD8
@@ -31,6 +34,7 @@ def _walk_image(r: Reader, out: Notes, start: int, label: str) -> int | None:
     size = r.size
     pos = start + 2
     frames = scans = 0
+    lossless_ls = False
     while True:
         # Markers may be preceded by any number of 0xFF fill bytes.
         b = r.read(pos, 2)
@@ -83,10 +87,11 @@ def _walk_image(r: Reader, out: Notes, start: int, label: str) -> int | None:
             return None
         if marker in _SOF:
             frames += 1
+            lossless_ls = marker == 0xF7
         pos = end
         if marker == SOS:
             scans += 1
-            scan_end = _scan_end(r, pos)
+            scan_end = _scan_end(r, pos, _LS_MARKER if lossless_ls else _MARKER)
             if scan_end is None:
                 out.corrupt(
                     "missing_eoi",
@@ -101,13 +106,13 @@ def _walk_image(r: Reader, out: Notes, start: int, label: str) -> int | None:
     return pos
 
 
-def _scan_end(r: Reader, pos: int) -> int | None:
+def _scan_end(r: Reader, pos: int, marker: re.Pattern[bytes] = _MARKER) -> int | None:
     """Offset of the first real marker after entropy-coded data starting at ``pos``."""
     size = r.size
     piece = 1 << 20
     while pos < size:
         buf = r.read(pos, piece + 1)
-        m = _MARKER.search(buf)
+        m = marker.search(buf)
         if m:
             return pos + m.start()
         if len(buf) <= piece:

@@ -2,7 +2,8 @@
 
 Every unit starts with a start code and says how long it is, so a walk lands exactly on the end of the
 file when nothing is missing. Without ``deep`` the walk covers the first megabyte and, from a verified
-pack header, the last one: that finds truncation (the last packet running past the end).
+pack header, the last one: that finds truncation (the last packet running past the end). Zero bytes
+between units (VCD and SVCD pad their sectors) are skipped when a start code follows them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, plural, trailing
 
 _REGION = 1 << 20
+_MAX_STUFFING = 64 * 1024  # zero bytes tolerated between units (VCD pads each 2324-byte sector)
 PACK, SYSTEM, END = 0xBA, 0xBB, 0xB9
 
 
@@ -36,6 +38,27 @@ def _unit_length(r: Reader, pos: int) -> int | None:
     return None
 
 
+def _after_zero_stuffing(r: Reader, pos: int, stop: int) -> int | None:
+    """Where the next start code begins after zero bytes at ``pos`` (VCD/SVCD sectors pad with zeros
+    before the next pack); None if ``pos`` holds no zero padding that ends in a start code."""
+    limit = min(stop, r.size, pos + _MAX_STUFFING)
+    q = pos
+    while q < limit:
+        buf = r.read(q, min(4096, limit - q))
+        if not buf:
+            return None
+        rest = buf.lstrip(b"\x00")
+        if rest:
+            q += len(buf) - len(rest)
+            break
+        q += len(buf)
+    else:
+        return None
+    if q - pos >= 2 and r.read(q, 1) == b"\x01":
+        return q - 2
+    return None
+
+
 def _walk(r: Reader, out: Notes, pos: int, stop: int, report: bool) -> tuple[str, int, int]:
     """Walk units from ``pos`` until ``stop``; ('ok'|'end'|'cut'|'lost', offset, units walked)."""
     size = r.size
@@ -43,7 +66,11 @@ def _walk(r: Reader, out: Notes, pos: int, stop: int, report: bool) -> tuple[str
     while pos < stop:
         n = _unit_length(r, pos)
         if n is None:
-            return "lost", pos, units
+            nxt = _after_zero_stuffing(r, pos, stop)
+            if nxt is None:
+                return "lost", pos, units
+            pos = nxt
+            continue
         if n == -1 or pos + n > size:
             if report:
                 need = "a header" if n == -1 else f"{n} bytes"
