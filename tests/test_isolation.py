@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -314,3 +315,95 @@ def test_child_reports_size_and_duration_only_when_they_lengthen_the_timeout(med
     # Size alone passes it.
     by_size = {"base_s": 60.0, "s_per_mb": 1.0, "s_per_media_s": 0.0, "min_s": 60.0}
     assert kinds(_child_messages(mp4, by_size)) == ["size", "result"]
+
+
+# -- the next file queued behind the current one (``then``) ---------------------------------------------
+
+
+def test_next_file_is_checked_without_being_asked_again(hooked, media):
+    child, hook_file = hooked
+    grow = hook_file("grow")  # the child appends a byte when it checks this file
+    first = child.check(str(media["png"]), then=grow)
+    assert first.path == str(media["png"]) and first.verdict == checkers.check(str(media["png"])).verdict
+    deadline = time.monotonic() + 60
+    while os.path.getsize(grow) == 64 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert os.path.getsize(grow) == 65  # checked already, with no request but the queued one
+    result, stat = child.check_and_stat(grow)
+    assert result.path == grow
+    assert stat is not None and stat.size == 65
+    assert os.path.getsize(grow) == 65  # and only once
+    assert child.spawn_count == 1
+
+
+def test_crash_on_the_queued_file_is_that_files_result(hooked, media):
+    child, hook_file = hooked
+    segv = hook_file("segv")
+    ok = child.check(str(media["png"]), then=segv)
+    assert ok.verdict == checkers.check(str(media["png"])).verdict
+    crashed = child.check(segv)
+    assert crashed.path == segv and crashed.verdict == Verdict.CORRUPTED
+    assert crashed.findings[0].message.startswith("decoder crashed (signal 11")
+    assert child.check(str(media["png"])).verdict != Verdict.CORRUPTED
+    assert child.spawn_count == 2
+
+
+def test_file_queued_behind_a_crash_is_sent_again_to_the_new_child(hooked, media):
+    child, hook_file = hooked
+    crashed = child.check(hook_file("segv"), then=str(media["mp4"]))
+    assert crashed.verdict == Verdict.CORRUPTED
+    after = child.check(str(media["mp4"]))
+    assert _comparable(after) == _comparable(checkers.check(str(media["mp4"])))
+    assert child.spawn_count == 2
+
+
+def test_asking_for_another_file_first_keeps_the_queued_result(media, tmp_path):
+    missing = str(tmp_path / "missing.png")
+    with CheckerChild() as child:
+        child.check(str(media["png"]), then=str(media["mp4"]))
+        gone = child.check(missing)  # queued behind the mp4: the mp4's result is kept for later
+        assert gone.path == missing and gone.findings[0].code == "vanished"
+        mp4 = child.check(str(media["mp4"]))
+        assert _comparable(mp4) == _comparable(checkers.check(str(media["mp4"])))
+        assert child.spawn_count == 1
+
+
+def test_answer_waiting_while_the_caller_was_away_is_not_a_stall(media):
+    # The queued file is done long before the caller asks; the idle child waiting for its next request
+    # must not be taken for stalled storage (nor the answer for a timeout).
+    cfg = IsolationConfig(
+        min_timeout_s=0.5,
+        base_timeout_s=0.0,
+        hard_limit_factor=2.0,
+        stall_timeout_s=0.5,
+        progress_grace_s=0.2,
+    )
+    with CheckerChild(cfg) as child:
+        child.check(str(media["png"]), then=str(media["mp4"]))
+        time.sleep(2.0)  # past the stall limit, the timeout and its hard limit
+        result = child.check(str(media["mp4"]))
+        assert _comparable(result) == _comparable(checkers.check(str(media["mp4"])))
+        assert child.spawn_count == 1
+
+
+def test_queued_spinning_file_still_times_out_as_a_hang(hooked, media):
+    child, hook_file = hooked
+    spin = hook_file("spin")
+    child.check(str(media["png"]), then=spin)
+    time.sleep(0.5)  # the caller is busy elsewhere while the child spins
+    result = child.check(spin)
+    assert result.path == spin and result.verdict == Verdict.CORRUPTED
+    assert result.findings[0].message.endswith("(decoder hang)")
+
+
+def test_pool_queues_next_files_and_keeps_order_across_a_crash(media, tmp_path):
+    segv = tmp_path / "__pixelprobe_segv.mp4"
+    segv.write_bytes(b"\0" * 64)
+    paths = [str(media["png"]), str(segv), str(media["mp4"]), str(media["png"]), str(segv), str(media["mp4"])]
+    with CheckerPool(2, FAST, env={**os.environ, HOOK_ENV: "1"}) as pool:
+        results = list(pool.check_many(iter(paths)))
+    assert [r.path for r in results] == paths
+    verdicts = [r.verdict for r in results]
+    assert verdicts[1] == verdicts[4] == Verdict.CORRUPTED
+    assert all(v != Verdict.CORRUPTED for i, v in enumerate(verdicts) if i not in (1, 4))
+    assert "decoder crashed" in results[1].findings[0].message
