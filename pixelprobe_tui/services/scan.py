@@ -461,6 +461,7 @@ class _Run:
         self._starting: list[threading.Thread] = []
         self.aborted: set[int] = set()
         self.discarded = 0
+        self.left_unchecked = 0  # files a worker had taken (queued in its child) when the run was cancelled
         self.work_finished = False  # every selected file got its result
         self._started = time.monotonic()
 
@@ -691,16 +692,25 @@ class _Run:
 
         def worker(i: int) -> None:
             with scan_context(self.claim.scan_id):
+                f = None
                 try:
-                    while not self.cancel.is_set():
-                        f = next_item()
-                        if f is None:
-                            return
-                        self._check_one(i, f)
+                    f = None if self.cancel.is_set() else next_item()
+                    while f is not None:
+                        # The next file is taken now and queued in the child behind this one (``then``): the
+                        # child starts it the moment it answers, instead of idling while this thread stores
+                        # the result and asks again.
+                        following = next_item()
+                        self._check_one(i, f, following)
+                        f = following
+                        if self.cancel.is_set():
+                            break
                 except BaseException as exc:
                     failures.append(exc)
                     self.cancel.set()
                 finally:
+                    if f is not None:
+                        with work_lock:
+                            self.left_unchecked += 1
                     c.current[i] = None
 
         threads = [
@@ -721,7 +731,7 @@ class _Run:
                     child.abort()
         if failures:
             raise failures[0]
-        self.work_finished = next_item() is None and self.discarded == 0
+        self.work_finished = next_item() is None and self.discarded == 0 and self.left_unchecked == 0
 
     def _prestart_children(self) -> None:
         """Start the checker processes in the background (about a second each), overlapping discovery."""
@@ -741,7 +751,7 @@ class _Run:
             th.start()
             self._starting.append(th)
 
-    def _check_one(self, i: int, f: DiscoveredFile) -> None:
+    def _check_one(self, i: int, f: DiscoveredFile, following: DiscoveredFile | None = None) -> None:
         c = self.counters
         root = self.health.root_of(f.path)
         if self.health.is_unavailable(root):
@@ -751,7 +761,8 @@ class _Run:
         child = self.children[i]
         snapshot = Snapshot(f.size, f.mtime_ns, f.inode)
         file_exists = True
-        result, stat = child.check_and_stat(f.path, self.options, self.ignore)
+        then = following.path if following is not None else None
+        result, stat = child.check_and_stat(f.path, self.options, self.ignore, then=then)
         if self._discard(i, result):
             return
         stalled = result.verdict == Verdict.UNREADABLE and any(
