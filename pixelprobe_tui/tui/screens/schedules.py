@@ -376,7 +376,8 @@ class SchedulesScreen(ModeScreen):
 
     def _busy(self) -> bool:
         if self._job is not None:
-            self.notify(f"A {self._job} run is going on (x stops it)", severity="warning", timeout=3)
+            job = self._job[0].upper() + self._job[1:]
+            self.notify(f"{job} is going on (x stops it)", severity="warning", timeout=3)
             return True
         return False
 
