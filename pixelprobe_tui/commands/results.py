@@ -16,7 +16,13 @@ import sys
 from typing import Any
 
 from pixelprobe_tui.commands import add_database_option, database_from_args
-from pixelprobe_tui.core.discovery import display_path, json_path_fields, json_safe, path_from_db
+from pixelprobe_tui.core.discovery import (
+    display_path,
+    json_path_fields,
+    json_safe,
+    path_from_db,
+    path_from_row,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -53,8 +59,10 @@ def json_record(row: dict[str, Any]) -> dict[str, Any]:
     path (plus ``file_path_b64`` for a name that is not UTF-8), and no text a strict JSON parser rejects."""
     out: dict[str, Any] = {}
     for key, value in row.items():
+        if key == "file_path_full":
+            continue  # a storage detail of long paths: file_path is the whole path here
         if key == "file_path" and value is not None:
-            out.update(json_path_fields("file_path", path_from_db(value)))
+            out.update(json_path_fields("file_path", path_from_row(value, row.get("file_path_full"))))
         else:
             out[key] = json_safe(value)  # a message quoting a name that is not UTF-8 gets U+FFFD
     return out
@@ -81,7 +89,7 @@ def run_results(args: argparse.Namespace) -> int:
         for row in rows:
             n += 1
             mark = " (marked good)" if row.get("marked_as_good") else ""
-            path = display_path(path_from_db(row["file_path"]))
+            path = display_path(path_from_row(row["file_path"], row.get("file_path_full")))
             detail = _detail(row)
             out.write(f"{row['scan_status']:<11} {path}{mark}" + (f"  -- {detail}" if detail else "") + "\n")
         if n == 0:

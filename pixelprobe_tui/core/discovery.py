@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import hashlib
 import os
 import re
 import stat
@@ -322,8 +323,8 @@ class WalkReport:
     def as_dict(self) -> dict[str, Any]:
         """Counters and kept issues as JSON-ready values (for a scan report or a log line)."""
         return {
-            "roots": [path_to_db(r) for r in self.roots],
-            "roots_dropped": [[path_to_db(r), why] for r, why in self.roots_dropped],
+            "roots": [path_to_db(r, full=True) for r in self.roots],
+            "roots_dropped": [[path_to_db(r, full=True), why] for r, why in self.roots_dropped],
             "directories_visited": self.directories_visited,
             "files_found": self.files_found,
             "bytes_found": self.bytes_found,
@@ -334,7 +335,8 @@ class WalkReport:
             "duplicates_skipped": self.duplicates_skipped,
             "issue_counts": dict(self.counts),
             "issues": [
-                {"kind": i.kind.value, "path": path_to_db(i.path), "message": i.message} for i in self.issues
+                {"kind": i.kind.value, "path": path_to_db(i.path, full=True), "message": i.message}
+                for i in self.issues
             ],
             "issues_dropped": self.issues_dropped,
             "finished": self.finished,
@@ -707,26 +709,37 @@ def _readlink(path: str) -> str:
 # the same mapping. Decoding maps every reserved code point back to its byte, every other character to its
 # UTF-8 bytes, and decodes the bytes with surrogateescape, which yields the original string exactly.
 
+#
+# Long paths. A database index entry has a size limit (PostgreSQL's btree: 2704 bytes), and Linux allows paths
+# of 4095 bytes (up to four times that in database form when bytes are escaped). The database form of a path
+# longer than DB_PATH_MAX_BYTES is therefore a *key*: its first bytes, U+10FD00, a digest of the whole form,
+# U+10FD00, the end of its file name. The key is unique and stable, keeps its path's place in the ordering,
+# and fits any index; the whole form goes in ``scan_results.file_path_full`` (``path_to_db(path,
+# full=True)``), and :func:`path_from_row` gives the path back from the two. U+10FD00..U+10FD7F in a real
+# name are escaped like U+10FD80..U+10FDFF, so a key can't be mistaken for a name.
+
 _DB_BASE = 0x10FD00
 _DB_LOW = _DB_BASE + 0x80
 _DB_HIGH = _DB_BASE + 0xFF
-_NEEDS_DB_ESCAPE = re.compile("[\ud800-\udfff\U0010fd80-\U0010fdff]")
-_RESERVED = re.compile("[\U0010fd80-\U0010fdff]")
+_NEEDS_DB_ESCAPE = re.compile("[\ud800-\udfff\U0010fd00-\U0010fdff]")
+_RESERVED = re.compile("[\U0010fd00-\U0010fdff]")
+
+#: The longest database form (UTF-8 bytes) stored as itself in ``scan_results.file_path``.
+DB_PATH_MAX_BYTES = 2000
+_SURELY_SHORT = DB_PATH_MAX_BYTES // 4  # characters: text this short fits whatever its characters
+_KEY_MARK = chr(_DB_BASE)
+_KEY_HEAD_BYTES = 1200
+_KEY_TAIL_BYTES = 400
+_KEY_DIGEST_CHARS = 40  # hex of SHA-256: 160 bits
 
 
-def path_to_db(path: str) -> str:
-    """Valid UTF-8 text for *path* (an ``os.fsdecode`` string), reversible with :func:`path_from_db`.
-
-    Raises ``ValueError`` for a string that no byte path decodes to (a surrogate outside U+DC80..U+DCFF).
-    """
-    if path.isascii() or _NEEDS_DB_ESCAPE.search(path) is None:
-        return path
+def _escape_for_db(path: str) -> str:
     out: list[str] = []
     for ch in path:
         o = ord(ch)
         if 0xDC80 <= o <= 0xDCFF:
             out.append(chr(_DB_BASE + (o - 0xDC00)))
-        elif _DB_LOW <= o <= _DB_HIGH:
+        elif _DB_BASE <= o <= _DB_HIGH:
             out.extend(chr(_DB_BASE + b) for b in ch.encode("utf-8"))
         elif 0xD800 <= o <= 0xDFFF:
             raise ValueError(f"not a file system path (lone surrogate U+{o:04X}): {display_path(path)}")
@@ -735,10 +748,43 @@ def path_to_db(path: str) -> str:
     return "".join(out)
 
 
-def path_from_db(text: str) -> str:
-    """The path stored by :func:`path_to_db`."""
-    if text.isascii() or _RESERVED.search(text) is None:
+def _utf8_prefix(text: str, limit: int) -> str:
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
+
+
+def _utf8_suffix(text: str, limit: int) -> str:
+    return text.encode("utf-8")[-limit:].decode("utf-8", "ignore")
+
+
+def db_path_key(text: str) -> str:
+    """The index key stored in ``file_path`` for the database form *text* when that is longer than
+    :data:`DB_PATH_MAX_BYTES` (*text* itself otherwise)."""
+    if len(text) <= _SURELY_SHORT or len(text.encode("utf-8")) <= DB_PATH_MAX_BYTES:
         return text
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:_KEY_DIGEST_CHARS]
+    name = text[text.rfind("/") + 1 :]
+    head = _utf8_prefix(text, _KEY_HEAD_BYTES)
+    return f"{head}{_KEY_MARK}{digest}{_KEY_MARK}{_utf8_suffix(name, _KEY_TAIL_BYTES)}"
+
+
+def is_db_path_key(text: str) -> bool:
+    """Whether *text* (a stored ``file_path``) is the key of a long path rather than the path itself."""
+    return _KEY_MARK in text
+
+
+def path_to_db(path: str, *, full: bool = False) -> str:
+    """Valid UTF-8 text for *path* (an ``os.fsdecode`` string), reversible with :func:`path_from_db`.
+
+    A path whose text is longer than :data:`DB_PATH_MAX_BYTES` gives its index key (:func:`db_path_key`)
+    unless *full*: use the default for ``scan_results.file_path`` (and lookups by it), ``full=True`` for
+    ``file_path_full`` and columns that are not indexed. Raises ``ValueError`` for a string that no byte
+    path decodes to (a surrogate outside U+DC80..U+DCFF).
+    """
+    text = path if path.isascii() or _NEEDS_DB_ESCAPE.search(path) is None else _escape_for_db(path)
+    return text if full else db_path_key(text)
+
+
+def _decode_db(text: str) -> str:
     raw = bytearray()
     for ch in text:
         o = ord(ch)
@@ -747,6 +793,25 @@ def path_from_db(text: str) -> str:
         else:
             raw += ch.encode("utf-8")
     return bytes(raw).decode("utf-8", "surrogateescape")
+
+
+def path_from_db(text: str) -> str:
+    """The path stored by :func:`path_to_db`.
+
+    For the key of a long path (:func:`is_db_path_key`) this can only be a stand-in for showing: its
+    beginning, an ellipsis, the end of its name. :func:`path_from_row` gives the real path from the row.
+    """
+    if text.isascii() or _RESERVED.search(text) is None:
+        return text
+    if _KEY_MARK in text:
+        head, _, rest = text.partition(_KEY_MARK)
+        return _decode_db(head) + "\u2026" + _decode_db(rest.partition(_KEY_MARK)[2])
+    return _decode_db(text)
+
+
+def path_from_row(file_path: str, file_path_full: str | None) -> str:
+    """The real path of a ``scan_results`` row from its ``file_path`` and ``file_path_full`` columns."""
+    return path_from_db(file_path_full if file_path_full else file_path)
 
 
 _DISPLAY_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}

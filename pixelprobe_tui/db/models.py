@@ -100,6 +100,9 @@ class ScanResult(Base):
     marked_as_good_hash: Mapped[str | None] = mapped_column(sa.String(160))
     bitrot_suspected: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     last_verified_at: Mapped[dt.datetime | None]
+    # A path too long for an index entry: file_path holds its key, this the whole path (database form);
+    # NULL for every other path. ``discovery.path_from_row`` gives the real path (revision 0005).
+    file_path_full: Mapped[str | None] = mapped_column(sa.Text)
 
     __table_args__ = (
         # The seed's indexes, under the seed's names; the unique index on file_path is the unique key.

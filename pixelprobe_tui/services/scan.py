@@ -368,7 +368,11 @@ class ScanService:
         kept, dropped = effective_roots(roots)
         exclusions, ignore = self._rules()
         claim = claim_scan(
-            self.db, [path_to_db(r) for r in kept], deep=deep, force=force, keep_interrupted=file_mode
+            self.db,
+            [path_to_db(r, full=True) for r in kept],
+            deep=deep,
+            force=force,
+            keep_interrupted=file_mode,
         )
         self._scan_id = claim.scan_id
         self._cancel.clear()
@@ -652,6 +656,7 @@ class _Run:
             rows = [
                 {
                     "file_path": path_to_db(f.path),
+                    "file_path_full": _full_if_key(f.path),
                     "scan_status": "pending",
                     "file_size": f.size,
                     "media_family": f.family,
@@ -838,6 +843,8 @@ class _Run:
             s.discovery = walk_report.as_dict()
             if walk_report.incomplete_reason:
                 reasons.append(walk_report.incomplete_reason)
+        if self.writer.rows_refused:
+            reasons.append(f"{self.writer.rows_refused} result(s) refused by the database (see the log)")
         if self.health.unavailable:
             reasons.append(
                 f"{len(self.health.unavailable)} root(s) unavailable (storage stalled): "
@@ -861,7 +868,7 @@ class _Run:
             "unsupported": s.unsupported,
             "bytes_checked": s.bytes_checked,
             "skipped_unavailable": s.skipped_unavailable,
-            "unavailable_roots": [path_to_db(r) for r in s.unavailable_roots],
+            "unavailable_roots": [path_to_db(r, full=True) for r in s.unavailable_roots],
             "incomplete_reason": s.incomplete_reason,
             "discovery": {k: v for k, v in s.discovery.items() if k != "issues"},
             "issues": s.discovery.get("issues", [])[:100],
@@ -900,7 +907,7 @@ class _Run:
                         healthy_files=s.healthy,
                         duration_seconds=s.duration_s,
                         error_message=message,
-                        directories_scanned=[path_to_db(r) for r in self.kept],
+                        directories_scanned=[path_to_db(r, full=True) for r in self.kept],
                         details=details,
                     )
                 )
@@ -938,6 +945,12 @@ class _Run:
             s.duration_s,
             f"; incomplete: {s.incomplete_reason}" if s.incomplete_reason else "",
         )
+
+
+def _full_if_key(path: str) -> str | None:
+    """``file_path_full`` for *path*: its whole database form when ``file_path`` holds a key, else None."""
+    full = path_to_db(path, full=True)
+    return None if path_to_db(path) == full else full
 
 
 def _stat(path: str) -> Snapshot | None:

@@ -14,6 +14,7 @@ row, in the same transaction, for each stored verdict that differs from the file
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -30,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from pixelprobe_tui.core.discovery import path_to_db
+from pixelprobe_tui.core.discovery import display_path, path_from_row, path_to_db
 from pixelprobe_tui.core.events import Event, Progress, ProgressEstimator
 from pixelprobe_tui.core.verdict import CheckResult, Severity, Verdict
 from pixelprobe_tui.db.engine import Database
@@ -78,8 +79,10 @@ def result_row(
     else:
         error = None
     media_family = result.family if result.family and result.family != "unknown" else family
-    return {
-        "file_path": path_to_db(result.path),
+    key, full = path_to_db(result.path), path_to_db(result.path, full=True)
+    row = {
+        "file_path": key,
+        "file_path_full": full if full != key else None,
         "file_hash": result.content_hash,
         "is_corrupted": verdict == Verdict.CORRUPTED,
         "corruption_details": "\n".join(f.describe() for f in active if f.severity == Severity.CORRUPT)
@@ -103,6 +106,9 @@ def result_row(
         "deep_scanned": deep,
         "file_exists": file_exists,
     }
+    for column in _TEXT_COLUMNS:
+        row[column] = db_text(row[column])
+    return row
 
 
 def _insert_for(dialect: str) -> Any:
@@ -155,6 +161,60 @@ def _upsert_statement(dialect: str, columns: tuple[str, ...]) -> Any:
         else_=t.c.bitrot_suspected,
     )
     return stmt.on_conflict_do_update(index_elements=[t.c.file_path], set_=updates)
+
+
+_TEXT_COLUMNS = ("corruption_details", "warning_details", "error_message", "scan_tool", "file_type")
+_DETAIL_COLUMNS = (
+    "corruption_details",
+    "warning_details",
+    "findings",
+    "media_info",
+    "scan_tool",
+    "file_type",
+)
+
+
+def db_text(text: str | None) -> str | None:
+    """*text* as any database stores it: NUL characters escaped, stray surrogates (a message quoting a name
+    that is not UTF-8) as U+FFFD."""
+    if text is None:
+        return None
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    if not text.isascii():
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text
+
+
+def plain_row(row: dict[str, Any], reason: str) -> dict[str, Any]:
+    """*row* without the details a database refused: the verdict, path, snapshot and hash stay, and
+    ``error_message`` says what was dropped (the next check of the file tries the details again)."""
+    plain = {**row, **dict.fromkeys(_DETAIL_COLUMNS)}
+    plain["error_message"] = db_text(f"details not stored: {reason}")[:500]  # type: ignore[index]
+    return plain
+
+
+# SQLSTATE classes of data the database refuses: data exception, integrity violation, program limit exceeded.
+_REFUSED_SQLSTATE = ("22", "23", "54")
+
+
+def _refused_row(exc: sa.exc.DBAPIError) -> bool:
+    """Whether *exc* is the database refusing data (a value, a limit), not failing (connection, locks)."""
+    if exc.connection_invalidated:
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(_REFUSED_SQLSTATE)
+    return isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _shown(row: dict[str, Any]) -> str:
+    return display_path(path_from_row(row["file_path"], row.get("file_path_full")))
 
 
 SUMMARY_LINES = 2  # finding lines kept in a verdict_history row
@@ -307,6 +367,7 @@ class ResultWriter:
         self.cancel_requested = False  # a cancel was read from the database
         self.error: BaseException | None = None
         self.rows_written = 0
+        self.rows_refused = 0  # results the database would not take even in their plainest form
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=batch_size * 4)
         self._estimator: ProgressEstimator | None = None
         self._thread = threading.Thread(target=self._run, name="pixelprobe-scan-writer", daemon=True)
@@ -332,13 +393,12 @@ class ResultWriter:
 
     def close(self) -> None:
         """Write what is queued, the final counters, and stop the thread."""
+        # Until the thread is gone, not just until one stop is queued: a final flush that fails puts the
+        # thread in its draining loop, which needs a stop of its own.
         while self._thread.is_alive():
-            try:
+            with contextlib.suppress(queue.Full):
                 self._queue.put(_STOP, timeout=0.5)
-                break
-            except queue.Full:
-                continue
-        self._thread.join()
+            self._thread.join(0.5)
 
     # -- the thread -------------------------------------------------------------------------------------
 
@@ -395,13 +455,42 @@ class ResultWriter:
                 self._emit_progress(now)
                 next_progress = now + self.progress_interval_s
 
+    def _store(self, rows: list[dict[str, Any]]) -> None:
+        with self.db.engine.begin() as conn:
+            upsert_results(conn, self._dialect, rows)
+            record_verdict_changes(conn, rows, self.scan_id)
+        self.rows_written += len(rows)
+
     def _flush(self, batch: list[dict[str, Any]]) -> None:
+        """Store *batch* in one transaction; if the database refuses it, store its rows one by one, so one
+        row it can't take costs that row (stored plainer, or at worst skipped and logged), not the batch."""
         if not batch:
             return
-        with self.db.engine.begin() as conn:
-            upsert_results(conn, self._dialect, batch)
-            record_verdict_changes(conn, batch, self.scan_id)
-        self.rows_written += len(batch)
+        try:
+            self._store(batch)
+        except sa.exc.DBAPIError as exc:
+            if not _refused_row(exc):
+                raise  # the database itself is in trouble: the scan stops with a clear error
+            for row in batch:
+                self._store_alone(row)
+
+    def _store_alone(self, row: dict[str, Any]) -> None:
+        try:
+            self._store([row])
+            return
+        except sa.exc.DBAPIError as exc:
+            if not _refused_row(exc):
+                raise
+            reason = _one_line(exc)
+        plain = plain_row(row, reason)
+        try:
+            self._store([plain])
+            log.warning("%s: result stored without its details: %s", _shown(row), reason)
+        except sa.exc.DBAPIError as exc:
+            if not _refused_row(exc):
+                raise
+            self.rows_refused += 1
+            log.error("%s: the database refused its result: %s", _shown(row), _one_line(exc))
 
     def _write_state(self) -> None:
         c = self.counters
@@ -417,7 +506,7 @@ class ResultWriter:
             "total_files": c.files_before + c.files_total,
             "bytes_processed": c.bytes_before + c.bytes_done,
             "bytes_total": c.bytes_before + c.bytes_total,
-            "current_files": json.dumps([path_to_db(p) for p in current]) if current else None,
+            "current_files": json.dumps([path_to_db(p, full=True) for p in current]) if current else None,
             "heartbeat_at": utcnow(),
         }
         with self.db.engine.begin() as conn:
