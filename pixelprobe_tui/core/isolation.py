@@ -4,7 +4,9 @@ Starting a process per file costs 0.1-0.2 s, more than checking a small file, so
 :class:`CheckerChild` and feeds it one path at a time. Children are forked from a warm zygote
 (:mod:`pixelprobe_tui.core.zygote`, one per process and child environment) in ~5 ms instead of ~0.3 s of
 imports and first-use set-up each, which matters at the start of every scan, after every crash or timeout,
-and for ``pixelprobe check``; where no zygote can run, a child starts from scratch. The child runs the in-process dispatcher
+and for ``pixelprobe check``; where no zygote can run, a child starts from scratch. A caller that knows its
+next file passes it along (``then``): it is queued in the child behind the current one, so the child goes
+from one file to the next without waiting for the parent (see :meth:`CheckerChild.check_and_stat`). The child runs the in-process dispatcher
 (:func:`pixelprobe_tui.core.checkers.check`); whatever goes wrong inside it becomes that file's result and
 the child is replaced:
 
@@ -718,7 +720,8 @@ def prestart(config: IsolationConfig | None = None, env: Mapping[str, str] | Non
 
 
 class CheckerPool:
-    """``n`` checker children behind a thread pool, for the CLI and the benchmark.
+    """``n`` checker children, each fed by its own thread with its next file queued, for the CLI and the
+    benchmark.
 
     The scan engine gives each worker thread its own :class:`CheckerChild` instead.
     """
