@@ -657,6 +657,31 @@ def test_jpeg_in_tiff_unknown_marker_is_damage_not_a_variant(tmp_path: Path) -> 
     assert image._names_a_variant("JPEGLib: Unsupported JPEG process: SOF type 0xcd.")
 
 
+def _jpeg_ls(tmp_path: Path) -> Path:
+    """A JPEG-LS picture (SOF55) from FFmpeg's encoder, named .jpg as some scanners and PACS exports do."""
+    from fractions import Fraction
+
+    import av
+
+    ctx = av.CodecContext.create("jpegls", "w")
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 96, 64, "rgb24", Fraction(1, 25)
+    frame = av.VideoFrame.from_image(_noise().resize((96, 64)).convert("RGB"))
+    data = b"".join(bytes(p) for p in [*ctx.encode(frame), *ctx.encode(None)])
+    assert data[:4] == b"\xff\xd8\xff\xf7"
+    return _write(tmp_path / "ls.jpg", data)
+
+
+def test_jpeg_ls_is_decoded_by_ffmpeg_not_called_corrupt(tmp_path: Path) -> None:
+    """libjpeg cannot read JPEG-LS ("Could not determine subsampling level"); that is a variant, not damage."""
+    path = _jpeg_ls(tmp_path)
+    result = _check(path)
+    _assert_healthy(result)
+    assert "FFmpeg" in (result.decisive_tool or "")
+    data = path.read_bytes()
+    cut = _check(_write(tmp_path / "cut.jpg", data[: len(data) // 2]))
+    assert cut.verdict == Verdict.CORRUPTED, _messages(cut)
+
+
 def _tiff_with_tag(tmp_path: Path, tag: int, value: int) -> Path:
     """A TIFF whose first IFD has ``tag`` (a SHORT) set to ``value``."""
     data = bytearray(_save(tmp_path / "a.tiff", _noise(), compression="tiff_deflate").read_bytes())

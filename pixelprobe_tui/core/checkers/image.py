@@ -508,6 +508,8 @@ def _strict_jpeg(run: _Run, buf: bytes | memoryview, label: str) -> bool:
     """Decode one JPEG image strictly; False when it failed (stop looking further)."""
     simplejpeg = _simplejpeg()
     assert simplejpeg is not None
+    if _jpeg_ls(buf):
+        return _jpeg_ls_decode(run, buf, label)
     try:
         height, width, colorspace, _ = simplejpeg.decode_jpeg_header(buf)
     except ValueError as exc:
@@ -546,6 +548,63 @@ def _strict_jpeg(run: _Run, buf: bytes | memoryview, label: str) -> bool:
             return _mjpeg_opinion(run, buf, label)
         return _jpeg_failure(run, buf, label, message)
     return _mjpeg_opinion(run, buf, label)
+
+
+def _jpeg_ls(buf: bytes | memoryview) -> bool:
+    """Whether the frame header before the first scan is JPEG-LS (SOF55, 0xFFF7): libjpeg cannot read
+    it (TurboJPEG: "Could not determine subsampling level"), FFmpeg can. Segments are stepped over whole,
+    so bytes inside an EXIF thumbnail are never taken for a marker."""
+    data = bytes(buf[:65536])
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xF7:
+            return True
+        if marker == 0xDA:
+            return False
+        if marker == 0xFF:
+            pos += 1  # fill byte
+            continue
+        if marker in _STANDALONE:
+            pos += 2
+            continue
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return False
+
+
+def _jpeg_ls_decode(run: _Run, buf: bytes | memoryview, label: str) -> bool:
+    """JPEG-LS through FFmpeg's decoder: an error or no picture is damage (JPEG-LS has no checksums,
+    so like the ffmpeg tool we only see what breaks the decode)."""
+    if av is None:
+        run.add(
+            Severity.UNSUPPORTED, "unsupported_variant", TOOL_SIMPLEJPEG, f"{label}JPEG-LS: no decoder here"
+        )
+        return False
+    _av_logs_on()
+    ctx: Any = av.CodecContext.create("mjpeg", "r")
+    ctx.thread_count = 1
+    frames = 0
+    failure = ""
+    with av_logging.Capture(local=True) as logs:
+        try:
+            frames = len(ctx.decode(av.Packet(bytes(buf)))) + len(ctx.decode(None))
+        except MemoryError:
+            raise
+        except Exception as exc:  # judged below with the log
+            failure = _text(exc)
+    errors = list(dict.fromkeys(str(msg).strip() for lvl, _, msg in logs if lvl <= av_logging.ERROR))
+    run.decisive = _decisive(TOOL_PYAV, _versions(), "jpegls")
+    if not errors and bytes(buf[-65536:]).rfind(b"\xff\xd9") < 0:
+        # FFmpeg decodes a cut JPEG-LS scan without a word; the missing end-of-image marker tells.
+        errors = ["no end-of-image marker: the data is cut short"]
+    if errors or failure or not frames:
+        detail = "; ".join(errors[:3]) or failure or "no picture decoded"
+        run.add(
+            Severity.CORRUPT, "decode_error", TOOL_PYAV, f"{label}corrupt JPEG-LS data (FFmpeg: {detail})"
+        )
+        return False
+    run.add(Severity.INFO, "lenient_decode", TOOL_PYAV, f"{label}JPEG-LS: decoded by FFmpeg (libjpeg cannot)")
+    return True
 
 
 _EXTRANEOUS_BEFORE_EOI = re.compile(r"(\d+) extraneous bytes before marker 0xd9", re.IGNORECASE)
@@ -953,7 +1012,8 @@ def _jpeg_without_pillow(run: _Run, data: bytes, versions: dict[str, str], reaso
     """
     run.decisive = _decisive(TOOL_SIMPLEJPEG, versions)
     run.frames = 1
-    if _strict_jpeg(run, data, ""):
+    # Pillow has no JPEG-LS reader at all: its refusal says nothing about the headers.
+    if _strict_jpeg(run, data, "") and not _jpeg_ls(data):
         run.add(
             Severity.WARNING,
             "metadata_damaged",
