@@ -90,6 +90,23 @@ def test_files_with_very_long_paths_get_results_without_breaking_their_batch(db,
     assert mark_good(db, [str(tree["long"][0])]).changed == (path_to_db(str(tree["long"][0])),)
 
 
+def test_cleanup_and_changes_use_the_real_long_path(db, tree):
+    from pixelprobe_tui.services.changes import FileChangesService
+    from pixelprobe_tui.services.cleanup import CleanupService
+
+    root = str(tree["root"][0])
+    settings = default_settings(workers=2, scan_paths=[root])
+    ScanService(db, settings).start([root])
+    total = len(tree["long"]) + len(tree["short"])
+    cleanup = CleanupService(db, settings).run("apply")
+    assert (cleanup.checked, cleanup.present, cleanup.missing, cleanup.deleted) == (total, total, 0, 0)
+    changes = FileChangesService(db, settings).run()
+    assert (changes.checked, changes.unchanged, changes.missing) == (total, total, 0)
+
+    tree["long"][0].unlink()  # really gone now: cleanup finds it through its whole path
+    assert CleanupService(db, settings).run("apply").deleted == 1
+
+
 def test_results_json_gives_the_long_path_back(db, database_url, tree):
     ScanService(db, SETTINGS).start([str(tree["root"][0])])
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIXELPROBE_")}

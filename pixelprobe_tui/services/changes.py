@@ -44,7 +44,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from pixelprobe_tui.core.discovery import display_path, path_from_db, path_to_db
+from pixelprobe_tui.core.discovery import display_path, path_from_row, path_to_db
 from pixelprobe_tui.core.hashing import HASH_ALGORITHM, StorageStalled, hash_file, parse_hash
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import FileChangesState, ScanResult, utcnow
@@ -265,11 +265,12 @@ class FileChangesService:
         try:
             return self._look(row, judge)
         except Exception as exc:  # one odd record (a path the OS rejects ...) must not end the run
-            log.warning("%s: cannot check: %s", display_path(path_from_db(row.file_path)), exc)
-            return _Outcome("unreadable", row, path_from_db(row.file_path), reason=one_line(exc))
+            path = path_from_row(row.file_path, row.file_path_full)
+            log.warning("%s: cannot check: %s", display_path(path), exc)
+            return _Outcome("unreadable", row, path, reason=one_line(exc))
 
     def _look(self, row: Any, judge: PresenceJudge) -> _Outcome:
-        path = path_from_db(row.file_path)
+        path = path_from_row(row.file_path, row.file_path_full)  # a long path's key is not its path
         if self._cancel.is_set():
             return _Outcome("skipped", row, path)
         try:
@@ -422,6 +423,7 @@ class _Run:
                         sa.select(
                             _R.id,
                             _R.file_path,
+                            _R.file_path_full,
                             _R.file_hash,
                             _R.file_size,
                             _R.file_mtime_ns,

@@ -36,7 +36,7 @@ from typing import Any, Literal, cast
 
 import sqlalchemy as sa
 
-from pixelprobe_tui.core.discovery import display_path, path_from_db, path_to_db
+from pixelprobe_tui.core.discovery import display_path, path_from_db, path_from_row, path_to_db
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import CleanupState, ScanResult, ScanState, utcnow
 from pixelprobe_tui.errors import ConfigError, DatabaseError
@@ -331,7 +331,7 @@ class CleanupService:
         while not self._cancel.is_set():
             with self.db.engine.connect() as conn:
                 rows = conn.execute(
-                    sa.select(_R.id, _R.file_path, _R.file_exists)
+                    sa.select(_R.id, _R.file_path, _R.file_path_full, _R.file_exists)
                     .where(_R.id > last_id)
                     .order_by(_R.id)
                     .limit(CHUNK)
@@ -344,7 +344,7 @@ class CleanupService:
             for r in rows:
                 if self._cancel.is_set():
                     break
-                path = path_from_db(r.file_path)
+                path = path_from_row(r.file_path, r.file_path_full)  # a long path's key is not its path
                 verdict, reason, _root = judge.judge(path)
                 summary.checked += 1
                 if verdict == "present":
