@@ -53,6 +53,8 @@ def test_changes_command_json_and_exit_status(db, database_url, tmp_path, media_
 
     clean = run(database_url, "changes", "--json")
     assert clean.returncode == 0, clean.stderr
+    # Progress goes to stderr (not a terminal here: plain lines), the JSON alone to stdout.
+    assert "file changes: done 4/4 records, 0 modified, 0 bitrot suspected, 0 missing" in clean.stderr
     out = json.loads(clean.stdout)
     assert out["status"] == "completed"
     assert (out["checked"], out["unchanged"], out["modified"], out["bitrot"], out["missing"]) == (

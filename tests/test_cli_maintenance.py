@@ -243,7 +243,10 @@ def test_cleanup_command(db, database_url, tmp_path):
         )
     )
 
-    dry = json.loads(ok(run(database_url, "cleanup", "--dry-run", "--json")))
+    dry_run = run(database_url, "cleanup", "--dry-run", "--json")
+    assert "cleanup: done 4/4 records, 1 gone" in dry_run.stderr  # progress on stderr, JSON alone on stdout
+    dry = json.loads(ok(dry_run))
+    assert run(database_url, "cleanup", "--dry-run", "--quiet").stderr == ""
     assert (dry["missing"], dry["marked"], dry["deleted"]) == (1, 0, 0)
     assert dry["missing_paths"] == [str(present / "gone.jpg")]
     assert {r["root"]: r["reason"] for r in dry["roots"] if not r["available"]} == {

@@ -11,6 +11,7 @@ import json
 import sys
 
 from pixelprobe_tui.commands import add_database_option, cancelled_by_signals, database_from_args
+from pixelprobe_tui.commands.schedule import MaintenanceProgressPrinter
 from pixelprobe_tui.services.changes import ChangesSummary, FileChangesService
 
 
@@ -28,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("paths", nargs="*", metavar="PATH", help="only records at or below these paths")
     p.add_argument("--json", action="store_true", help="machine-readable summary")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="paths listed per kind in text output")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_database_option(p)
     p.set_defaults(func=run_changes)
 
@@ -36,7 +38,8 @@ def run_changes(args: argparse.Namespace) -> int:
     """Run one file-changes check and print what it found."""
     db = database_from_args(args)
     try:
-        svc = FileChangesService(db)
+        progress = None if args.quiet else MaintenanceProgressPrinter(sys.stderr, "file changes")
+        svc = FileChangesService(db, progress=progress)
         with cancelled_by_signals(svc.cancel):
             summary = svc.run(args.paths or None)
     finally:

@@ -7,6 +7,7 @@ import json
 import sys
 
 from pixelprobe_tui.commands import add_database_option, cancelled_by_signals, database_from_args
+from pixelprobe_tui.commands.schedule import MaintenanceProgressPrinter
 from pixelprobe_tui.services.cleanup import CleanupService, CleanupSummary
 
 
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     mode.add_argument("--dry-run", action="store_true", help="change nothing, only list what is gone")
     cleanup.add_argument("--json", action="store_true", help="machine-readable summary")
     cleanup.add_argument("--limit", type=int, default=50, metavar="N", help="paths listed in text output")
+    cleanup.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_database_option(cleanup)
     cleanup.set_defaults(func=run_cleanup)
 
@@ -34,7 +36,8 @@ def run_cleanup(args: argparse.Namespace) -> int:
     mode = "apply" if args.apply else "preview" if args.dry_run else "mark"
     db = database_from_args(args)
     try:
-        svc = CleanupService(db)
+        progress = None if args.quiet else MaintenanceProgressPrinter(sys.stderr, "cleanup")
+        svc = CleanupService(db, progress=progress)
         with cancelled_by_signals(svc.cancel):
             summary = svc.run(mode)  # type: ignore[arg-type]
     finally:
