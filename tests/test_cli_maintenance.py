@@ -382,3 +382,30 @@ def test_schedule_run_of_a_due_or_disabled_cleanup_and_refusals(db, database_url
     one_line_error(running, "schedule 'sweep' is running already (otherhost:1:abc)")
     one_line_error(run(database_url, "schedule", "run", "nope"), "no schedule named 'nope'")
     assert len(reports(db, "cleanup")) == 2
+
+
+def test_maintenance_progress_on_a_terminal_is_one_line_redrawn():
+    from pixelprobe_tui.commands.schedule import MaintenanceProgressPrinter
+    from pixelprobe_tui.services.changes import ChangesProgress
+    from pixelprobe_tui.services.cleanup import CleanupProgress
+
+    out = io.StringIO()
+    show = MaintenanceProgressPrinter(out, "cleanup", tty=True)
+    show(CleanupProgress("checking", 10, 100, 1))
+    show(CleanupProgress("checking", 20, 100, 2))  # within a quarter second: skipped
+    show(CleanupProgress("done", 100, 100, 3))  # the end is always shown, then the line is kept
+    text = out.getvalue()
+    assert text.count("\r") == 2 and text.endswith("\n") and "20/100" not in text
+    assert (
+        "cleanup: checking 10/100 records, 1 gone" in text and "cleanup: done 100/100 records, 3 gone" in text
+    )
+
+    out = io.StringIO()
+    show = MaintenanceProgressPrinter(out, "file changes", tty=False, line_interval_s=3600)
+    show(ChangesProgress("hashing", 5, 50, 1, 0, 2))
+    show(ChangesProgress("hashing", 6, 50, 1, 0, 2))
+    show(ChangesProgress("done", 50, 50, 1, 1, 2))
+    assert out.getvalue().splitlines() == [
+        "file changes: hashing 5/50 records, 1 modified, 0 bitrot suspected, 2 missing",
+        "file changes: done 50/50 records, 1 modified, 1 bitrot suspected, 2 missing",
+    ]
