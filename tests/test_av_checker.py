@@ -769,3 +769,27 @@ def test_errno_coded_demuxer_errors_on_readable_damaged_files_are_corrupt(tmp_pa
         assert result.verdict != Verdict.UNREADABLE, (seed, [f.describe() for f in result.findings])
         errno_coded += any("reads fine" in f.message for f in result.findings)
     assert errno_coded, "no flip made the demuxer answer with an errno code: the case is not exercised"
+
+
+def test_vcd_mpeg1_is_healthy_in_deep_mode(tmp_path: Path) -> None:
+    """err_detect=bitstream makes mpeg1video flag the stuffing a valid VCD encoder writes ("end mismatch");
+    deep mode leaves that one flag out for MPEG-1/2 video (H4's report H4-7)."""
+    import imageio_ffmpeg
+
+    path = tmp_path / "vcd.mpg"
+    lavfi = ["-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25:d=1", "-f", "lavfi", "-i", "sine=d=1"]
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-nostdin",
+        "-v",
+        "error",
+        "-y",
+        *lavfi,
+        "-target",
+        "pal-vcd",
+        str(path),
+    ]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    for options in (NORMAL, DEEP):
+        result = av_checker.check(str(path), options)
+        assert result.verdict == Verdict.HEALTHY, [f.describe() for f in result.findings]

@@ -682,6 +682,23 @@ def test_jpeg_ls_is_decoded_by_ffmpeg_not_called_corrupt(tmp_path: Path) -> None
     assert cut.verdict == Verdict.CORRUPTED, _messages(cut)
 
 
+def test_lossless_jpeg_is_decoded_by_ffmpeg(tmp_path: Path) -> None:
+    """Lossless Huffman JPEG (SOF3) from FFmpeg's ljpeg encoder: healthy when FFmpeg decodes it, corrupted
+    when cut (H4's report H4-8)."""
+    from fractions import Fraction
+
+    import av
+
+    ctx = av.CodecContext.create("ljpeg", "w")
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 96, 64, "bgr24", Fraction(1, 25)
+    frame = av.VideoFrame.from_image(_noise().resize((96, 64)).convert("RGB")).reformat(format="bgr24")
+    data = b"".join(bytes(p) for p in [*ctx.encode(frame), *ctx.encode(None)])
+    assert image._jpeg_ls(data), "no SOF3 frame header found"
+    _assert_healthy(_check(_write(tmp_path / "lossless.jpg", data)))
+    cut = _check(_write(tmp_path / "cut.jpg", data[: len(data) // 2]))
+    assert cut.verdict == Verdict.CORRUPTED, _messages(cut)
+
+
 def _tiff_with_tag(tmp_path: Path, tag: int, value: int) -> Path:
     """A TIFF whose first IFD has ``tag`` (a SHORT) set to ``value``."""
     data = bytearray(_save(tmp_path / "a.tiff", _noise(), compression="tiff_deflate").read_bytes())

@@ -105,6 +105,10 @@ _PROBE_INCOMPLETE = "Could not find codec parameters"
 
 _NORMAL_ERR_DETECT_FLAC = "crccheck"
 _DEEP_ERR_DETECT = "crccheck+bitstream+buffer+careful"
+# MPEG-1/2 video's slice-end check under err_detect=bitstream fires on the stuffing valid VCD encoders
+# (FFmpeg's own -target pal-vcd) write: "end mismatch left=N", then "MVs not available".
+_DEEP_ERR_DETECT_MPEG12 = "crccheck+buffer+careful"
+_MPEG12_VIDEO = frozenset({"mpeg1video", "mpeg2video"})
 # Decoders whose deblocking filter may be skipped in normal mode (pixels are never looked at).
 _SKIP_LOOP_FILTER = {"h264", "hevc"}
 
@@ -396,7 +400,8 @@ def _open_streams(container: Any, options: CheckOptions, evidence: _Evidence) ->
         ctx.thread_type = "NONE"
         ctx.thread_count = 1
         if options.deep:
-            ctx.options = {**ctx.options, "err_detect": _DEEP_ERR_DETECT}
+            deep_flags = _DEEP_ERR_DETECT_MPEG12 if ctx.name in _MPEG12_VIDEO else _DEEP_ERR_DETECT
+            ctx.options = {**ctx.options, "err_detect": deep_flags}
         elif ctx.name == "flac":
             ctx.options = {**ctx.options, "err_detect": _NORMAL_ERR_DETECT_FLAC}
         elif ctx.name in _SKIP_LOOP_FILTER:

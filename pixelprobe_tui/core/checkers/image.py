@@ -550,15 +550,20 @@ def _strict_jpeg(run: _Run, buf: bytes | memoryview, label: str) -> bool:
     return _mjpeg_opinion(run, buf, label)
 
 
+# Frame headers libjpeg-turbo's 8-bit API does not read and FFmpeg does: JPEG-LS (SOF55) and lossless
+# Huffman JPEG (SOF3).
+_FFMPEG_ONLY_SOF = frozenset({0xF7, 0xC3})
+
+
 def _jpeg_ls(buf: bytes | memoryview) -> bool:
-    """Whether the frame header before the first scan is JPEG-LS (SOF55, 0xFFF7): libjpeg cannot read
-    it (TurboJPEG: "Could not determine subsampling level"), FFmpeg can. Segments are stepped over whole,
-    so bytes inside an EXIF thumbnail are never taken for a marker."""
+    """Whether the frame header before the first scan is JPEG-LS (SOF55) or lossless JPEG (SOF3): libjpeg
+    cannot read them here (TurboJPEG: "Could not determine subsampling level"), FFmpeg can. Segments are
+    stepped over whole, so bytes inside an EXIF thumbnail are never taken for a marker."""
     data = bytes(buf[:65536])
     pos = 2
     while pos + 4 <= len(data) and data[pos] == 0xFF:
         marker = data[pos + 1]
-        if marker == 0xF7:
+        if marker in _FFMPEG_ONLY_SOF:
             return True
         if marker == 0xDA:
             return False
@@ -573,11 +578,14 @@ def _jpeg_ls(buf: bytes | memoryview) -> bool:
 
 
 def _jpeg_ls_decode(run: _Run, buf: bytes | memoryview, label: str) -> bool:
-    """JPEG-LS through FFmpeg's decoder: an error or no picture is damage (JPEG-LS has no checksums,
-    so like the ffmpeg tool we only see what breaks the decode)."""
+    """JPEG-LS or lossless JPEG through FFmpeg's decoder: an error or no picture is damage (neither has
+    checksums, so like the ffmpeg tool we only see what breaks the decode)."""
     if av is None:
         run.add(
-            Severity.UNSUPPORTED, "unsupported_variant", TOOL_SIMPLEJPEG, f"{label}JPEG-LS: no decoder here"
+            Severity.UNSUPPORTED,
+            "unsupported_variant",
+            TOOL_SIMPLEJPEG,
+            f"{label}JPEG-LS/lossless JPEG: no decoder here",
         )
         return False
     _av_logs_on()
@@ -600,10 +608,18 @@ def _jpeg_ls_decode(run: _Run, buf: bytes | memoryview, label: str) -> bool:
     if errors or failure or not frames:
         detail = "; ".join(errors[:3]) or failure or "no picture decoded"
         run.add(
-            Severity.CORRUPT, "decode_error", TOOL_PYAV, f"{label}corrupt JPEG-LS data (FFmpeg: {detail})"
+            Severity.CORRUPT,
+            "decode_error",
+            TOOL_PYAV,
+            f"{label}corrupt JPEG-LS/lossless JPEG data (FFmpeg: {detail})",
         )
         return False
-    run.add(Severity.INFO, "lenient_decode", TOOL_PYAV, f"{label}JPEG-LS: decoded by FFmpeg (libjpeg cannot)")
+    run.add(
+        Severity.INFO,
+        "lenient_decode",
+        TOOL_PYAV,
+        f"{label}JPEG-LS/lossless JPEG: decoded by FFmpeg (libjpeg cannot here)",
+    )
     return True
 
 
