@@ -14,11 +14,18 @@ all damage; a false alarm is a valid file called corrupted.
 
 ``--large`` adds a second round on a few larger, longer videos, to show we are no slower there.
 
+CPU time: for ffmpeg, this process and its reaped children; for us, this process plus each checker
+child read from /proc just before the pool closes (children forked from a zygote are not ours to reap;
+the zygote's own one-off start-up is not counted). After the summary, a per-kind table gives the mean
+check time inside the children; ``--per-kind-cpu`` adds in-process CPU per kind split by checker phase
+(sniff, structure, media info, A/V decode, image decode).
+
 Run from the repository root::
 
     python bench/detection.py --quick          # about a minute
     python bench/detection.py                  # full corpus
     python bench/detection.py --large          # plus the large-video round
+    python bench/detection.py --per-kind-cpu   # plus where the CPU goes, per kind and phase
 """
 
 from __future__ import annotations
