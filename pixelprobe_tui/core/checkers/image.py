@@ -601,7 +601,7 @@ def _jpeg_ls_decode(run: _Run, buf: bytes | memoryview, label: str) -> bool:
         except Exception as exc:  # judged below with the log
             failure = _text(exc)
     errors = list(dict.fromkeys(str(msg).strip() for lvl, _, msg in logs if lvl <= av_logging.ERROR))
-    run.decisive = _decisive(TOOL_PYAV, _versions(), "jpegls")
+    run.decisive = _decisive(TOOL_PYAV, _versions(), "mjpeg")
     if not errors and bytes(buf[-65536:]).rfind(b"\xff\xd9") < 0:
         # FFmpeg decodes a cut JPEG-LS scan without a word; the missing end-of-image marker tells.
         errors = ["no end-of-image marker: the data is cut short"]
