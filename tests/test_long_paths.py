@@ -6,6 +6,7 @@ checked in the same batch. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -118,8 +119,6 @@ def test_results_json_gives_the_long_path_back(db, database_url, tree):
     )
     assert out.returncode == 0, out.stderr
     records = json.loads(out.stdout.decode("utf-8"))
-    import base64
-
     real = {
         base64.b64decode(r["file_path_b64"]) if "file_path_b64" in r else r["file_path"].encode()
         for r in records
@@ -152,3 +151,20 @@ def test_the_migration_turns_stored_long_paths_into_keys_and_back(database_url):
         assert paths == {long_path, "/lib/short.mp4"}
     finally:
         db.dispose()
+
+
+def test_exports_give_the_whole_long_path(db, tree):
+    import io
+
+    from pixelprobe_tui.services.exports import export_results
+
+    ScanService(db, SETTINGS).start([str(tree["root"][0])])
+    out = io.BytesIO()
+    export_results(db, out, "json")
+    records = json.loads(out.getvalue().decode("utf-8"))
+    real = {
+        base64.b64decode(r["file_path_b64"]) if "file_path_b64" in r else r["file_path"].encode()
+        for r in records
+    }
+    assert real == {os.fsencode(p) for p in (*tree["long"], *tree["short"])}
+    assert all("file_path_full" not in r for r in records)

@@ -51,7 +51,9 @@ BATCH = 1000
 
 RESULTS = cast(sa.Table, ScanResult.__table__)
 REPORTS = cast(sa.Table, ScanReport.__table__)
-RESULT_COLUMNS: tuple[str, ...] = tuple(c.name for c in RESULTS.columns)
+# file_path_full is how a path too long for the index is stored (discovery.path_from_row): the export's
+# file_path is the whole path, so that column is not exported on its own.
+RESULT_COLUMNS: tuple[str, ...] = tuple(c.name for c in RESULTS.columns if c.name != "file_path_full")
 REPORT_COLUMNS: tuple[str, ...] = tuple(c.name for c in REPORTS.columns)
 _PATH_COLUMNS = frozenset({"file_path"})
 _PATH_LIST_COLUMNS = frozenset({"directories_scanned"})
@@ -116,8 +118,9 @@ def _json_record(columns: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
 def _results_statement(
     query: ResultsQuery | None, file_exists: bool | None, ids: Collection[int] | None
 ) -> sa.Select[Any]:
-    stmt = sa.select(*RESULTS.columns)
     c = RESULTS.c
+    whole_path = sa.func.coalesce(c.file_path_full, c.file_path).label("file_path")
+    stmt = sa.select(*(whole_path if n == "file_path" else c[n] for n in RESULT_COLUMNS))
     if query is not None:
         stmt = stmt.where(*query.conditions())
     if file_exists is not None:
