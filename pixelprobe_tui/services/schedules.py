@@ -60,7 +60,7 @@ from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import ScanSchedule, utcnow
 from pixelprobe_tui.errors import ConfigError, PixelProbeError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("pixelprobe.schedules")
 
 SCHEDULE_TYPES = ("scan", "cleanup", "file_changes")
 MAX_NAME_CHARS = 200
