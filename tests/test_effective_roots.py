@@ -89,3 +89,17 @@ def test_comparisons_grow_with_n_not_n_squared(tmp_path: Path, monkeypatch: pyte
     kept, dropped = effective_roots(files)
     assert len(kept) == 4000 and not dropped
     assert calls <= len(files)  # the pairwise version made ~16 million comparisons here
+
+
+def test_each_file_is_charged_to_its_own_root():
+    from pixelprobe_tui.services.scan import _RootHealth
+
+    kept, _ = effective_roots(["/lib/a", "/lib/a-b", "/srv/x.mp4", *(f"/many/f{i}.jpg" for i in range(5000))])
+    health = _RootHealth(kept, 3)
+    assert health.root_of("/lib/a/sub/clip.mp4") == "/lib/a"
+    assert health.root_of("/lib/a-b/clip.mp4") == "/lib/a-b"
+    assert health.root_of("/lib/a") == "/lib/a"
+    assert health.root_of("/srv/x.mp4") == "/srv/x.mp4"
+    assert health.root_of("/many/f4999.jpg") == "/many/f4999.jpg"
+    assert health.root_of("/lib/ab/clip.mp4") == "" and health.root_of("/elsewhere") == ""
+    assert _RootHealth(["/"], 3).root_of("/any/file.mp4") == "/"

@@ -225,7 +225,7 @@ class _RootHealth:
     they are real per-file stalls) or the root is declared unavailable (then they are dropped)."""
 
     def __init__(self, roots: Sequence[str], limit: int) -> None:
-        self._roots = sorted(roots, key=len, reverse=True)
+        self._roots = frozenset(roots)  # distinct and never nested (effective_roots)
         self.limit = limit
         self._lock = threading.Lock()
         self._held: dict[str, list[tuple[dict[str, Any], str, int]]] = {}
@@ -234,10 +234,14 @@ class _RootHealth:
         self.dropped = 0
 
     def root_of(self, path: str) -> str:
-        for r in self._roots:
-            if path == r or path.startswith(r.rstrip("/") + "/"):
-                return r
-        return ""
+        """The root *path* is under ("" for none). Walks up the path, so a rescan of 10,000 chosen files
+        (10,000 roots) costs a few set lookups per file, not a pass over every root."""
+        while path not in self._roots:
+            parent = os.path.dirname(path)
+            if parent == path:
+                return ""
+            path = parent
+        return path
 
     def is_unavailable(self, root: str) -> bool:
         return root in self.unavailable
