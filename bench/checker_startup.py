@@ -35,8 +35,7 @@ if forked:
     t = time.perf_counter()
     z = zygote.shared(env)
     out["zygote_ready"] = time.perf_counter() - t
-    while "_multiarray_umath" not in open(f"/proc/{z.pid}/maps").read():  # wait for its warm-up
-        time.sleep(0.01)
+    z.warm.wait(120)
     out["zygote_warm"] = time.perf_counter() - t
 child = CheckerChild(cfg, env=env)
 t = time.perf_counter()

@@ -35,7 +35,8 @@ Control protocol (an ``AF_UNIX`` ``SOCK_SEQPACKET`` pair; one JSON message per p
 - parent -> zygote: ``{"op": "fork", "memory_mb"}`` with three descriptors (the child's protocol input,
   its protocol output, its stderr); answered by ``{"type": "forked", "pid"}`` with the child's pidfd, or
   by ``{"type": "error", "message"}``. ``{"op": "quit"}`` ends the zygote and its children.
-- zygote -> parent, any time: ``{"type": "exit", "pid", "code"}`` when a child has been reaped.
+- zygote -> parent, any time: ``{"type": "exit", "pid", "code"}`` when a child has been reaped, and
+  ``{"type": "warm"}`` once, when the warm-up is done.
 
 The parent side is :class:`Zygote` (one per distinct child environment, shared by all checker children of
 the process through :func:`shared`) and :class:`ForkedProcess`, the small part of ``subprocess.Popen``'s
@@ -267,6 +268,7 @@ def serve_forever(ctl: socket.socket, idle_exit_s: float) -> int:
                     gc.collect()
                     gc.freeze()
                     idle_since = time.monotonic()
+                    _send(ctl, {"type": "warm"})
                     continue
                 if not children and idle_exit_s > 0:
                     return 0  # idle too long; the parent starts a new zygote when it needs one
@@ -432,6 +434,8 @@ class Zygote:
         self._replies: queue.SimpleQueue[tuple[dict[str, Any], list[int]] | None] = queue.SimpleQueue()
         self._dead = True
         self.forks = 0
+        # Set when the zygote has finished its warm-up: children forked from then on start warm.
+        self.warm = threading.Event()
 
     @property
     def alive(self) -> bool:
@@ -506,6 +510,8 @@ class Zygote:
                         self._cond.notify_all()
                     for fd in fds:
                         os.close(fd)
+                elif message.get("type") == "warm":
+                    self.warm.set()
                 else:
                     self._replies.put((message, fds))
         except (OSError, ValueError):
