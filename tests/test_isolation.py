@@ -372,7 +372,7 @@ def test_answer_waiting_while_the_caller_was_away_is_not_a_stall(media):
     # The queued file is done long before the caller asks; the idle child waiting for its next request
     # must not be taken for stalled storage (nor the answer for a timeout).
     cfg = IsolationConfig(
-        min_timeout_s=0.5,
+        min_timeout_s=1.5,
         base_timeout_s=0.0,
         hard_limit_factor=2.0,
         stall_timeout_s=0.5,
@@ -380,7 +380,7 @@ def test_answer_waiting_while_the_caller_was_away_is_not_a_stall(media):
     )
     with CheckerChild(cfg) as child:
         child.check(str(media["png"]), then=str(media["mp4"]))
-        time.sleep(2.0)  # past the stall limit, the timeout and its hard limit
+        time.sleep(4.0)  # past the stall limit, the timeout and its hard limit (3 s)
         result = child.check(str(media["mp4"]))
         assert _comparable(result) == _comparable(checkers.check(str(media["mp4"])))
         assert child.spawn_count == 1
