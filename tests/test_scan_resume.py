@@ -199,3 +199,25 @@ def test_progress_line_says_how_much_was_done_before_resuming():
     printer(PhaseChanged("id", "scanning", 3, 3))
     printer(Progress(85, 100, 850, 1000, 1.0, 10.0, 15.0, (), files_before=80))
     assert "85.0% 85/100 files (80 before resuming)" in stream.getvalue() and "ETA 00:15" in stream.getvalue()
+
+
+def test_the_start_line_names_a_few_roots_not_thousands():
+    from pixelprobe_tui.core.events import ScanStarted
+
+    stream = io.StringIO()
+    ProgressPrinter(stream, tty=False)(
+        ScanStarted("id", tuple(f"/lib/f{i}.mp4" for i in range(5000)), False, False)
+    )
+    assert stream.getvalue() == "scanning /lib/f0.mp4, /lib/f1.mp4, /lib/f2.mp4 and 4997 more\n"
+
+
+def test_a_run_that_escapes_early_does_not_block_this_process_forever(db, library):
+    root = str(library["video"].parents[1])
+
+    def stop_at_once(event):
+        raise KeyboardInterrupt  # as a second Ctrl-C can, before the run has recorded anything
+
+    with pytest.raises(KeyboardInterrupt):
+        ScanService(db, SETTINGS, stop_at_once).start([root])
+    summary = ScanService(db, SETTINGS).start([root])  # refused before: "a scan is already running"
+    assert summary.status == "completed" and summary.resumed and summary.files_checked == 3

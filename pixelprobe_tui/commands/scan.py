@@ -91,7 +91,9 @@ class ProgressPrinter:
             self._phase = event.phase
             self._line(f"phase {event.number}/{event.total}: {event.phase}")
         elif isinstance(event, ScanStarted):
-            roots = ", ".join(display_path(r) for r in event.roots)
+            shown = [display_path(r) for r in event.roots[:3]]  # a rescan of chosen files has thousands
+            more = len(event.roots) - len(shown)
+            roots = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
             self._line(f"scanning {roots}" + (" (deep)" if event.deep else ""))
         elif isinstance(event, DiscoveryProgress):
             self._line(

@@ -80,6 +80,7 @@ from pixelprobe_tui.services.scan_lock import (
     ScanClaim,
     claim_scan,
     release_claim,
+    release_run,
 )
 from pixelprobe_tui.services.scan_lock import request_cancel as request_cancel_in_db
 from pixelprobe_tui.services.scan_writer import (
@@ -391,6 +392,11 @@ class ScanService:
                 if claim.resumed:
                     log.info("resuming interrupted scan %s started %s", claim.scan_id, claim.start_time)
                 return _Run(self, claim, roots, kept, dropped, exclusions, ignore, file_mode).run()
+        except BaseException:
+            # A run that escapes before it records its end must not stay "running" under this (live)
+            # process, which would refuse every later scan here; left ownerless, the next start resumes it.
+            release_run(self.db, claim)
+            raise
         finally:
             self._scan_id = None
             release_claim(claim)

@@ -105,7 +105,9 @@ def _pid_alive(pid: int, last_seen: dt.datetime | None = None) -> bool:
 
 
 def owner_alive(owner: str | None, heartbeat: dt.datetime | None, now: dt.datetime | None = None) -> bool:
-    """Whether the run recorded with *owner* and *heartbeat* is still going."""
+    """Whether the run recorded with *owner* and *heartbeat* is still going (a run without owner is not)."""
+    if not owner:
+        return False
     now = now or utcnow()
     host, _, pid = (owner or "").rpartition(":")
     if host == socket.gethostname() and pid.isdigit():
@@ -381,6 +383,18 @@ def release_claim(claim: ScanClaim) -> None:
     if claim._lock_conn is not None:
         _unlock(claim._lock_conn)
         claim._lock_conn = None
+
+
+def release_run(db: Database, claim: ScanClaim) -> None:
+    """Leave the claimed run ownerless if it is still ``running`` (it ended without recording its end):
+    the next start then treats it as interrupted (resumes or closes it). Best effort: never raises."""
+    t = cast(sa.Table, ScanState.__table__)
+    with contextlib.suppress(Exception), db.engine.begin() as conn:
+        conn.execute(
+            sa.update(t)
+            .where(t.c.id == claim.scan_id, t.c.status == "running", t.c.owner == claim.owner)
+            .values(owner=None, current_files=None)
+        )
 
 
 def request_cancel(db: Database, scan_id: uuid.UUID | str | None = None) -> bool:
