@@ -204,3 +204,18 @@ def test_cancel_and_bad_mode(db, library):
     with db.engine.connect() as conn:
         state = conn.execute(sa.select(CleanupState)).one()
     assert state.is_cancelled and state.phase == "cancelled"
+
+
+def test_json_summary_gives_names_that_are_not_utf8_back_exactly(db, tmp_path: Path):
+    import base64
+    import json
+
+    root = tmp_path / "lib"
+    touch(root / "kept.jpg")
+    gone = os.path.join(os.fsencode(root), b"caf\xe9\n.jpg")  # not UTF-8, and a line break
+    add_records(db, [root / "kept.jpg", gone])
+    summary = CleanupService(db, default_settings()).run("preview", roots=[str(root)])
+    data = json.loads(json.dumps(summary.to_dict()))  # what `cleanup --json` prints, parsed back
+    assert data["missing_paths"] == [os.fsdecode(gone).replace("\udce9", "\ufffd")]
+    assert [base64.b64decode(b) for b in data["missing_paths_b64"]] == [gone]
+    assert data["roots"][0]["root"] == str(root) and "root_b64" not in data["roots"][0]

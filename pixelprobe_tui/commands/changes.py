@@ -12,6 +12,7 @@ import sys
 
 from pixelprobe_tui.commands import add_database_option, cancelled_by_signals, database_from_args
 from pixelprobe_tui.commands.schedule import MaintenanceProgressPrinter
+from pixelprobe_tui.core.discovery import display_path
 from pixelprobe_tui.services.changes import ChangesSummary, FileChangesService
 
 
@@ -53,14 +54,16 @@ def run_changes(args: argparse.Namespace) -> int:
 
 def _print(s: ChangesSummary, limit: int) -> None:
     for r in s.unavailable_roots:
-        print(f"root unavailable: {r.root} ({r.reason}); {r.records} record(s) left alone")
+        print(f"root unavailable: {display_path(r.root)} ({r.reason}); {r.records} record(s) left alone")
     for item in s.bitrot_files[:limit]:
-        print(f"BITROT   {item['path']}  (stored {item['stored_hash']}, now {item['current_hash']})")
+        print(
+            f"BITROT   {display_path(item['path'])}  (stored {item['stored_hash']}, now {item['current_hash']})"
+        )
     for title, paths in (("modified", s.modified_paths), ("missing", s.missing_paths)):
         for path in paths[:limit]:
-            print(f"{title:<8} {path}")
+            print(f"{title:<8} {display_path(path)}")
     for path, reason in s.unreadable_examples[:limit]:
-        print(f"unreadable {path} ({reason})")
+        print(f"unreadable {display_path(path)} ({display_path(reason)})")
     if s.rescan_error:
         print(
             f"pixelprobe: {s.rescan_skipped} changed file(s) not rescanned: {s.rescan_error}", file=sys.stderr

@@ -8,6 +8,7 @@ import sys
 
 from pixelprobe_tui.commands import add_database_option, cancelled_by_signals, database_from_args
 from pixelprobe_tui.commands.schedule import MaintenanceProgressPrinter
+from pixelprobe_tui.core.discovery import display_path
 from pixelprobe_tui.services.cleanup import CleanupService, CleanupSummary
 
 
@@ -51,16 +52,16 @@ def run_cleanup(args: argparse.Namespace) -> int:
 
 def _print(s: CleanupSummary, limit: int) -> None:
     for r in s.unavailable_roots:
-        print(f"root unavailable: {r.root} ({r.reason}); {r.records} record(s) left alone")
+        print(f"root unavailable: {display_path(r.root)} ({r.reason}); {r.records} record(s) left alone")
     if s.preview:
         title = {"preview": "would go", "mark": "gone (marked)", "apply": "gone (deleted)"}[s.mode]
         print(f"{title}:")
         for p in s.preview[:limit]:
-            print(f"  {p}")
+            print(f"  {display_path(p)}")
         if s.missing > min(limit, len(s.preview)):
             print(f"  ... and {s.missing - min(limit, len(s.preview))} more")
     for path, reason in s.unverifiable_examples[:10]:
-        print(f"left alone: {path} ({reason})")
+        print(f"left alone: {display_path(path)} ({display_path(reason)})")
     done = {
         "preview": f"{s.missing} gone (dry run: nothing changed)",
         "mark": f"{s.missing} gone, {s.marked} newly marked; delete them with --apply",

@@ -44,7 +44,14 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from pixelprobe_tui.core.discovery import display_path, path_from_row, path_to_db
+from pixelprobe_tui.core.discovery import (
+    display_path,
+    json_path_fields,
+    json_path_list_fields,
+    json_safe,
+    path_from_row,
+    path_to_db,
+)
 from pixelprobe_tui.core.hashing import HASH_ALGORITHM, StorageStalled, hash_file, parse_hash
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import FileChangesState, ScanResult, utcnow
@@ -103,6 +110,7 @@ class ChangesSummary:
     marks_lapsed: int = 0
     duration: float = 0.0
     roots: list[RootStatus] = field(default_factory=list)
+    # File system paths (``display_path`` them to print); JSON gets them as the CLI prints paths.
     bitrot_files: list[dict[str, str]] = field(default_factory=list)  # path, stored_hash, current_hash
     modified_paths: list[str] = field(default_factory=list)
     missing_paths: list[str] = field(default_factory=list)
@@ -132,10 +140,12 @@ class ChangesSummary:
             "rescan_error": self.rescan_error,
             "marks_lapsed": self.marks_lapsed,
             "roots": [r.to_dict() for r in self.roots],
-            "bitrot_files": self.bitrot_files,
-            "modified_paths": self.modified_paths,
-            "missing_paths": self.missing_paths,
-            "unreadable_examples": [{"path": p, "reason": r} for p, r in self.unreadable_examples],
+            "bitrot_files": [{**f, **json_path_fields("path", f["path"])} for f in self.bitrot_files],
+            **json_path_list_fields("modified_paths", self.modified_paths),
+            **json_path_list_fields("missing_paths", self.missing_paths),
+            "unreadable_examples": [
+                {**json_path_fields("path", p), "reason": json_safe(r)} for p, r in self.unreadable_examples
+            ],
             "changes_id": self.changes_id,
             "report_id": self.report_id,
             "duration": round(self.duration, 3),
@@ -471,22 +481,22 @@ class _Run:
         elif o.kind == "modified":
             s.modified += 1
             if len(s.modified_paths) < EXAMPLES:
-                s.modified_paths.append(display)
+                s.modified_paths.append(o.path)
         elif o.kind == "bitrot":
             s.bitrot += 1
             log.warning("bitrot suspected: %s (stored %s, now %s)", display, o.row.file_hash, o.new_hash)
             if len(s.bitrot_files) < EXAMPLES * 10:
                 s.bitrot_files.append(
-                    {"path": display, "stored_hash": o.row.file_hash, "current_hash": o.new_hash or ""}
+                    {"path": o.path, "stored_hash": o.row.file_hash, "current_hash": o.new_hash or ""}
                 )
         elif o.kind == "missing":
             s.missing += 1
             if len(s.missing_paths) < EXAMPLES:
-                s.missing_paths.append(display)
+                s.missing_paths.append(o.path)
         elif o.kind == "unreadable":
             s.unreadable += 1
             if len(s.unreadable_examples) < 20:
-                s.unreadable_examples.append((display, o.reason or "unknown"))
+                s.unreadable_examples.append((o.path, o.reason or "unknown"))
 
     # -- writes --------------------------------------------------------------------------------------------
 

@@ -36,7 +36,15 @@ from typing import Any, Literal, cast
 
 import sqlalchemy as sa
 
-from pixelprobe_tui.core.discovery import display_path, path_from_db, path_from_row, path_to_db
+from pixelprobe_tui.core.discovery import (
+    display_path,
+    json_path_fields,
+    json_path_list_fields,
+    json_safe,
+    path_from_db,
+    path_from_row,
+    path_to_db,
+)
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import CleanupState, ScanResult, ScanState, utcnow
 from pixelprobe_tui.errors import ConfigError, DatabaseError
@@ -65,10 +73,11 @@ class RootStatus:
     records: int = 0  # records under it (counted for unavailable roots)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the root as the CLI prints paths (text, plus ``root_b64`` for a name not UTF-8)."""
         return {
-            "root": display_path(self.root),
+            **json_path_fields("root", self.root),
             "available": self.available,
-            "reason": self.reason,
+            "reason": json_safe(self.reason),
             "records": self.records,
         }
 
@@ -98,8 +107,10 @@ class CleanupSummary:
     unverifiable: int = 0  # absent, but the evidence is not conclusive (left alone)
     skipped_unavailable_root: int = 0
     roots: list[RootStatus] = field(default_factory=list)
-    preview: list[str] = field(default_factory=list)  # display paths of gone records (first PREVIEW_LIMIT)
-    unverifiable_examples: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), a few
+    # File system paths (``display_path`` them to print): gone records (the first PREVIEW_LIMIT), and a few
+    # (path, reason) left alone.
+    preview: list[str] = field(default_factory=list)
+    unverifiable_examples: list[tuple[str, str]] = field(default_factory=list)
     cleanup_id: str | None = None
     report_id: int | None = None
     seconds: float = 0.0
@@ -109,6 +120,7 @@ class CleanupSummary:
         return [r for r in self.roots if not r.available]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; paths as the CLI prints them (``discovery.json_path_fields``)."""
         return {
             "mode": self.mode,
             "status": self.status,
@@ -121,9 +133,11 @@ class CleanupSummary:
             "unverifiable": self.unverifiable,
             "skipped_unavailable_root": self.skipped_unavailable_root,
             "roots": [r.to_dict() for r in self.roots],
-            "missing_paths": self.preview,
+            **json_path_list_fields("missing_paths", self.preview),
             "missing_paths_truncated": self.missing > len(self.preview),
-            "unverifiable_examples": [{"path": p, "reason": r} for p, r in self.unverifiable_examples],
+            "unverifiable_examples": [
+                {**json_path_fields("path", p), "reason": json_safe(r)} for p, r in self.unverifiable_examples
+            ],
             "cleanup_id": self.cleanup_id,
             "report_id": self.report_id,
             "seconds": round(self.seconds, 3),
@@ -355,11 +369,11 @@ class CleanupService:
                     summary.missing += 1
                     gone.append(r.id)
                     if len(summary.preview) < self.preview_limit:
-                        summary.preview.append(display_path(path))
+                        summary.preview.append(path)
                 elif verdict == "unverifiable":
                     summary.unverifiable += 1
                     if len(summary.unverifiable_examples) < 20:
-                        summary.unverifiable_examples.append((display_path(path), reason or "unknown"))
+                        summary.unverifiable_examples.append((path, reason or "unknown"))
             if mode != "preview":
                 self._write(gone, back, summary, mode)
             now = time.monotonic()
@@ -404,6 +418,8 @@ class CleanupService:
         if summary.mode != "preview":
             details = summary.to_dict()
             details["missing_paths"] = details["missing_paths"][:100]
+            if "missing_paths_b64" in details:
+                details["missing_paths_b64"] = details["missing_paths_b64"][:100]
             report = {
                 "total_files": summary.checked,
                 "healthy_files": summary.present,

@@ -45,7 +45,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from pixelprobe_tui.core.discovery import path_from_db, path_to_db
+from pixelprobe_tui.core.discovery import json_path_list_fields, path_from_db, path_to_db
 from pixelprobe_tui.core.schedule import (
     PREVIEW_RUNS,
     ScheduleSpec,
@@ -107,7 +107,7 @@ class ScheduleInfo:
         return parse_schedule(self.schedule_value, kind)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (ISO 8601 UTC times)."""
+        """JSON-ready form (ISO 8601 UTC times; paths as the CLI prints them, ``discovery.json_path_fields``)."""
 
         def iso(v: dt.datetime | None) -> str | None:
             return v.astimezone(dt.UTC).isoformat() if v is not None else None
@@ -118,7 +118,7 @@ class ScheduleInfo:
             "scan_type": self.scan_type,
             "schedule_type": self.schedule_type,
             "schedule_value": self.schedule_value,
-            "scan_paths": list(self.scan_paths),
+            **json_path_list_fields("scan_paths", self.scan_paths),
             "is_active": self.is_active,
             "force_rescan": self.force_rescan,
             "last_run": iso(self.last_run),

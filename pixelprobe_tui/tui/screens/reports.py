@@ -54,8 +54,8 @@ def report_details(r: ReportRow) -> Table:
     if r.details:
         details = r.details if isinstance(r.details, dict) else {"details": r.details}
         for key, value in details.items():
-            if value in (None, [], {}, ""):
-                continue  # an empty list says nothing: keep the panel to what the run found
+            if value in (None, [], {}, "") or str(key).endswith("_b64"):
+                continue  # an empty list says nothing, raw bytes in base64 are for scripts
             table.add_row(str(key).replace("_", " "), detail_text(value))
     return table
 

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from pixelprobe_tui.core.discovery import display_path
 from pixelprobe_tui.services.cleanup import CleanupSummary
 
 CLEANUP_EXAMPLES = 8
@@ -69,12 +70,12 @@ def cleanup_text(summary: CleanupSummary, examples: int = CLEANUP_EXAMPLES) -> T
         text.append(f", {summary.unverifiable:,} absent but unverifiable (left alone)")
     text.append(".\n")
     for root in summary.unavailable_roots:
-        text.append(f"Root {root.root} {root.reason or 'unavailable'}: its {root.records:,} records are kept.\n",
+        text.append(f"Root {display_path(root.root)} {root.reason or 'unavailable'}: its {root.records:,} records are kept.\n",
                     style="yellow")  # fmt: skip
     if summary.preview:
         text.append("\nRecords of files that are gone:\n", style="bold")
         for path in summary.preview[:examples]:
-            text.append(f"  {path}\n", style="dim")
+            text.append(f"  {display_path(path)}\n", style="dim")
         more = summary.missing - min(examples, len(summary.preview))
         if more > 0:
             text.append(f"  … and {more:,} more\n", style="dim")
