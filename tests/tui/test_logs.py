@@ -149,7 +149,9 @@ def test_no_entries(empty_db: Database) -> None:
             await pilot.press("4")
             screen = app.screen
             await wait_for(pilot, lambda: shown(screen), what="message")  # type: ignore[arg-type]
-            assert "No log entries match." in shown(screen)[0]  # type: ignore[arg-type]
+            assert "No log entries yet" in shown(screen)[0]  # type: ignore[arg-type]
+            await pilot.press("slash", *"nothing like this", "enter")  # a filter that matches nothing says so
+            await wait_for(pilot, lambda: "No log entries match" in shown(screen)[0], what="filtered")  # type: ignore[arg-type]
         with empty_db.engine.connect() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(LogEntry)).scalar() == 0
 

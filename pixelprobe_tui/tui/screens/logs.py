@@ -114,7 +114,16 @@ class LogsScreen(ModeScreen):
         self.shown = 0
         self._append(rows)
         if not rows:
-            log.write(Text("No log entries match.", style="dim"))
+            filters = self._filters()
+            narrowed = filters["min_level"] != "DEBUG" or filters["scan_id"] or filters["text"]
+            log.write(
+                Text(
+                    "No log entries match: l, s and / change the filters."
+                    if narrowed
+                    else "No log entries yet: scans, cleanups and schedules log here as they run.",
+                    style="dim",
+                )
+            )
         self.last_id = max((r.id for r in rows), default=self.last_id)
         self._title()
 
