@@ -437,3 +437,17 @@ def test_recent_reports_newest_first(db: Database) -> None:
 )
 def test_format_size(n: int | None, text: str) -> None:
     assert browse.format_size(n) == text
+
+
+def test_a_long_path_shows_searches_and_selects_as_its_whole_path(db: Database) -> None:
+    long_path = "/m/" + "deep/" * 700 + "needle/" + "x" * 20 + ".mkv"
+    key, whole = path_to_db(long_path), path_to_db(long_path, full=True)
+    assert key != whole
+    with db.session() as s:
+        s.add(ScanResult(file_path=key, file_path_full=whole))
+        s.add(ScanResult(file_path="/m/short.mkv"))
+    (row,) = ResultsBrowser(db, ResultsQuery(path_text="NEEDLE")).page_after(None, 5)
+    assert row.path == long_path
+    assert browse.selected_paths(db, Selection(ids=frozenset({row.id}))) == [long_path]
+    detail = browse.result_detail(db, row.id)
+    assert detail is not None and detail.raw_path == long_path

@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from pixelprobe_tui.core.discovery import path_to_db
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.migrate import downgrade, upgrade
 from pixelprobe_tui.db.models import SCAN_RESULT_PATHS, ScanResult
@@ -123,7 +124,7 @@ def test_downgrade_and_upgrade_move_the_index_and_refill_the_table(db: Database)
         inspector = sa.inspect(db.engine)
         return set(inspector.get_table_names()), {ix["name"] for ix in inspector.get_indexes("scan_results")}
 
-    downgrade(db, "0003")
+    downgrade(db, "0003")  # through 0005 and 0004
     tables, indexes = objects()
     assert "scan_result_paths" not in tables
     assert ("ix_scan_results_file_path_trgm" in indexes) == bool(has_trgm)
@@ -137,3 +138,24 @@ def test_downgrade_and_upgrade_move_the_index_and_refill_the_table(db: Database)
     results, paths = both(db)
     assert len(results) == 7 and paths == results
     assert ResultsBrowser(db, ResultsQuery(path_text="after-downgrade")).count() == 1
+
+
+def test_a_long_path_is_searched_by_its_whole_path_not_its_key(db: Database) -> None:
+    _postgres_only(db)
+    long_path = "/m/" + "deep/" * 700 + "needle-in-the-middle/" + "more/" * 100 + "clip.mkv"
+    key, whole = path_to_db(long_path), path_to_db(long_path, full=True)
+    assert key != whole and "needle" not in key  # the key keeps the beginning and the name only
+    with db.engine.begin() as conn:
+        scan_writer.upsert_results(conn, db.dialect, [{**writer_row(key, "h1"), "file_path_full": whole}])
+    with db.engine.connect() as conn:
+        stored = conn.execute(sa.select(SCAN_RESULT_PATHS.c.file_path)).scalar_one()
+    assert stored == whole
+    (row,) = ResultsBrowser(db, ResultsQuery(path_text="NEEDLE-in")).page_after(None, 5)
+    assert row.path == long_path
+    assert browse.selected_paths(db, Selection(ids=frozenset({row.id}))) == [long_path]
+
+    renamed = whole.replace("needle", "thread")
+    with db.engine.begin() as conn:  # the whole path changes, the key (beginning and name) does not
+        conn.execute(sa.update(ScanResult.__table__).values(file_path_full=renamed))
+    assert ResultsBrowser(db, ResultsQuery(path_text="needle")).count() == 0
+    assert ResultsBrowser(db, ResultsQuery(path_text="thread-in")).count() == 1

@@ -26,7 +26,7 @@ from typing import Any, Literal, cast
 
 import sqlalchemy as sa
 
-from pixelprobe_tui.core.discovery import Exclusions, display_path, path_from_db
+from pixelprobe_tui.core.discovery import Exclusions, display_path, path_from_db, path_from_row
 from pixelprobe_tui.core.verdict import Finding, IgnoreRules, Severity
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import (
@@ -86,12 +86,13 @@ class ResultsQuery:
         return replace(self, **changes)
 
     def conditions(self, dialect: str = "") -> list[sa.ColumnElement[bool]]:
-        """The WHERE conditions of the filters. The path search is case-insensitive (for ASCII on SQLite,
-        whose LIKE already is: no lower() on every row there). On PostgreSQL (``dialect="postgresql"``) it
-        is ``file_path ILIKE`` over ``scan_result_paths``, the side table of revision 0004 whose pg_trgm index
-        serves it when the server has the extension; any other ``dialect`` gets the portable ILIKE on
-        scan_results itself."""
+        """The WHERE conditions of the filters. The path search matches the whole path (a long path's
+        ``file_path_full``, not its key) case-insensitively (for ASCII on SQLite, whose LIKE already is: no
+        lower() on every row there). On PostgreSQL (``dialect="postgresql"``) it is ``file_path ILIKE`` over
+        ``scan_result_paths``, the side table of revisions 0004 and 0006 whose pg_trgm index serves it when the
+        server has the extension; any other ``dialect`` gets the portable ILIKE on scan_results itself."""
         c = ScanResult.__table__.c
+        whole_path = sa.func.coalesce(c.file_path_full, c.file_path)
         out: list[sa.ColumnElement[bool]] = []
         if self.statuses:
             out.append(c.scan_status.in_(sorted(self.statuses)))
@@ -99,7 +100,7 @@ class ResultsQuery:
             out.append(c.media_family.in_(sorted(self.families)))
         if self.path_text:
             if dialect == "sqlite":
-                out.append(c.file_path.contains(self.path_text, autoescape=True))
+                out.append(whole_path.contains(self.path_text, autoescape=True))
             elif dialect == "postgresql":
                 paths = SCAN_RESULT_PATHS.c
                 matching = sa.select(paths.id).where(
@@ -107,7 +108,7 @@ class ResultsQuery:
                 )
                 out.append(c.id.in_(matching))
             else:
-                out.append(c.file_path.icontains(self.path_text, autoescape=True))
+                out.append(whole_path.icontains(self.path_text, autoescape=True))
         if self.marked_good is not None:
             out.append(c.marked_as_good == (sa.true() if self.marked_good else sa.false()))
         if self.bitrot:
@@ -160,6 +161,7 @@ class ResultRow:
 _ROW_COLUMNS = (
     ScanResult.__table__.c.id,
     ScanResult.__table__.c.file_path,
+    ScanResult.__table__.c.file_path_full,
     ScanResult.__table__.c.scan_status,
     ScanResult.__table__.c.media_family,
     ScanResult.__table__.c.file_size,
@@ -321,7 +323,7 @@ class ResultsBrowser:
 def _row(r: sa.Row[Any]) -> ResultRow:
     return ResultRow(
         id=int(r.id),
-        path=display_path(path_from_db(r.file_path)),
+        path=display_path(path_from_row(r.file_path, r.file_path_full)),
         status=r.scan_status,
         family=r.media_family,
         size=r.file_size,
@@ -520,9 +522,10 @@ def selected_paths(db: Database, selection: Selection, limit: int = 100_000) -> 
     found: set[str] = set()
     with db.engine.connect() as conn:
         for where in selection.where_clauses(db.dialect):
-            stmt = sa.select(c.file_path).where(*where).order_by(c.file_path).limit(limit)
-            found.update(conn.execute(stmt).scalars())
-    return [path_from_db(p) for p in sorted(found)[:limit]]
+            stmt = sa.select(c.file_path, c.file_path_full).where(*where).order_by(c.file_path).limit(limit)
+            found.update((r.file_path, r.file_path_full) for r in conn.execute(stmt))
+    # A long path's key sorts as its beginning would: the order is by stored path either way.
+    return [path_from_row(key, full) for key, full in sorted(found, key=lambda r: r[0])[:limit]]
 
 
 # -- one file ---------------------------------------------------------------------------------------------------
@@ -593,7 +596,7 @@ def result_detail(db: Database, result_id: int) -> ResultDetail | None:
     if isinstance(media, str):
         with contextlib.suppress(ValueError):
             media = json.loads(media)
-    raw = path_from_db(fields["file_path"])
+    raw = path_from_row(fields["file_path"], fields.get("file_path_full"))
     return ResultDetail(
         id=int(fields["id"]),
         path=display_path(raw),
