@@ -221,3 +221,14 @@ def test_a_run_that_escapes_early_does_not_block_this_process_forever(db, librar
         ScanService(db, SETTINGS, stop_at_once).start([root])
     summary = ScanService(db, SETTINGS).start([root])  # refused before: "a scan is already running"
     assert summary.status == "completed" and summary.resumed and summary.files_checked == 3
+
+
+def test_a_file_recorded_as_gone_that_is_back_unchanged_exists_again(db, library):
+    root = str(library["video"].parents[1])
+    ScanService(db, SETTINGS).start([root])
+    with db.session() as s:  # what cleanup's "mark" does while a disk is away
+        s.execute(sa.update(ScanResult).values(file_exists=False))
+    summary = ScanService(db, SETTINGS).start([root])
+    assert summary.skipped_unchanged == 3 and summary.files_checked == 0  # not read again
+    with db.session() as s:
+        assert s.scalars(sa.select(ScanResult.file_exists)).all() == [True, True, True]

@@ -619,10 +619,17 @@ class _Run:
                 t.c.scan_date,
                 t.c.is_corrupted,
                 t.c.marked_as_good,
+                t.c.file_exists,
             ).where(t.c.file_path.in_(list(by_path)))
         ).all()
         conn.rollback()  # end the read transaction: never hold a snapshot open across batches
         known = {r.file_path: r for r in rows}
+        # Recorded as gone (cleanup marks them), yet here: an unchanged file is not read again, so say it
+        # exists now, or the results would go on calling it missing.
+        back = [r.file_path for r in rows if not r.file_exists]
+        if back:
+            with self.db.engine.begin() as wconn:
+                wconn.execute(sa.update(t).where(t.c.file_path.in_(back)).values(file_exists=True))
         run_start = self.claim.start_time
         s = self.summary
         for db_path, f in by_path.items():
