@@ -318,3 +318,16 @@ def test_zygote_warms_up_in_a_quiet_moment_and_later_children_start_warm():
         proc.stdout.close()
     finally:
         z.close()
+
+
+def test_zygote_that_gained_a_thread_refuses_to_fork_and_children_start_from_scratch(png):
+    env = {**HOOKS, "PIXELPROBE_TEST_ZYGOTE_THREAD": "1"}  # the zygote starts a thread once ready
+    with CheckerChild(env=env) as first, CheckerChild(env=env) as second:
+        assert first.check(str(png)).verdict == Verdict.HEALTHY
+        assert _ppid(first.pid) == os.getpid()  # refused by the zygote: started from scratch
+        assert not zygote.running(env)  # the unsafe zygote ended itself
+        unsafe = zygote._shared.get(zygote._key(env))
+        assert unsafe is not None and unsafe.forks == 0
+        assert second.check(str(png)).verdict == Verdict.HEALTHY
+        assert _ppid(second.pid) == os.getpid()
+        assert zygote._shared.get(zygote._key(env)) is unsafe  # no new zygote tried for the second child

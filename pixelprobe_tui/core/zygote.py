@@ -70,9 +70,12 @@ from pixelprobe_tui.errors import PixelProbeError
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
-# The warm-up waits for this long a quiet moment after ready: the first fork requests come before it.
+# After ready, the warm-up starts once no request has come for this long: a run's first fork requests
+# are served before it.
 _WARM_UP_AFTER_MS = 100
 _MAX_PACKET = 65536
+# Test hook (with PIXELPROBE_TEST_HOOKS=1): the zygote starts a thread once ready, as a library might.
+_THREAD_HOOK = "PIXELPROBE_TEST_ZYGOTE_THREAD"
 # Environment for the zygote: numpy (imported by simplejpeg) would otherwise start an OpenBLAS thread
 # pool, and a process with threads must not fork.
 _SINGLE_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -250,6 +253,9 @@ def serve_forever(ctl: socket.socket, idle_exit_s: float) -> int:
     warm = False
     try:
         _send(ctl, {"type": "ready", "pid": os.getpid(), "tool_versions": versions})
+        if os.environ.get("PIXELPROBE_TEST_HOOKS") == "1" and os.environ.get(_THREAD_HOOK) == "1":
+            # Test only: a library that starts a thread after start-up.
+            threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
         while True:
             if not warm:
                 wait_ms: int | None = _WARM_UP_AFTER_MS
@@ -301,7 +307,7 @@ def serve_forever(ctl: socket.socket, idle_exit_s: float) -> int:
                     finally:
                         os.close(pidfd)
                 except RuntimeError as exc:  # threads appeared: this zygote must not fork again
-                    _send(ctl, {"type": "error", "message": str(exc)})
+                    _send(ctl, {"type": "error", "message": str(exc), "unsafe": True})
                     return 1
                 except OSError as exc:
                     if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
@@ -421,6 +427,7 @@ class Zygote:
         idle_exit_s: float = 600.0,
     ) -> None:
         self._env = dict(os.environ if env is None else env)
+        self._key = _key(env)
         self.start_timeout_s = start_timeout_s
         self.idle_exit_s = idle_exit_s
         self.pid: int | None = None
@@ -563,7 +570,11 @@ class Zygote:
             if message.get("type") != "forked" or len(fds) != 1:
                 for fd in fds:
                     os.close(fd)
-                raise ZygoteError(str(message.get("message") or "the checker zygote could not fork"))
+                detail = str(message.get("message") or "the checker zygote could not fork")
+                if message.get("unsafe"):  # a new zygote would end the same way: not again for a while
+                    _failed_until[self._key] = time.monotonic() + _RETRY_AFTER_S
+                    log.warning("%s; starting checker processes from scratch", detail)
+                raise ZygoteError(detail)
         except BaseException:
             for fd in ours:
                 os.close(fd)
