@@ -1,7 +1,9 @@
 """``pixelprobe check FILE...``: check files now, without a database.
 
-Files run through the same isolated checker children as a scan. Exit status 1 when any file is corrupted,
-0 otherwise (unreadable and unsupported files are reported but are not evidence of damage).
+Files run through the same isolated checker children as a scan. Directories are walked as a scan walks them
+(``discovery.walk``); what could not be examined (an unreadable directory) or was left alone (a FIFO with a
+media name) is said on stderr. Exit status 1 when any file is corrupted, 0 otherwise (unreadable and
+unsupported files are reported but are not evidence of damage).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-from pixelprobe_tui.core.discovery import display_path, json_path_fields, json_safe
+from pixelprobe_tui.core.discovery import WalkIssue, display_path, json_path_fields, json_safe, walk
 from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, IgnoreRules, Severity, Verdict
 
 
@@ -49,17 +51,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def expand(paths: Iterable[str]) -> Iterator[str]:
-    """Files as given, and media files under directories (sorted, media extensions only)."""
-    from pixelprobe_tui.core.media import is_supported
-
+def expand(paths: Iterable[str], on_issue: Callable[[WalkIssue], None] | None = None) -> Iterator[str]:
+    """Files as given, and media files under directories, walked as a scan walks them (name order, junk
+    skipped, symlinks not followed, FIFOs and devices never opened). What a walk could not examine or
+    left alone (an unreadable directory, a FIFO with a media name) goes to *on_issue*."""
     for path in paths:
         if os.path.isdir(path):
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                for name in sorted(files):
-                    if is_supported(name):
-                        yield os.path.join(root, name)
+            yield from (f.path for f in walk([path], on_error=on_issue))
         else:
             yield path
 
@@ -89,8 +87,15 @@ def run(args: argparse.Namespace) -> int:
     config = IsolationConfig() if args.memory_mb is None else IsolationConfig(memory_mb=args.memory_mb)
     rules = IgnoreRules(args.ignore)
     counts: Counter[str] = Counter()
+    unexamined = 0
+
+    def on_issue(issue: WalkIssue) -> None:
+        nonlocal unexamined
+        unexamined += issue.makes_incomplete
+        print(f"pixelprobe: {display_path(issue.path)}: {issue.message}", file=sys.stderr, flush=True)
+
     with CheckerPool(max(1, args.workers), config) as pool:
-        for result in pool.check_many(expand(args.paths), options, rules):
+        for result in pool.check_many(expand(args.paths, on_issue), options, rules):
             counts[result.verdict.value] += 1
             if args.json:
                 print(json.dumps(json_record(result), ensure_ascii=False), flush=True)
@@ -100,4 +105,6 @@ def run(args: argparse.Namespace) -> int:
         total = sum(counts.values())
         parts = ", ".join(f"{counts[v.value]} {v.value}" for v in Verdict if counts[v.value])
         print(f"{total} file{'s' if total != 1 else ''}: {parts or 'nothing checked'}", file=sys.stderr)
+    if unexamined:
+        print(f"pixelprobe: {unexamined} path(s) could not be examined (see above)", file=sys.stderr)
     return 1 if counts[Verdict.CORRUPTED.value] else 0
