@@ -157,15 +157,15 @@ class ResultsGrid(ScrollView, can_focus=True):
         }
         & > .results-grid--selected { background: $accent 30%; }
         & > .results-grid--placeholder { color: $text-disabled; }
-        & > .results-grid--healthy { color: $success; }
-        & > .results-grid--warning { color: $warning; }
-        & > .results-grid--corrupted { color: $error; text-style: bold; }
+        & > .results-grid--healthy { color: $text-success; }
+        & > .results-grid--warning { color: $text-warning; }
+        & > .results-grid--corrupted { color: $text-error; text-style: bold; }
         & > .results-grid--unreadable { color: $secondary; }
         & > .results-grid--unsupported { color: $text-muted; }
         & > .results-grid--pending { color: $text-muted; }
-        & > .results-grid--good { color: $success; }
+        & > .results-grid--good { color: $text-success; }
         /* A tint, not a text colour: the row's text stays readable in light and dark themes. */
-        & > .results-grid--bitrot { background: $warning 25%; }
+        & > .results-grid--bitrot { background: $warning 15%; }
         & > .results-grid--bitrot-mark { color: $text-error; text-style: bold; }
     }
     """
