@@ -1923,7 +1923,6 @@ image(
     "jpg_lossless_ljpeg",
     "jpg",
     _ff(*VIDEO, "-frames:v", "1", "-c:v", "ljpeg", "-pix_fmt", "bgr24", "-f", "image2"),
-    allowed=("unsupported_variant",),  # libjpeg-turbo 2.x has no lossless JPEG: honest, not damage
 )
 image("jpg_jpegls", "jpg", _ff(*VIDEO, "-frames:v", "1", "-c:v", "jpegls", "-f", "image2"))
 image(
@@ -2022,6 +2021,42 @@ image(
     "avif",
     _ff(*VIDEO, "-frames:v", "5", "-c:v", "libaom-av1", "-cpu-used", "8", "-f", "avif"),
 )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ImageMagick's writers (skipped where it is not installed).
+
+
+def _magick(*args: str) -> Callable[[Path], None]:
+    return _via(pil("RGB", "PNG"), "png", "convert", "{src}", *args)
+
+
+image("im_bmp3_rle8", "bmp", _magick("-colors", "200", "-type", "Palette", "-compress", "RLE", "BMP3:{out}"))
+image("im_bmp_rle4", "bmp", _magick("-colors", "16", "-type", "Palette", "-compress", "RLE", "BMP3:{out}"))
+image("im_bmp_v5", "bmp", _magick("-alpha", "on", "BMP:{out}"))
+image("im_bmp2", "bmp", _magick("BMP2:{out}"))
+image("im_tga_rle", "tga", _magick("-compress", "RLE", "{out}"))
+image("im_tga_palette", "tga", _magick("-colors", "64", "-type", "Palette", "{out}"))
+image("im_ico", "ico", _magick("-define", "icon:auto-resize=48,32,16", "{out}"))
+image("im_ppm_plain", "ppm", _magick("-compress", "none", "{out}"))
+image("im_pgm_16bit", "pgm", _magick("-depth", "16", "{out}"))
+image("im_pbm", "pbm", _magick("-monochrome", "{out}"))
+image("im_tiff_zip_predictor", "tiff", _magick("-compress", "Zip", "-define", "tiff:predictor=2", "{out}"))
+image(
+    "im_tiff_jpeg_tiled", "tiff", _magick("-compress", "JPEG", "-define", "tiff:tile-geometry=32x32", "{out}")
+)
+image("im_tiff_msb_lzw", "tiff", _magick("-compress", "LZW", "-endian", "MSB", "{out}"))
+image("im_tiff_group4", "tiff", _magick("-monochrome", "-compress", "Group4", "{out}"))
+image("im_gif_interlaced", "gif", _magick("-interlace", "GIF", "{out}"))
+image("im_png8", "png", _magick("PNG8:{out}"))
+image("im_png48_interlaced", "png", _magick("-depth", "16", "-interlace", "PNG", "PNG48:{out}"))
+image("im_jpeg_plane_interlace", "jpg", _magick("-interlace", "Plane", "-sampling-factor", "2x1", "{out}"))
+image(
+    "im_jpeg_gray_arith",
+    "jpg",
+    _magick("-colorspace", "Gray", "-define", "jpeg:arithmetic-coding=true", "{out}"),
+)
+image("im_webp_lossless", "webp", _magick("-define", "webp:lossless=true", "{out}"))
 
 BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
 

@@ -475,6 +475,10 @@ def test_jpeg_extraneous_bytes_between_segments_are_a_warning(media_factory, tmp
     app0_end = 4 + struct.unpack(">H", data[4:6])[0]
     result = check(write(tmp_path, "extra.jpg", data[:app0_end] + b"\x00\x00\x00" + data[app0_end:]))
     assert result.verdict is Verdict.WARNING and codes(result) == {"extraneous_bytes"}
+    # A block of foreign data (a duplicated piece of the file) is damage, not padding.
+    block = data[app0_end : app0_end + 60].replace(b"\xff", b"\x7f")
+    damaged = check(write(tmp_path, "block.jpg", data[:app0_end] + block + data[app0_end:]))
+    assert damaged.verdict is Verdict.CORRUPTED and codes(damaged) == {"extraneous_bytes"}
 
 
 def test_gif_stray_zero_between_blocks_is_a_warning(media_factory, tmp_path: Path) -> None:
@@ -880,3 +884,25 @@ def test_jpeg_ls_scan_bytes_are_not_markers(tmp_path: Path) -> None:
     data = Path(path).read_bytes()
     cut = check(write(tmp_path, "ls_cut.jpg", data[:-100]))
     assert cut.verdict is Verdict.CORRUPTED and codes(cut) == {"missing_eoi"}
+
+
+def _rle8_bmp(codes: bytes, width: int = 4, height: int = 2) -> bytes:
+    palette = bytes(4 * 256)
+    offset = 14 + 40 + len(palette)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(codes), 2835, 2835, 256, 0)
+    return b"BM" + struct.pack("<IHHI", offset + len(codes), 0, 0, offset) + info + palette + codes
+
+
+def test_bmp_rle_codes_are_walked(tmp_path: Path) -> None:
+    rows = b"\x04\x01\x00\x00" + b"\x04\x02\x00\x00"  # two rows of 4 pixels, each ended by EOL
+    assert check(write(tmp_path, "ok.bmp", _rle8_bmp(rows + b"\x00\x01"))).verdict is Verdict.HEALTHY
+    # A third row in a two-row picture (a duplicated block of codes), a delta out of the picture,
+    # and codes that stop after the first row.
+    extra = check(write(tmp_path, "extra.bmp", _rle8_bmp(rows + b"\x04\x03\x00\x01")))
+    assert extra.verdict is Verdict.CORRUPTED and codes(extra) == {"bad_rle"}
+    delta = check(write(tmp_path, "delta.bmp", _rle8_bmp(b"\x00\x02\x09\x00" + rows + b"\x00\x01")))
+    assert delta.verdict is Verdict.CORRUPTED and codes(delta) == {"bad_rle"}
+    overflow = check(write(tmp_path, "overflow.bmp", _rle8_bmp(b"\x09\x01\x00\x00" + rows[4:] + b"\x00\x01")))
+    assert overflow.verdict is Verdict.CORRUPTED and codes(overflow) == {"bad_rle"}
+    short = check(write(tmp_path, "short.bmp", _rle8_bmp(b"\x04\x01\x00\x00", height=4)))
+    assert short.verdict is Verdict.CORRUPTED and codes(short) == {"bad_rle"}

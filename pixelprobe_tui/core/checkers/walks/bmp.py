@@ -1,7 +1,8 @@
 """BMP: file header and DIB header against the pixel data the file actually holds.
 
 The file-size field is often wrong in files that are perfectly fine, so it alone is only a warning; pixel
-data shorter than the header requires is truncation.
+data shorter than the header requires is truncation. RLE8/RLE4 codes are walked (not decoded): runs below
+the last row, or codes that stop before the last row without an end-of-bitmap, are damage.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ _UNCOMPRESSED = {0, 3, 6}  # BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS
 # Every compression a BMP header may name: RGB, RLE8, RLE4, bit fields, JPEG, PNG, alpha bit fields, and
 # Windows' CMYK variants (11-13). Anything else is a damaged header.
 _COMPRESSIONS = frozenset({0, 1, 2, 3, 4, 5, 6, 11, 12, 13})
+_RLE_LIMIT = 64 << 20  # RLE code walks above this size are left to the decoder
 
 
 def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
@@ -58,5 +60,54 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             f"the pixel data needs {needed} bytes from byte {data_off} but the file ends {plural(missing, 'byte')} short",
         )
         return
+    if compression in (1, 2) and bpp in (8, 4) and height > 0:
+        end = data_off + image_size if image_size else size
+        problem = _rle_problem(r, data_off, min(end, size), width, height, bpp)
+        if problem:
+            out.corrupt("bad_rle", problem)
+            return
     if declared > size:
         out.warning("size_mismatch", f"the header declares {declared} bytes but the file has {size}")
+
+
+def _rle_problem(r: Reader, start: int, end: int, width: int, height: int, bpp: int) -> str | None:
+    """Walk RLE8/RLE4 codes (no pixels decoded): runs below the last row or an image that stops early.
+
+    Decoders draw what fits and drop the rest, so a duplicated or shifted block of codes shows only as
+    rows that do not exist, or as rows that never come.
+    """
+    if end - start > _RLE_LIMIT:
+        return None
+    data = r.read(start, end - start)
+    x = y = i = 0
+    n = len(data)
+    while i + 1 < n:
+        count, value = data[i], data[i + 1]
+        i += 2
+        if count or value >= 3:
+            if y >= height:
+                return f"RLE data at byte {start + i - 2} draws below the last of the {height} rows"
+            if count:
+                x += count
+            else:  # an absolute run of ``value`` pixels, padded to a 16-bit boundary
+                nbytes = value if bpp == 8 else (value + 1) // 2
+                i += nbytes + (nbytes & 1)
+                x += value
+            if x > width:  # encoders end every row with an end-of-line code
+                return f"an RLE run at byte {start + i - 2} overflows the {width}-pixel row {y + 1}"
+        elif value == 0:  # end of line; after the last row only the end-of-bitmap code may follow
+            x, y = 0, y + 1
+            if y >= height and data[i : i + 2] not in (b"\x00\x01", b""):
+                return f"RLE data at byte {start + i} continues past the last of the {height} rows"
+        elif value == 1:  # end of bitmap
+            return None
+        else:  # delta: move right and down
+            if i + 1 >= n:
+                break
+            x, y = x + data[i], y + data[i + 1]
+            i += 2
+            if y >= height or x >= width:
+                return f"an RLE delta at byte {start + i - 4} moves outside the {width}x{height} picture"
+    if y < height - 1:
+        return f"the RLE data ends after {y} of {height} rows without an end-of-bitmap code (truncated)"
+    return None

@@ -19,6 +19,8 @@ _MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _LS_MARKER = re.compile(rb"\xff[\x80-\xcf\xd8-\xfe]")
 _SOF = (set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}) | {0xF7}  # F7: JPEG-LS
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
+# Stray bytes some writers leave between header segments (alignment padding): a warning up to this many.
+_MAX_PADDING = 8
 EOI, SOS, SOI = 0xD9, 0xDA, 0xD8
 
 
@@ -53,9 +55,13 @@ def _walk_image(r: Reader, out: Notes, start: int, label: str) -> int | None:
             if nxt <= 0 or r.read(pos + nxt + 1, 1) in (b"", b"\x00"):
                 out.corrupt("bad_marker", f"{label}expected a marker at byte {pos}, found 0x{b[0]:02X}")
                 return None
-            out.warning(
-                "extraneous_bytes", f"{label}{plural(nxt, 'extraneous byte')} before a marker at byte {pos}"
-            )
+            message = f"{label}{plural(nxt, 'extraneous byte')} before a marker at byte {pos}"
+            if nxt > _MAX_PADDING:
+                # More than a writer's padding: a stretch of foreign data inside the header (a duplicated
+                # or misplaced block). libjpeg reports it as "Corrupt JPEG data", and so does jpeginfo.
+                out.corrupt("extraneous_bytes", message)
+                return None
+            out.warning("extraneous_bytes", message)
             pos += nxt
             continue
         marker = b[1]
