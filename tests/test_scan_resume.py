@@ -185,6 +185,12 @@ def test_a_resumed_run_reports_progress_over_the_whole_run(db, library, media_fa
     assert all(e.rate_files_s == 0 for e in progress if e.files_done == 3)
     with db.session() as s:
         state = s.get(ScanState, uuid.UUID(summary.scan_id))
+        report = s.scalars(sa.select(ScanReport).where(ScanReport.scan_id == state.id)).one()
+    assert report.total_files == 5 and report.details["bytes_checked"] == before_bytes + left_bytes
+    assert (report.details["files_checked_this_part"], report.details["bytes_checked_this_part"]) == (
+        2,
+        left_bytes,
+    )
     assert (state.files_processed, state.total_files) == (5, 5)
     assert state.bytes_processed == state.bytes_total == before_bytes + left_bytes
 

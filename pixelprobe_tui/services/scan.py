@@ -879,6 +879,9 @@ class _Run:
             "skipped_unchanged": s.skipped_unchanged,
             "already_checked": s.already_checked,
             "already_checked_bytes": s.already_checked_bytes,
+            # duration_seconds is this part's time: rates come from these, not from the run's totals
+            "files_checked_this_part": c.files_done,
+            "bytes_checked_this_part": c.bytes_done,
             "closed_interrupted": s.closed_interrupted,
             "known_corrupted": s.known_corrupted,
             "unreadable": s.unreadable,
