@@ -123,7 +123,7 @@ class DashboardScreen(ModeScreen):
     def __init__(self) -> None:
         super().__init__()
         self._estimator: ProgressEstimator | None = None
-        self._estimated_scan: str | None = None
+        self._estimated_scan: tuple[str, str] | None = None  # (scan id, phase) the estimator measures
         self._live: LiveScan | None = None
         self._last_totals = 0.0
         self._idle_hint: str | None = None
@@ -207,8 +207,10 @@ class DashboardScreen(ModeScreen):
         self._idle_hint = None
         bar.display = True
         workers.display = bool(live.current_files)
-        if self._estimated_scan != live.id:
-            self._estimated_scan = live.id
+        # A new estimator per phase: a resumed run's counts jump to its earlier part when checking
+        # starts, and that jump is not throughput.
+        if self._estimated_scan != (live.id, live.phase):
+            self._estimated_scan = (live.id, live.phase)
             self._estimator = ProgressEstimator(live.total_files, live.bytes_total)
         assert self._estimator is not None
         self._estimator.set_totals(live.total_files, live.bytes_total)
