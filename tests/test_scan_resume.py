@@ -238,3 +238,14 @@ def test_a_file_recorded_as_gone_that_is_back_unchanged_exists_again(db, library
     assert summary.skipped_unchanged == 3 and summary.files_checked == 0  # not read again
     with db.session() as s:
         assert s.scalars(sa.select(ScanResult.file_exists)).all() == [True, True, True]
+
+
+def test_a_closed_run_of_thousands_of_files_is_described_in_a_line():
+    from pixelprobe_tui.services.scan_lock import InterruptedRun
+
+    run = InterruptedRun(
+        uuid.uuid4(), [f"/lib/f{i}.mp4" for i in range(4000)], False, True, None, None, 5, 4000, None
+    )
+    assert run.describe() == (
+        "an interrupted forced scan of /lib/f0.mp4, /lib/f1.mp4, /lib/f2.mp4 and 3997 more (5/4000 files)"
+    )

@@ -145,7 +145,9 @@ class InterruptedRun:
 
     def describe(self) -> str:
         """``an interrupted scan of /a, /b (started 2026-11-25 17:00:00 UTC, 120/5000 files)``."""
-        roots = ", ".join(display_path(path_from_db(d)) for d in self.directories) or "(no roots)"
+        shown = [display_path(path_from_db(d)) for d in self.directories[:3]]  # a file scan has thousands
+        more = len(self.directories) - len(shown)
+        roots = (", ".join(shown) or "(no roots)") + (f" and {more} more" if more > 0 else "")
         kind = " ".join(w for w, on in (("deep", self.deep), ("forced", self.force)) if on)
         when = f"started {self.start_time:%Y-%m-%d %H:%M:%S} UTC, " if self.start_time is not None else ""
         return (
