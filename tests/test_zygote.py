@@ -331,3 +331,21 @@ def test_zygote_that_gained_a_thread_refuses_to_fork_and_children_start_from_scr
         assert second.check(str(png)).verdict == Verdict.HEALTHY
         assert _ppid(second.pid) == os.getpid()
         assert zygote._shared.get(zygote._key(env)) is unsafe  # no new zygote tried for the second child
+
+
+def test_only_a_few_idle_zygotes_are_kept(png):
+    # Every child environment has its own zygote; a session that tries many keeps only the most recent few,
+    # and never ends one whose children are still running.
+    envs = [{**os.environ, "PIXELPROBE_TEST_ZYGOTE_N": str(i)} for i in range(5)]
+    with CheckerChild(env=envs[0]) as busy_child:
+        busy_child.start()
+        busy = zygote.shared(envs[0])
+        for env in envs[1:]:
+            with CheckerChild(env=env) as child:
+                assert child.check(str(png)).verdict == Verdict.HEALTHY
+        alive = [z for z in zygote._shared.values() if z.alive]
+        assert len(alive) <= zygote._MAX_SHARED + 1  # the cap, plus the one kept for its running child
+        assert busy.alive and busy in alive
+        assert zygote.running(envs[-1])
+        assert busy_child.check(str(png)).verdict == Verdict.HEALTHY
+        assert _ppid(busy_child.pid) == busy.pid

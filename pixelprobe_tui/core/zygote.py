@@ -441,6 +441,8 @@ class Zygote:
         self._replies: queue.SimpleQueue[tuple[dict[str, Any], list[int]] | None] = queue.SimpleQueue()
         self._dead = True
         self.forks = 0
+        self.last_used = time.monotonic()
+        self._live: set[int] = set()  # children forked and not yet reported ended
         # Set when the zygote has finished its warm-up: children forked from then on start warm.
         self.warm = threading.Event()
 
@@ -514,6 +516,7 @@ class Zygote:
                 if message.get("type") == "exit":
                     with self._cond:
                         self._statuses[int(message["pid"])] = int(message["code"])
+                        self._live.discard(int(message["pid"]))
                         self._cond.notify_all()
                     for fd in fds:
                         os.close(fd)
@@ -583,9 +586,19 @@ class Zygote:
             for fd in theirs:
                 os.close(fd)
         self.forks += 1
+        self.last_used = time.monotonic()
+        pid = int(message["pid"])
+        with self._cond:
+            self._live.add(pid)
         stdin = os.fdopen(in_w, "wb")
         stdout = os.fdopen(out_r, "rb", buffering=0)
-        return ForkedProcess(self, int(message["pid"]), fds[0], stdin, stdout)
+        return ForkedProcess(self, pid, fds[0], stdin, stdout)
+
+    @property
+    def busy(self) -> bool:
+        """Whether children forked by this zygote are still running."""
+        with self._cond:
+            return bool(self._live)
 
     def kill(self) -> None:
         """SIGKILL the zygote (its children follow through their death signal)."""
@@ -634,6 +647,8 @@ _shared_lock = threading.Lock()
 _failed_until: dict[tuple[tuple[str, str], ...] | None, float] = {}
 # After a zygote failed to start, children start from scratch for a while before the next attempt.
 _RETRY_AFTER_S = 60.0
+# Shared zygotes kept running at most (one per child environment in use).
+_MAX_SHARED = 3
 
 
 def _key(env: Mapping[str, str] | None) -> tuple[tuple[str, str], ...] | None:
@@ -667,6 +682,11 @@ def shared(env: Mapping[str, str] | None = None, start_timeout_s: float = 120.0)
             log.warning("%s; starting checker processes from scratch", exc)
             raise
         _shared[key] = zygote
+        # Each distinct child environment has its own zygote (~75 MB): past a few, end the least recently
+        # used ones that have no children running (a long test session tries many environments).
+        spare = [(z.last_used, k) for k, z in _shared.items() if k != key and z.alive and not z.busy]
+        for _, old in sorted(spare)[: max(0, sum(z.alive for z in _shared.values()) - _MAX_SHARED)]:
+            _shared.pop(old).close()
         return zygote
 
 
