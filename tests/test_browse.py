@@ -451,3 +451,16 @@ def test_a_long_path_shows_searches_and_selects_as_its_whole_path(db: Database) 
     assert browse.selected_paths(db, Selection(ids=frozenset({row.id}))) == [long_path]
     detail = browse.result_detail(db, row.id)
     assert detail is not None and detail.raw_path == long_path
+
+
+def test_sqlite_reads_whole_paths_only_for_long_paths(db: Database) -> None:
+    if db.dialect != "sqlite":
+        pytest.skip("PostgreSQL searches scan_result_paths")
+    populate(db, n=50)
+    browser = ResultsBrowser(db, ResultsQuery(path_text="f0042"))
+    stmt = browser._non_null_segment().order_by(*browser._order(forward=True)).limit(10)
+    sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    with db.engine.connect() as conn:
+        plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    # The walk of the path index reads no row; file_path_full comes from the rows the partial index lists.
+    assert "USING INDEX idx_scan_results_file_path" in plan and "ix_scan_results_long_paths" in plan, plan

@@ -118,8 +118,11 @@ class ScanResult(Base):
 
 
 # Indexes a migration creates only where the server can have them (the pg_trgm index for the path search,
-# revision 0002): they are not in the models, so autogenerate must neither drop nor expect them.
-OPTIONAL_INDEXES = frozenset({"ix_scan_results_file_path_trgm", "ix_scan_result_paths_file_path_trgm"})
+# revision 0002; SQLite's index of long paths, 0007): they are not in the models, so autogenerate must neither
+# drop nor expect them.
+OPTIONAL_INDEXES = frozenset(
+    {"ix_scan_results_file_path_trgm", "ix_scan_result_paths_file_path_trgm", "ix_scan_results_long_paths"}
+)
 # PostgreSQL only (revision 0004): a copy of each path, kept by triggers, carrying the path search's trigram
 # index so that updates of scan_results never touch it. Its own MetaData: never created from the models.
 SCAN_RESULT_PATHS = sa.Table(

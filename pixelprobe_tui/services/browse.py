@@ -100,7 +100,16 @@ class ResultsQuery:
             out.append(c.media_family.in_(sorted(self.families)))
         if self.path_text:
             if dialect == "sqlite":
-                out.append(whole_path.contains(self.path_text, autoescape=True))
+                # file_path alone is in the index the search walks; file_path_full is read only for the
+                # few rows that have one (listed by revision 0007's partial index).
+                long = ScanResult.__table__.alias("long_paths").c
+                long_matches = sa.select(long.id).where(
+                    long.file_path_full.is_not(None),
+                    long.file_path_full.contains(self.path_text, autoescape=True),
+                )
+                out.append(
+                    sa.or_(c.file_path.contains(self.path_text, autoescape=True), c.id.in_(long_matches))
+                )
             elif dialect == "postgresql":
                 paths = SCAN_RESULT_PATHS.c
                 matching = sa.select(paths.id).where(
