@@ -80,7 +80,7 @@ def result_row(
         error = None
     media_family = result.family if result.family and result.family != "unknown" else family
     key, full = path_to_db(result.path), path_to_db(result.path, full=True)
-    row = {
+    row: dict[str, Any] = {
         "file_path": key,
         "file_path_full": full if full != key else None,
         "file_hash": result.content_hash,
