@@ -129,3 +129,15 @@ def test_plain_listings_never_print_control_characters(database_url, odd_library
         text = out.decode("utf-8")  # valid UTF-8, bad bytes shown as \xNN
         assert "\x1b" not in text and "esc\\x1b[31mred\\nline.png" in text
         assert not [c for c in text if unicodedata.category(c) in ("Cc", "Cf") and c != "\n"]
+
+
+def test_config_show_json_gives_scan_paths_back(database_url, tmp_path):
+    raw = os.fsencode(tmp_path) + b"/m\xe9dia"
+    assert (
+        _cli("config", "set", "scan_paths", os.fsdecode(raw), "--database-url", database_url).returncode == 0
+    )
+    out = _cli("config", "show", "--json", "scan_paths", "--database-url", database_url)
+    assert out.returncode == 0, out.stderr
+    (record,) = _json(out.stdout)
+    assert [base64.b64decode(b) for b in record["value_b64"]] == [raw]
+    assert record["value"] == [path_text(os.fsdecode(raw))]

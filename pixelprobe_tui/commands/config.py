@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from pixelprobe_tui.commands import add_database_option, database_from_args
+from pixelprobe_tui.core.discovery import json_path_list_fields, json_safe
 from pixelprobe_tui.errors import ConfigError
 from pixelprobe_tui.services.config import (
     SETTINGS,
@@ -88,7 +89,7 @@ def _as_json(ev: EffectiveValue) -> dict[str, Any]:
     s = setting(ev.key)
     value = list(ev.value) if isinstance(ev.value, tuple) else ev.value
     default = list(ev.default) if isinstance(ev.default, tuple) else ev.default
-    return {
+    out = {
         "key": ev.key,
         "value": value,
         "source": ev.source,
@@ -98,6 +99,10 @@ def _as_json(ev: EffectiveValue) -> dict[str, Any]:
         "description": ev.description,
         "problem": ev.problem,
     }
+    if s.kind == "path_list" and isinstance(value, list):
+        # The CLI's one rule for paths in JSON: text, plus value_b64 for names that are not UTF-8.
+        out.update(json_path_list_fields("value", [str(v) for v in value]))
+    return json_safe(out)
 
 
 def run_set(args: argparse.Namespace) -> int:
