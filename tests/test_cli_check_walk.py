@@ -48,3 +48,14 @@ def test_check_reports_unreadable_directories_and_never_opens_a_fifo(tmp_path, m
     assert f"pixelprobe: {root / 'closed'}: Permission denied" in out.stderr
     assert f"pixelprobe: {root / 'pipe.mp4'}: named pipe (FIFO): skipped, never opened" in out.stderr
     assert "1 path(s) could not be examined" in out.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path, media_factory):
+    for i in range(30):
+        shutil.copyfile(media_factory("png", size=(48, 32)), tmp_path / f"p{i:02d}.png")
+    command = f"{sys.executable} -m pixelprobe_tui check --json -j 1 {tmp_path} | head -c 10"
+    out = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=200
+    )
+    assert out.stdout == '{"path": "' and "Traceback" not in out.stderr, out.stderr
+    assert out.returncode == 141  # the writer's status, as for any Unix tool cut short by the pipe
