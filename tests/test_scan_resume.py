@@ -249,3 +249,29 @@ def test_a_closed_run_of_thousands_of_files_is_described_in_a_line():
     assert run.describe() == (
         "an interrupted forced scan of /lib/f0.mp4, /lib/f1.mp4, /lib/f2.mp4 and 3997 more (5/4000 files)"
     )
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # the advisory lock is PostgreSQL's
+def test_the_postgresql_lock_connection_is_probed_so_a_vanished_scanner_frees_it(db, tmp_path):
+    claim = claim_scan(db, [str(tmp_path)], deep=False, force=False)
+    try:
+        conn = claim._lock_conn
+        assert conn is not None
+        settings = {
+            name: conn.exec_driver_sql(f"SHOW {name}").scalar()
+            for name in (
+                "tcp_keepalives_idle",
+                "tcp_keepalives_interval",
+                "tcp_keepalives_count",
+                "tcp_user_timeout",
+            )
+        }
+        conn.rollback()
+    finally:
+        release_claim(claim)
+    assert settings == {
+        "tcp_keepalives_idle": "20",
+        "tcp_keepalives_interval": "10",
+        "tcp_keepalives_count": "3",
+        "tcp_user_timeout": "60000",
+    }

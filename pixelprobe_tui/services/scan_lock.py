@@ -333,6 +333,7 @@ def claim_scan(
     if db.dialect == "postgresql":
         lock_conn = db.engine.connect()
         try:
+            _keep_alive_checked(lock_conn)
             got = lock_conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": SCAN_LOCK_KEY}).scalar()
             lock_conn.commit()  # a session-level lock outlives the transaction
             if not got:
@@ -369,6 +370,28 @@ def claim_scan(
             raise
         conn.commit()
     return claim
+
+
+#: How the server probes the lock's connection: a scanning machine that vanishes (power loss, network gone)
+#: frees the lock within about a minute, not after the system's TCP timeout of hours.
+_LOCK_KEEPALIVE = {
+    "tcp_keepalives_idle": "20",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": "60000",
+}
+
+
+def _keep_alive_checked(conn: Connection) -> None:
+    """Have the server notice soon when this connection's client is gone (TCP connections only; settings
+    the server doesn't know are skipped)."""
+    for name, value in _LOCK_KEEPALIVE.items():
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.text("SELECT set_config(:n, :v, false)"), {"n": name, "v": value})
+        except sa.exc.DBAPIError:
+            continue
+    conn.commit()
 
 
 def _unlock(conn: Connection) -> None:
