@@ -27,7 +27,24 @@ COMMAND_MODULES: list[str] = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands registered by a module of another name.
+_COMMAND_MODULE_OF = {"mark-good": "results", "run-due": "schedule", "daemon": "schedule"}
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in *argv* (the first word that isn't an option or an option's value)."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--database-url":
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with *command*, only that command's module is loaded (when it is one of ours),
+    so ``pixelprobe check`` starts without the database layers the other commands import."""
     parser = argparse.ArgumentParser(
         prog="pixelprobe",
         description="Find corrupted media files (video, audio, images). Without a command, opens the TUI.",
@@ -39,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="database URL (default: $PIXELPROBE_DATABASE_URL, else SQLite in the user data dir)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    module = _COMMAND_MODULE_OF.get(command or "", command)
+    if module in COMMAND_MODULES:
+        importlib.import_module(f"pixelprobe_tui.commands.{module}").register(sub)
+        if command in sub.choices:
+            return parser
+        # Not where we expected it: fall back to every command (a fresh parser, so no duplicates).
+        return build_parser()
     for name in COMMAND_MODULES:
         importlib.import_module(f"pixelprobe_tui.commands.{name}").register(sub)
     return parser
@@ -49,22 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
 _CHECKING_COMMANDS = {"scan", "check", "doctor"}
 
 
-def _prestart_checkers(argv: Sequence[str]) -> None:
-    args = iter(argv)
-    for arg in args:
-        if arg == "--database-url":
-            next(args, None)
-        elif not arg.startswith("-"):
-            if arg in _CHECKING_COMMANDS:
-                from pixelprobe_tui.core.isolation import prestart
-
-                prestart()
-            return
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    _prestart_checkers(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    command = _command_of(sys.argv[1:] if argv is None else argv)
+    if command in _CHECKING_COMMANDS:
+        from pixelprobe_tui.core.isolation import prestart
+
+        prestart()
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     try:
         func = getattr(args, "func", None)

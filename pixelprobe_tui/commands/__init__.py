@@ -6,8 +6,10 @@ import argparse
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from pixelprobe_tui.db.engine import Database
+if TYPE_CHECKING:  # `pixelprobe check` must not pay for the database layers
+    from pixelprobe_tui.db.engine import Database
 
 DATABASE_URL_HELP = "database URL (default: $PIXELPROBE_DATABASE_URL, else SQLite in the user data dir)"
 
