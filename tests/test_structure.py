@@ -906,3 +906,39 @@ def test_bmp_rle_codes_are_walked(tmp_path: Path) -> None:
     assert overflow.verdict is Verdict.CORRUPTED and codes(overflow) == {"bad_rle"}
     short = check(write(tmp_path, "short.bmp", _rle8_bmp(b"\x04\x01\x00\x00", height=4)))
     assert short.verdict is Verdict.CORRUPTED and codes(short) == {"bad_rle"}
+
+
+def _box_at(data: bytes, path: list[bytes]) -> int:
+    """Offset of the box reached by ``path`` from the top level (descending into each step)."""
+    start, end = 0, len(data)
+    offset = -1
+    for step in path:
+        pos = start
+        while pos + 8 <= end:
+            size = struct.unpack_from(">I", data, pos)[0]
+            if data[pos + 4 : pos + 8] == step:
+                offset, start, end = pos, pos + 8, pos + size
+                break
+            pos += size
+        else:
+            raise AssertionError(f"no {step!r} box")
+    return offset
+
+
+STBL = [b"moov", b"trak", b"mdia", b"minf", b"stbl"]
+
+
+def test_mp4_child_box_larger_than_its_parent_is_corrupt(media_factory, tmp_path: Path) -> None:
+    data = bytearray(media_factory("mp4_h264", **SMALL).read_bytes())
+    stts = _box_at(bytes(data), [*STBL, b"stts"])
+    struct.pack_into(">I", data, stts, struct.unpack_from(">I", data, stts)[0] + 0x10000)  # one flipped bit
+    result = check(write(tmp_path, "nested.mp4", bytes(data)))
+    assert result.verdict is Verdict.CORRUPTED and codes(result) == {"bad_box"}
+
+
+def test_mp4_track_without_a_sample_table_box_is_corrupt(media_factory, tmp_path: Path) -> None:
+    data = bytearray(media_factory("mp4_h264", **SMALL).read_bytes())
+    stsc = _box_at(bytes(data), [*STBL, b"stsc"])
+    data[stsc + 4 : stsc + 8] = b"stsq"  # a flipped bit in the type
+    result = check(write(tmp_path, "no_stsc.mp4", bytes(data)))
+    assert result.verdict is Verdict.CORRUPTED and codes(result) == {"missing_box"}

@@ -4,7 +4,9 @@ Top level: every box must end inside the file (a box running past the end is tru
 "to the end of the file"). The movie box must exist (``meta`` for HEIF images). Inside ``moov`` the chunk
 offset and sample size tables say exactly where each sample lives, so a cut inside ``mdat`` shows as
 samples beyond the end of the file even when ``mdat`` claims "to end of file". For HEIF the item
-locations (``iloc``) play the same role.
+locations (``iloc``) play the same role. The movie's structural boxes must tile their parents exactly (a
+flipped size bit makes a child swallow its siblings, and FFmpeg then finds no samples), and every audio or
+video track needs its five sample-table boxes.
 """
 
 from __future__ import annotations
@@ -163,10 +165,48 @@ def _find(buf: bytes, start: int, end: int, path: list[bytes]) -> list[tuple[int
     return ranges
 
 
+def _nesting_problem(buf: bytes, start: int, end: int, name: str) -> str | None:
+    """Where the boxes inside a container stop tiling it (a child past its parent, a broken header).
+
+    Descends through the structural containers of a movie. Up to 7 zero bytes after the last child are
+    tolerated (QuickTime writers end some atoms with a 32-bit zero).
+    """
+    pos = start
+    while pos + 8 <= end:
+        sz = int.from_bytes(buf[pos : pos + 4], "big")
+        typ = buf[pos + 4 : pos + 8]
+        hlen = 8
+        if sz == 1 and pos + 16 <= end:
+            sz, hlen = int.from_bytes(buf[pos + 8 : pos + 16], "big"), 16
+        if not _plausible_type(typ) or sz < hlen or pos + sz > end:
+            if not buf[pos:end].strip(b"\x00"):
+                return None
+            return (
+                f"the '{fourcc(typ)}' box at byte {pos} of '{name}' (size {sz}) does not fit in its parent, "
+                f"which ends at byte {end}"
+            )
+        if typ in _CONTAINERS:
+            problem = _nesting_problem(buf, pos + hlen, pos + sz, fourcc(typ))
+            if problem:
+                return problem
+        pos += sz
+    if pos < end and buf[pos:end].strip(b"\x00"):
+        return f"{end - pos} stray bytes end '{name}'"
+    return None
+
+
+# Sample-table boxes every track holding media needs (fragmented files keep them, empty).
+_STBL_REQUIRED = ((b"stsd",), (b"stts",), (b"stsc",), (b"stsz", b"stz2"), (b"stco", b"co64"))
+
+
 def _check_movie(r: Reader, out: Notes, moov: bytes) -> None:
     size = r.size
     handlers = []
     problems = []
+    nesting = _nesting_problem(moov, 0, len(moov), "moov")
+    if nesting:
+        out.corrupt("bad_box", f"broken movie index: {nesting}")
+        return
     for n, (ts, te) in enumerate(_find(moov, 0, len(moov), [b"trak"]), start=1):
         handler = _handler(moov, ts, te)
         handlers.append(handler)
@@ -179,6 +219,13 @@ def _check_movie(r: Reader, out: Notes, moov: bytes) -> None:
         stbl = _find(moov, *minf[0], [b"stbl"])
         if not stbl:
             continue
+        if handler in ("vide", "soun"):
+            present = {t for t, _s, _e in _children(moov, *stbl[0])}
+            missing = [alts[0] for alts in _STBL_REQUIRED if not present.intersection(alts)]
+            if missing:
+                names = ", ".join(f"'{fourcc(t)}'" for t in missing)
+                problems.append(f"track {n} ({handler}): its sample table has no {names} box")
+                continue
         res = _track_extent(moov, *stbl[0], size)
         if res is None:
             continue
@@ -193,7 +240,7 @@ def _check_movie(r: Reader, out: Notes, moov: bytes) -> None:
     elif "soun" in handlers:
         out.facts["family"] = "audio"
     for p in problems:
-        out.corrupt("samples_beyond_eof", p)
+        out.corrupt("missing_box" if "sample table has no" in p else "samples_beyond_eof", p)
 
 
 def _handler(moov: bytes, ts: int, te: int) -> str | None:
