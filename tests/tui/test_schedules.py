@@ -349,6 +349,7 @@ def test_run_now_scans_in_the_background_and_records_the_run(
     empty_db: Database, tmp_path: Path, media_factory
 ) -> None:
     import shutil
+    import sqlite3
 
     root = tmp_path / "library"
     root.mkdir()
@@ -362,15 +363,26 @@ def test_run_now_scans_in_the_background_and_records_the_run(
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_schedules(pilot, app)
             await wait_for(pilot, lambda: len(screen.schedules) == 1, what="rows")
-            # One run at a time: a cleanup asked for while the run goes on is refused with a message.
-            await pilot.press("r", "c")
-            status = screen.query_one("#maint-status", Static)
-            await wait_for(pilot, lambda: "Run of 'lib'" in text_of(status.content), what="started")
-            refusal = "Run of 'lib' is going on (x stops it)"
-            await wait_for(
-                pilot, lambda: any(n.message == refusal for n in app._notifications), what="refusal"
-            )
-            assert not isinstance(app.screen, CleanupConfirm)
+            # One run at a time: a cleanup asked for while the run goes on is refused with a message. A scan
+            # of one file ends in milliseconds, so another connection holds the write lock meanwhile: the
+            # run waits for it (SQLite's busy timeout) with its claim not yet written.
+            writer = sqlite3.connect(tmp_path / "empty.db", isolation_level=None)
+            writer.execute("BEGIN IMMEDIATE")
+            try:
+                await pilot.press("r")
+                status = screen.query_one("#maint-status", Static)
+                await wait_for(
+                    pilot, lambda: "Run of 'lib': starting" in text_of(status.content), what="started"
+                )
+                await pilot.press("c")
+                refusal = "Run of 'lib' is going on (x stops it)"
+                await wait_for(
+                    pilot, lambda: any(n.message == refusal for n in app._notifications), what="refusal"
+                )
+                assert "x" in screen.active_bindings and not isinstance(app.screen, CleanupConfirm)
+            finally:
+                writer.execute("ROLLBACK")
+                writer.close()
             await wait_for(
                 pilot, lambda: "Run of 'lib': Scan completed" in text_of(status.content), 120, what="summary"
             )
