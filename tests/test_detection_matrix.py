@@ -5,7 +5,9 @@ The files come from :mod:`tests.media_matrix` (FFmpeg's lavfi sources through th
 PyAV, the ``flac`` encoder, Pillow, hand-built layouts), built once per session into a temp dir. The
 reference verdict of each damaged file is computed here, by the tools a user would trust (a full FFmpeg
 decode, Pillow loading every frame, ``flac -t``, ``pngcheck``, ``jpeginfo -c``), and only tools that
-accept the undamaged original count. Run: ``python -m pytest tests/test_detection_matrix.py -q``.
+accept the undamaged original count. Cases that need a program besides FFmpeg and Pillow (mkvmerge, lame,
+oggenc, opusenc, sox, wavpack, flac, cjpeg, tiffcp, cwebp, gifsicle, optipng, exiftool, ImageMagick) are
+skipped where it is not installed. Run: ``python -m pytest tests/test_detection_matrix.py -q``.
 """
 
 from __future__ import annotations
