@@ -88,7 +88,9 @@ def test_files_with_very_long_paths_get_results_without_breaking_their_batch(db,
     # A rescan of just that file, and marking it good by its real path.
     one = ScanService(db, SETTINGS).start(files=[str(tree["long"][0])])
     assert one.files_checked == 1
-    assert mark_good(db, [str(tree["long"][0])]).changed == (path_to_db(str(tree["long"][0])),)
+    assert mark_good(db, [str(tree["long"][0])]).changed == (
+        str(tree["long"][0]),
+    )  # the real path, not its key
 
 
 def test_cleanup_and_changes_use_the_real_long_path(db, tree):

@@ -20,7 +20,6 @@ from pixelprobe_tui.core.discovery import (
     display_path,
     json_path_fields,
     json_safe,
-    path_from_db,
     path_from_row,
 )
 
@@ -110,7 +109,7 @@ def run_mark_good(args: argparse.Namespace) -> int:
         db.dispose()
     verb = "unmarked" if args.undo else "marked good"
     for p in outcome.changed:
-        print(f"{verb}: {display_path(path_from_db(p))}")
+        print(f"{verb}: {display_path(p)}")
     for p in outcome.missing:
         print(f"pixelprobe: error: no scan result for {display_path(p)} (scan it first)", file=sys.stderr)
     return 2 if outcome.missing else 0

@@ -88,8 +88,9 @@ def mark_good(
 ) -> MarkOutcome:
     """Mark files good (or, with *undo*, remove the mark) by path, through :func:`browse.set_marked_good`
     (the one implementation of marking). Paths are made absolute; unknown ones are returned in ``missing``,
-    the others in ``changed`` (a file already in the wanted state keeps its mark as it was: who and when)."""
-    wanted = {path_to_db(os.path.abspath(os.fsdecode(p))): os.fsdecode(p) for p in paths}
+    the others, absolute, in ``changed`` (a file already in the wanted state keeps its mark as it was: who and when)."""
+    given = {os.path.abspath(os.fsdecode(p)): os.fsdecode(p) for p in paths}
+    wanted = {path_to_db(absolute): absolute for absolute in given}
     t = cast(sa.Table, ScanResult.__table__)
     ids: dict[str, int] = {}
     ordered = list(wanted)
@@ -100,4 +101,7 @@ def mark_good(
     if ids:
         selection = browse.Selection(ids=frozenset(ids.values()))
         browse.set_marked_good(db, selection, not undo, None if undo else (by or who()))
-    return MarkOutcome(tuple(p for p in wanted if p in ids), tuple(wanted[p] for p in wanted if p not in ids))
+    return MarkOutcome(
+        tuple(wanted[p] for p in wanted if p in ids),
+        tuple(given[wanted[p]] for p in wanted if p not in ids),
+    )
