@@ -18,7 +18,7 @@ import time
 from typing import IO, Any
 
 from pixelprobe_tui.commands import add_database_option, database_from_args
-from pixelprobe_tui.core.discovery import display_path
+from pixelprobe_tui.core.discovery import INCOMPLETE_KINDS, display_path, path_from_db
 from pixelprobe_tui.core.events import (
     DiscoveryProgress,
     Event,
@@ -163,6 +163,64 @@ class ProgressPrinter:
                 self._bar_shown = False
 
 
+# IssueKind value -> (one, many) nouns; loops and links back into walked directories count as one kind.
+_ISSUE_NOUNS: dict[str, tuple[str, str]] = {
+    "missing_root": ("missing root", "missing roots"),
+    "unreadable_directory": ("unreadable directory", "unreadable directories"),
+    "unreadable_entry": ("unreadable entry", "unreadable entries"),
+    "special_file": ("special file", "special files"),
+    "broken_symlink": ("broken symlink", "broken symlinks"),
+    "symlink_loop": ("symlink loop", "symlink loops"),
+    "already_visited": ("symlink loop", "symlink loops"),
+    "vanished": ("file gone while listed", "files gone while listed"),
+}
+MAX_EXAMPLE_PATHS = 5
+_INCOMPLETE = frozenset(k.value for k in INCOMPLETE_KINDS)
+
+
+def discovery_lines(discovery: dict[str, Any]) -> list[str]:
+    """The human lines about what discovery skipped (a ``WalkReport.as_dict()``): one line of counts, e.g.
+    ``skipped: 1 special file (named pipe), 2 unreadable directories (run incomplete)``, then up to
+    ``MAX_EXAMPLE_PATHS`` example paths (escaped for the terminal) and a pointer to ``--json`` for the rest.
+    Empty when nothing was skipped."""
+    counts: dict[str, int] = {}
+    for kind, n in (discovery.get("issue_counts") or {}).items():
+        if n:
+            noun = _ISSUE_NOUNS.get(kind, (kind.replace("_", " "), kind.replace("_", " ")))[0]
+            counts[noun] = counts.get(noun, 0) + int(n)
+    if not counts:
+        return []
+    issues = [i for i in discovery.get("issues") or () if isinstance(i, dict)]
+    # What the special files are ("named pipe", "socket"...): the part of their message before the colon.
+    special = sorted(
+        {
+            str(i.get("message", "")).split(" (")[0].split(":")[0]
+            for i in issues
+            if i.get("kind") == "special_file"
+        }
+        - {""}
+    )
+    incomplete = {_ISSUE_NOUNS[k][0] for k in _INCOMPLETE if k in _ISSUE_NOUNS}
+    parts = []
+    for noun, n in counts.items():
+        plural = next((many for one, many in _ISSUE_NOUNS.values() if one == noun), noun)
+        text = f"{n:,} {noun if n == 1 else plural}"
+        notes = []
+        if noun == "special file" and special:
+            notes.append(", ".join(special))
+        if noun in incomplete:
+            notes.append("run incomplete")
+        parts.append(text + (f" ({'; '.join(notes)})" if notes else ""))
+    lines = ["skipped: " + ", ".join(parts)]
+    for issue in issues[:MAX_EXAMPLE_PATHS]:
+        path = display_path(path_from_db(str(issue.get("path", ""))))
+        lines.append(f"  {path}: {display_path(str(issue.get('message', '')))}")
+    total = sum(counts.values())
+    if total > min(len(issues), MAX_EXAMPLE_PATHS):
+        lines.append(f"  ({total - min(len(issues), MAX_EXAMPLE_PATHS):,} more: --json lists them)")
+    return lines
+
+
 def _print_summary(summary: Any, out: IO[str]) -> None:
     s = summary
     head = {"completed": "Scan completed", "cancelled": "Scan cancelled", "error": "Scan failed"}[s.status]
@@ -181,6 +239,8 @@ def _print_summary(summary: Any, out: IO[str]) -> None:
         out.write(f"  {s.known_corrupted} unchanged file(s) were already known to be corrupted\n")
     if s.skipped_unavailable:
         out.write(f"  {s.skipped_unavailable} file(s) skipped on unavailable storage\n")
+    for line in discovery_lines(s.discovery):
+        out.write(f"  {line}\n")
     if s.incomplete_reason:
         out.write(f"  run incomplete: {s.incomplete_reason}\n")
     if s.any_corrupted:
