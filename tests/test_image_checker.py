@@ -633,6 +633,34 @@ def test_fax_tiff_damage_libtiff_only_prints_is_corrupt(tmp_path: Path) -> None:
     assert printed_only, "no damage that only libtiff's printed errors reveal: the case is not exercised"
 
 
+@pytest.mark.parametrize("compression", ["group3", "group4", "tiff_ccitt"])
+def test_fax_tiff_damage_libtiff_decodes_through_is_corrupt(tmp_path: Path, compression: str) -> None:
+    """Zeroed blocks and flipped bytes in CCITT fax strips: libtiff often decodes on silently, FFmpeg's fax
+    decoder rejects the codes ("Incorrect mode VLC", "Run went out of bounds"): H4's report H4-9."""
+    from PIL import ImageDraw
+
+    bilevel = Image.new("1", (480, 320))
+    draw = ImageDraw.Draw(bilevel)
+    for i in range(30):
+        x, y = i * 37 % 480, i * 23 % 320
+        draw.ellipse((x, y, x + 50, y + 30), outline=1, width=3)
+    path = _save(tmp_path / "fax.tiff", bilevel, compression=compression, tiffinfo={278: 320})
+    _assert_healthy(_check(path))
+    data = path.read_bytes()
+    by_ffmpeg = 0
+    for seed in range(10):
+        rng = random.Random(seed)
+        damaged = bytearray(data)
+        block = max(16, min(4096, len(data) // 8))
+        start = rng.randrange(len(data) // 4, len(data) - block)
+        damaged[start : start + block] = bytes(block)
+        result = _check(_write(tmp_path / "zeroed.tiff", bytes(damaged)))
+        assert result.verdict == Verdict.CORRUPTED, (seed, _messages(result))
+        by_ffmpeg += "FFmpeg tiff" in _messages(result)
+    if compression == "group4":  # where libtiff decodes through zeroed strips (G3 / RLE: libtiff sees them)
+        assert by_ffmpeg, "no damage that only FFmpeg's fax decoder reveals: the case is not exercised"
+
+
 def test_jpeg_in_tiff_unknown_marker_is_damage_not_a_variant(tmp_path: Path) -> None:
     """libjpeg's "Unsupported marker type 0x34" inside a TIFF strip is a random FF xx pair in the entropy-
     coded data: damage (H4's report H4-4). "Unsupported JPEG process" names a variant and stays so."""

@@ -175,6 +175,18 @@ _HEVC_EVIDENCE = re.compile(
     re.IGNORECASE,
 )
 _PACKBITS_EVIDENCE = re.compile(r"(run|copy) went out of bounds", re.IGNORECASE)
+# FFmpeg's CCITT fax decoder: a code no table holds, a run past the row, a strip that ends early. libtiff
+# decodes on through much of that damage (none of it on valid G3/G4/RLE files, small or letter-size).
+_FAX_EVIDENCE = re.compile(
+    r"Incorrect mode VLC|Incorrect code|run went out of bounds|Image data is missing", re.IGNORECASE
+)
+# Compressions whose damage FFmpeg's tiff decoder sees where libtiff does not: (evidence, name for it).
+_TIFF_OPINION = {
+    "packbits": (_PACKBITS_EVIDENCE, "PackBits"),
+    "group3": (_FAX_EVIDENCE, "CCITT fax"),
+    "group4": (_FAX_EVIDENCE, "CCITT fax"),
+    "tiff_ccitt": (_FAX_EVIDENCE, "CCITT fax"),
+}
 _BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
 
 
@@ -359,14 +371,14 @@ def _check_opened(
         run.decisive = _decisive(TOOL_SIMPLEJPEG, versions)
         _check_jpeg(run, im, data)
     elif fmt == "TIFF":
-        packbits = im.info.get("compression") == "packbits"
+        compression = im.info.get("compression")
         # libtiff explains its failures only on stderr; Pillow passes on "decoder error -2".
         with _NativeStderr() as native:
             _decode_frames(run, im, tool, native)
             if not _corrupt(run):
                 _libtiff_errors(run, native.lines())
-        if packbits and data is not None and not _corrupt(run):
-            _packbits_opinion(run, data)
+        if compression in _TIFF_OPINION and data is not None and not _corrupt(run):
+            _tiff_opinion(run, data, *_TIFF_OPINION[compression])
     else:
         if fmt in ("JPEG", "MPO"):
             note = "JPEG too big to read at once: decoded by Pillow, which ignores libjpeg's warnings"
@@ -794,16 +806,17 @@ def _mjpeg_opinion(run: _Run, buf: bytes | memoryview, label: str) -> bool:
     return False
 
 
-def _packbits_opinion(run: _Run, data: bytes) -> None:
-    """FFmpeg's TIFF decoder on the first page of a PackBits TIFF.
+def _tiff_opinion(run: _Run, data: bytes, evidence: re.Pattern[str], what: str) -> None:
+    """FFmpeg's TIFF decoder on the first page of a PackBits or CCITT fax TIFF.
 
     PackBits runs must not cross a row boundary; libtiff decodes a whole strip at once and never
-    notices damage that shifts the runs, FFmpeg checks every run against its row.
+    notices damage that shifts the runs, FFmpeg checks every run against its row. Likewise FFmpeg's fax
+    decoder rejects codes and runs libtiff's decodes through (damaged G4 strips: "Incorrect mode VLC").
     """
-    found = _codec_opinion("tiff", data, _PACKBITS_EVIDENCE)
+    found = _codec_opinion("tiff", data, evidence)
     if found:
         run.decisive = _decisive(TOOL_PYAV, _versions(), "tiff")
-        message = f"frame 0: corrupt PackBits data (FFmpeg tiff: {'; '.join(found[:3])})"
+        message = f"frame 0: corrupt {what} data (FFmpeg tiff: {'; '.join(found[:3])})"
         run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
 
 
