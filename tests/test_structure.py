@@ -942,3 +942,15 @@ def test_mp4_track_without_a_sample_table_box_is_corrupt(media_factory, tmp_path
     data[stsc + 4 : stsc + 8] = b"stsq"  # a flipped bit in the type
     result = check(write(tmp_path, "no_stsc.mp4", bytes(data)))
     assert result.verdict is Verdict.CORRUPTED and codes(result) == {"missing_box"}
+
+
+def test_mpeg_ps_walk_ends_on_every_cut_of_a_file(tmp_path: Path) -> None:
+    # Regression: zero-stuffing skipping once looped forever on a start code that is not a PS unit.
+    src = ["-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25:duration=1"]
+    data = Path(
+        _ffmpeg(tmp_path, "one.mpg", *src, "-frames:v", "1", "-c:v", "mpeg2video", "-f", "mpeg")
+    ).read_bytes()
+    for cut in range(len(data) // 3, len(data), 7):
+        result = check(write(tmp_path, "cut.mpg", data[:cut]), DEEP)
+        assert result.verdict in (Verdict.CORRUPTED, Verdict.WARNING, Verdict.HEALTHY)
+    assert check(write(tmp_path, "c2051.mpg", data[:2051]), DEEP).verdict is not Verdict.UNREADABLE

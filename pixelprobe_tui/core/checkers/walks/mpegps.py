@@ -54,7 +54,8 @@ def _after_zero_stuffing(r: Reader, pos: int, stop: int) -> int | None:
         q += len(buf)
     else:
         return None
-    if q - pos >= 2 and r.read(q, 1) == b"\x01":
+    # Progress is required: the two zeros of the start code itself are not stuffing.
+    if q - 2 > pos and r.read(q, 1) == b"\x01":
         return q - 2
     return None
 
