@@ -15,8 +15,9 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
-from pixelprobe_tui.core.discovery import WalkIssue, display_path, json_path_fields, json_safe, walk
+from pixelprobe_tui.core.discovery import WalkIssue, display_path, json_path_fields, json_safe, walk_guarded
 from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, IgnoreRules, Severity, Verdict
+from pixelprobe_tui.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,16 +49,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-media-info", action="store_true", help="skip the media info summary")
     p.add_argument("--memory-mb", type=int, default=None, help="address-space cap per checker process")
+    p.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="give up on a file read or directory listing that makes no progress for this long "
+        "(a dead network mount; default 60, 0 waits forever)",
+    )
     p.set_defaults(func=run)
 
 
-def expand(paths: Iterable[str], on_issue: Callable[[WalkIssue], None] | None = None) -> Iterator[str]:
+def expand(
+    paths: Iterable[str],
+    on_issue: Callable[[WalkIssue], None] | None = None,
+    stall_timeout_s: float = 60.0,
+) -> Iterator[str]:
     """Files as given, and media files under directories, walked as a scan walks them (name order, junk
-    skipped, symlinks not followed, FIFOs and devices never opened). What a walk could not examine or
-    left alone (an unreadable directory, a FIFO with a media name) goes to *on_issue*."""
+    skipped, symlinks not followed, FIFOs and devices never opened, a directory whose listing makes no
+    progress for *stall_timeout_s* given up on). What a walk could not examine or left alone (an unreadable
+    or stalled directory, a FIFO with a media name) goes to *on_issue*."""
     for path in paths:
         if os.path.isdir(path):
-            yield from (f.path for f in walk([path], on_error=on_issue))
+            w = walk_guarded([path], stall_timeout_s=stall_timeout_s, on_error=on_issue)
+            try:
+                yield from (f.path for f in w)
+            finally:
+                w.close()  # the consumer stopped early (an error, Ctrl-C): don't leave the walking thread waiting
         else:
             yield path
 
@@ -84,7 +102,14 @@ def run(args: argparse.Namespace) -> int:
     from pixelprobe_tui.core.isolation import CheckerPool, IsolationConfig
 
     options = CheckOptions(deep=args.deep, want_media_info=not args.no_media_info)
-    config = IsolationConfig() if args.memory_mb is None else IsolationConfig(memory_mb=args.memory_mb)
+    limits: dict[str, float] = {}
+    if args.memory_mb is not None:
+        limits["memory_mb"] = args.memory_mb
+    if args.stall_timeout is not None:
+        if args.stall_timeout < 0:
+            raise ConfigError("--stall-timeout must be 0 or more seconds")
+        limits["stall_timeout_s"] = args.stall_timeout
+    config = IsolationConfig(**limits)  # type: ignore[arg-type]
     rules = IgnoreRules(args.ignore)
     counts: Counter[str] = Counter()
     unexamined = 0
@@ -95,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"pixelprobe: {display_path(issue.path)}: {issue.message}", file=sys.stderr, flush=True)
 
     with CheckerPool(max(1, args.workers), config) as pool:
-        for result in pool.check_many(expand(args.paths, on_issue), options, rules):
+        files = expand(args.paths, on_issue, config.stall_timeout_s)
+        for result in pool.check_many(files, options, rules):
             counts[result.verdict.value] += 1
             if args.json:
                 print(json.dumps(json_record(result), ensure_ascii=False), flush=True)

@@ -26,11 +26,14 @@ import base64
 import errno
 import hashlib
 import os
+import queue
 import re
 import stat
+import threading
+import time
 import unicodedata
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from fnmatch import translate
 from operator import attrgetter
@@ -241,11 +244,19 @@ class IssueKind(StrEnum):
     BROKEN_SYMLINK = "broken_symlink"  # symlink with a media name (or followed) whose target is missing
     SYMLINK_LOOP = "symlink_loop"  # symlink chain that loops (ELOOP)
     ALREADY_VISITED = "already_visited"  # followed symlink to a directory already walked (loop or alias)
+    STALLED_DIRECTORY = "stalled_directory"  # listing or stat made no progress (dead mount?): incomplete
+    UNAVAILABLE_ROOT = "unavailable_root"  # the same for a scan root itself: incomplete
 
 
 #: Kinds that mean part of the tree was not examined.
 INCOMPLETE_KINDS = frozenset(
-    {IssueKind.MISSING_ROOT, IssueKind.UNREADABLE_DIRECTORY, IssueKind.UNREADABLE_ENTRY}
+    {
+        IssueKind.MISSING_ROOT,
+        IssueKind.UNREADABLE_DIRECTORY,
+        IssueKind.UNREADABLE_ENTRY,
+        IssueKind.STALLED_DIRECTORY,
+        IssueKind.UNAVAILABLE_ROOT,
+    }
 )
 
 
@@ -361,6 +372,10 @@ class WalkReport:
             parts.append(_plural(n, "entry", "entries") + " could not be examined")
         if n := self.count(IssueKind.MISSING_ROOT):
             parts.append(_plural(n, "root", "roots") + " missing")
+        if n := self.count(IssueKind.STALLED_DIRECTORY):
+            parts.append(_plural(n, "directory", "directories") + " stalled (storage not answering)")
+        if n := self.count(IssueKind.UNAVAILABLE_ROOT):
+            parts.append(_plural(n, "root", "roots") + " unavailable (storage stalled)")
         return ", ".join(parts) or None
 
 
@@ -442,6 +457,56 @@ class Walk(Iterator[DiscoveredFile]):
         self._gen.close()
 
 
+# Test hook (the style of core/checker_child.py's): with PIXELPROBE_TEST_HOOKS=1 in the environment when this
+# module is imported, a directory (or root) whose name starts with HANG_PREFIX blocks the walk that reaches it,
+# as a listing on a dead NFS or SMB mount does, until the process exits (or a test sets _hang_release). Read
+# once at import, so nothing a running program is given can switch it on.
+_TEST_HOOKS = os.environ.get("PIXELPROBE_TEST_HOOKS") == "1"
+HANG_PREFIX = "__pixelprobe_hang"
+_hang_release = threading.Event()
+
+
+class _WalkState:
+    """Where a walk is: the roots, the directories still to list, the current one. A walk taken over after
+    a stall (:func:`walk_guarded`) goes on from a copy of its stuck predecessor's state."""
+
+    __slots__ = (
+        "kept",
+        "next_root",
+        "root",
+        "stack",
+        "visited_dirs",
+        "seen_files",
+        "current",
+        "is_root",
+        "beat",
+    )
+
+    def __init__(self) -> None:
+        self.kept: list[str] | None = None  # the effective roots, once computed
+        self.next_root = 0  # index in kept of the next root to start
+        self.root = ""  # the root being walked
+        self.stack: list[str] = []  # directories still to list, under self.root
+        self.visited_dirs: set[tuple[int, int]] = set()
+        self.seen_files: set[tuple[int, int]] = set()
+        self.current = ""  # the directory (or root) being stat'ed, listed or gone through
+        self.is_root = False
+        self.beat = 0  # grows with every entry listed or examined: progress
+
+    def entering(self, path: str, is_root: bool) -> None:
+        """Called before the root *path* is stat'ed or the directory *path* listed (both may block)."""
+        self.current, self.is_root = path, is_root
+        if _TEST_HOOKS and os.path.basename(path).startswith(HANG_PREFIX):
+            _hang_release.wait()
+
+    def taken_over(self, new: _WalkState) -> None:
+        """Make *new* go on after the current directory (the stuck owner of this state keeps it)."""
+        new.kept, new.next_root, new.root = self.kept, self.next_root, self.root
+        new.stack = list(self.stack)
+        new.visited_dirs = set(self.visited_dirs)
+        new.seen_files = set(self.seen_files)
+
+
 def walk(
     roots: Iterable[str | bytes | os.PathLike[Any]],
     *,
@@ -483,6 +548,7 @@ def _walk(
     follow: bool,
     on_error: ErrorCallback | None,
     rep: WalkReport,
+    state: _WalkState | None = None,
 ) -> Generator[DiscoveredFile, None, None]:
     def issue(kind: IssueKind, path: str, message: str) -> None:
         item = WalkIssue(kind, path, message)
@@ -498,57 +564,70 @@ def _walk(
         elif follow:  # a link we were asked to follow leads somewhere unreadable: part of the tree is missed
             issue(IssueKind.UNREADABLE_ENTRY, path, "symlink target unreadable: " + _error_text(exc))
 
-    kept, dropped = effective_roots(roots)
-    rep.roots = tuple(kept)
-    rep.roots_dropped.extend(dropped)
-    visited_dirs: set[tuple[int, int]] = set()  # only filled when following symlinks
-    seen_files: set[tuple[int, int]] = set()  # idem
+    if state is None:
+        state = _WalkState()
+    if state.kept is None:  # a fresh walk (not one taken over after a stall)
+        kept, dropped = effective_roots(roots)
+        rep.roots = tuple(kept)
+        rep.roots_dropped.extend(dropped)
+        state.kept = kept
+    kept = state.kept
+    visited_dirs = state.visited_dirs  # only filled when following symlinks
+    seen_files = state.seen_files  # idem
     has_globs = excl._glob_re is not None
     exts_excluded = excl.extensions
     prefixes = excl.prefixes
     new_file = tuple.__new__
 
-    for root in kept:
-        try:
-            st = os.stat(root)
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-                what = "broken symlink" if os.path.islink(root) else "does not exist"
-                issue(IssueKind.MISSING_ROOT, root, f"scan root {what}")
-            elif exc.errno == errno.ELOOP:
-                issue(IssueKind.MISSING_ROOT, root, "scan root is a symlink loop")
-            else:
-                issue(IssueKind.UNREADABLE_DIRECTORY, root, "scan root unreadable: " + _error_text(exc))
-            continue
-        is_dir = stat.S_ISDIR(st.st_mode)
-        if excl and excl.excludes(root, is_dir=is_dir):
-            rep.excluded += 1
-            continue
-        if stat.S_ISREG(st.st_mode):
-            key = (st.st_dev, st.st_ino)
-            if follow:
-                if key in seen_files:
-                    rep.duplicates_skipped += 1
-                    continue
-                seen_files.add(key)
-            rep.files_found += 1
-            rep.bytes_found += st.st_size
-            family = table.get(_extension(os.path.basename(root).lower()))
-            yield DiscoveredFile(root, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, family)
-            continue
-        if not is_dir:
-            issue(IssueKind.SPECIAL_FILE, root, f"{file_kind(st.st_mode)}: skipped, never opened")
-            continue
-        if follow:
-            key = (st.st_dev, st.st_ino)
-            if key in visited_dirs:
-                issue(IssueKind.ALREADY_VISITED, root, "directory already walked")
+    stack = state.stack
+    while True:
+        if not stack:
+            if state.next_root >= len(kept):
+                break
+            root = state.root = kept[state.next_root]
+            state.next_root += 1
+            state.entering(root, True)
+            try:
+                st = os.stat(root)
+            except OSError as exc:
+                if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                    what = "broken symlink" if os.path.islink(root) else "does not exist"
+                    issue(IssueKind.MISSING_ROOT, root, f"scan root {what}")
+                elif exc.errno == errno.ELOOP:
+                    issue(IssueKind.MISSING_ROOT, root, "scan root is a symlink loop")
+                else:
+                    issue(IssueKind.UNREADABLE_DIRECTORY, root, "scan root unreadable: " + _error_text(exc))
                 continue
-            visited_dirs.add(key)
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if excl and excl.excludes(root, is_dir=is_dir):
+                rep.excluded += 1
+                continue
+            if stat.S_ISREG(st.st_mode):
+                key = (st.st_dev, st.st_ino)
+                if follow:
+                    if key in seen_files:
+                        rep.duplicates_skipped += 1
+                        continue
+                    seen_files.add(key)
+                rep.files_found += 1
+                rep.bytes_found += st.st_size
+                family = table.get(_extension(os.path.basename(root).lower()))
+                yield DiscoveredFile(root, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, family)
+                continue
+            if not is_dir:
+                issue(IssueKind.SPECIAL_FILE, root, f"{file_kind(st.st_mode)}: skipped, never opened")
+                continue
+            if follow:
+                key = (st.st_dev, st.st_ino)
+                if key in visited_dirs:
+                    issue(IssueKind.ALREADY_VISITED, root, "directory already walked")
+                    continue
+                visited_dirs.add(key)
+            stack.append(root)
 
-        stack = [root]
         while stack:
             directory = stack.pop()
+            state.entering(directory, directory == state.root)
             entries = []
             try:
                 with os.scandir(directory) as it:
@@ -556,6 +635,7 @@ def _walk(
                     # caller works; an error mid-listing keeps what was read and reports the directory.
                     for entry in it:
                         entries.append(entry)
+                        state.beat += 1  # progress, for a watcher that tells slow storage from dead
             except OSError as exc:
                 issue(IssueKind.UNREADABLE_DIRECTORY, directory, _error_text(exc))
                 if not entries:
@@ -564,6 +644,7 @@ def _walk(
             entries.sort(key=_by_name)
             subdirs: list[str] = []
             for entry in entries:
+                state.beat += 1
                 name = entry.name
                 low = name.lower()
                 if low in JUNK_NAMES or low.startswith(JUNK_PREFIXES):
@@ -689,6 +770,277 @@ def _walk(
                 )
             stack.extend(reversed(subdirs))
     rep.finished = True
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The walk with a watchdog
+#
+# A directory listing (or stat) on a dead NFS or SMB mount blocks in the kernel and can't be interrupted.
+# walk_guarded() therefore runs the walk in a daemon thread that hands files over in batches through a
+# queue; the caller's thread waits with timeouts, so a cancel takes effect at once, and when the walk makes
+# no progress for stall_timeout_s it reports the directory it is stuck in, leaves that thread behind (it holds
+# one directory descriptor and nothing else: no lock, no database connection) and goes on in a new thread
+# from a copy of the walk's state, with the directories and roots that were still to come.
+
+_BATCH = 256  # files and issues per hand-over
+_QUEUE_BATCHES = 16  # batches the walking thread may run ahead of the caller
+_POLL_S = 0.1  # how often the caller's thread looks at cancel and progress while it waits
+_CLOSE_WAIT_S = 0.3  # how long the caller waits for a walking thread that is not stuck to end
+
+
+class _Abandoned(Exception):
+    """Raised in a walking thread whose walk was given up (stalled, cancelled or closed): it just ends."""
+
+
+class _Done:
+    """The walking thread's last message: the walk ran to its end."""
+
+
+class _Failed(NamedTuple):
+    """The walking thread's last message when the walk raised (a bug): raised again in the caller's thread."""
+
+    error: BaseException
+
+
+class _GuardedState(_WalkState):
+    __slots__ = ("walker",)
+
+    def entering(self, path: str, is_root: bool) -> None:
+        # Before a call that may block, hand over what was found so far: the caller gets every file of the
+        # directories already listed, even if this one never answers.
+        self.walker.flush()
+        super().entering(path, is_root)
+
+
+def _copy_report(src: WalkReport, dst: WalkReport | None = None) -> WalkReport:
+    """*src*'s counters and issues in *dst* (a new report if None), sharing no mutable container."""
+    dst = dst if dst is not None else WalkReport()
+    for f in fields(WalkReport):
+        value = getattr(src, f.name)
+        if isinstance(value, list | dict):
+            value = type(value)(value)
+        setattr(dst, f.name, value)
+    return dst
+
+
+class _Walker:
+    """One walking thread: runs the walk from *state* into *report* and hands files and issues over."""
+
+    def __init__(self, args: tuple[Any, ...], state: _GuardedState, report: WalkReport) -> None:
+        self.args = args  # roots, table, exclusions, follow
+        self.state = state
+        state.walker = self
+        self.report = report
+        self.queue: queue.Queue[list[DiscoveredFile | WalkIssue] | _Done | _Failed] = queue.Queue(
+            _QUEUE_BATCHES
+        )
+        self.batch: list[DiscoveredFile | WalkIssue] = []
+        self.abandoned = False
+        self.thread = threading.Thread(target=self._run, name="pixelprobe-walk", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        roots, table, excl, follow = self.args
+        try:
+            # Issues travel in the batches too, so the caller's on_error runs in the caller's thread.
+            for f in _walk(roots, table, excl, follow, self._issue, self.report, self.state):
+                self.batch.append(f)
+                if len(self.batch) >= _BATCH:
+                    self.flush()
+            self.flush()
+            self.report.finished = True
+            self._put(_Done())
+        except _Abandoned:
+            return
+        except BaseException as exc:  # a bug in the walk: the caller raises it, it must not vanish here
+            try:
+                self._put(_Failed(exc))
+            except _Abandoned:
+                return
+
+    def _issue(self, item: WalkIssue) -> None:
+        self.batch.append(item)
+
+    def flush(self) -> None:
+        """Hand the batch over (waits while the caller is behind; ends the thread if it was abandoned)."""
+        if self.abandoned:
+            raise _Abandoned
+        if self.batch:
+            batch, self.batch = self.batch, []
+            self._put(batch)
+
+    def _put(self, message: Any) -> None:
+        while True:
+            if self.abandoned:
+                raise _Abandoned
+            try:
+                self.queue.put(message, timeout=_POLL_S)
+                return
+            except queue.Full:
+                continue
+
+
+class GuardedWalk(Iterator[DiscoveredFile]):
+    """The iterator returned by :func:`walk_guarded`: a :class:`Walk` that a blocked listing can't hang."""
+
+    def __init__(
+        self,
+        args: tuple[Any, ...],
+        on_error: ErrorCallback | None,
+        report: WalkReport | None,
+        stall_timeout_s: float,
+        cancelled: Callable[[], bool] | None,
+    ) -> None:
+        self._args = args
+        self._on_error = on_error
+        self._given_report = report
+        self._stall_s = stall_timeout_s
+        self._cancelled = cancelled
+        self._items: list[DiscoveredFile | WalkIssue] = []
+        self._pos = 0
+        self._ended = False
+        self.stalled: list[str] = []  # directories (and roots) given up on, in order
+        # Each walking thread fills its own report: one left stuck may wake later, and must then write
+        # to nothing anyone reads. The given report receives the final counts when the walk ends.
+        self._walker = _Walker(args, _GuardedState(), WalkReport())
+        self._beat_seen = -1
+        self._progress_at = time.monotonic()
+
+    @property
+    def report(self) -> WalkReport:
+        """The walk's counters so far (read it again after a stall: the walk goes on in a new report). Once
+        the walk has ended, the *report* given to :func:`walk_guarded`, if any, holds the final counts."""
+        return self._walker.report
+
+    def __iter__(self) -> Iterator[DiscoveredFile]:
+        return self
+
+    def __next__(self) -> DiscoveredFile:
+        while True:
+            if self._pos < len(self._items):
+                item = self._items[self._pos]
+                self._pos += 1
+                if type(item) is WalkIssue:
+                    if self._on_error is not None:
+                        self._on_error(item)
+                    continue
+                return item  # type: ignore[return-value]
+            self._items, self._pos = [], 0
+            if self._ended:
+                raise StopIteration
+            self._wait()
+
+    def _wait(self) -> None:
+        """Take the next batch, or end the walk (done or cancelled), or give up on a stalled directory."""
+        w = self._walker
+        while True:
+            if self._cancelled is not None and self._cancelled():
+                self.close()
+                return
+            try:
+                message = w.queue.get(timeout=_POLL_S)
+            except queue.Empty:
+                now = time.monotonic()
+                if w.state.beat != self._beat_seen:
+                    self._beat_seen = w.state.beat
+                    self._progress_at = now
+                elif now - self._progress_at >= self._stall_s:
+                    self._take_over()
+                    return
+                continue
+            self._progress_at = time.monotonic()
+            if isinstance(message, list):
+                self._items = message
+            elif isinstance(message, _Done):
+                self._end()
+                w.thread.join(_CLOSE_WAIT_S)
+            else:
+                self._end()
+                raise message.error
+            return
+
+    def _take_over(self) -> None:
+        """The walking thread is stuck: report where, leave it, and go on in a new thread after that place."""
+        old = self._walker
+        old.abandoned = True
+        state = old.state
+        path, is_root = state.current, state.is_root
+        # A snapshot taken while the old thread is blocked; if it ever wakes it writes only to its own
+        # report and state, and ends at its next hand-over.
+        report = _copy_report(old.report)
+        items = list(old.batch)  # found in the stuck directory before it stalled: still real files
+        secs = f"{self._stall_s:g} s"
+        if is_root:
+            issue = WalkIssue(
+                IssueKind.UNAVAILABLE_ROOT,
+                path,
+                f"scan root unavailable: no answer from storage for {secs}; not walked",
+            )
+        else:
+            issue = WalkIssue(
+                IssueKind.STALLED_DIRECTORY,
+                path,
+                f"directory listing made no progress for {secs} (storage not answering); skipped",
+            )
+        report.add(issue)
+        self.stalled.append(path)
+        new_state = _GuardedState()
+        state.taken_over(new_state)
+        self._walker = _Walker(self._args, new_state, report)
+        self._items, self._pos = [*items, issue], 0
+        self._beat_seen = -1
+        self._progress_at = time.monotonic()
+
+    def _end(self) -> None:
+        self._ended = True
+        if self._given_report is not None and self._walker.report is not self._given_report:
+            _copy_report(self._walker.report, self._given_report)
+            self._walker.report = self._given_report
+
+    def close(self) -> None:
+        """Stop the walk early (the report stays ``finished=False``). A walking thread that is not stuck
+        in the kernel ends soon after; a stuck one is left behind."""
+        self._items, self._pos = [], 0
+        if self._ended:
+            return
+        w = self._walker
+        w.abandoned = True
+        self._end()
+        w.thread.join(_CLOSE_WAIT_S)
+
+
+def walk_guarded(
+    roots: Iterable[str | bytes | os.PathLike[Any]],
+    *,
+    stall_timeout_s: float,
+    cancelled: Callable[[], bool] | None = None,
+    extensions: Mapping[str, str] | None = None,
+    exclusions: Exclusions | None = None,
+    follow_symlinks: bool = False,
+    on_error: ErrorCallback | None = None,
+    report: WalkReport | None = None,
+) -> GuardedWalk:
+    """:func:`walk` run so that storage that stops answering can't hang the caller.
+
+    The walk runs in a daemon thread; the caller's thread waits for it with timeouts. When the walk makes
+    no progress for *stall_timeout_s* (one listing or stat that doesn't return: a dead network mount), the
+    directory it is stuck in is reported as a :class:`WalkIssue` (``STALLED_DIRECTORY``, or
+    ``UNAVAILABLE_ROOT`` for a root; both make the report incomplete) and the walk goes on with the
+    directories and roots still to come, in a new thread; the stuck one is left blocked. When *cancelled*
+    returns True, the iteration ends within a fraction of a second, even during a blocked listing. A
+    *stall_timeout_s* of 0 (stall detection off, as for checks) never gives up on a listing.
+
+    Same arguments and results as :func:`walk` otherwise, with one difference in order: *on_error* is called
+    in the caller's thread, when the iteration reaches the issue.
+    """
+    args = (
+        roots,
+        _normalise_extensions(extensions),
+        exclusions if exclusions is not None else _NO_EXCLUSIONS,
+        follow_symlinks,
+    )
+    patience = stall_timeout_s if stall_timeout_s > 0 else float("inf")
+    return GuardedWalk(args, on_error, report, patience, cancelled)
 
 
 def _readlink(path: str) -> str:

@@ -18,7 +18,9 @@ threads, each with its own checker child process; one writer thread stores the r
   sets ``cancel_requested``; workers stop taking files, running checks are aborted, finished results stay.
 - Stalled storage: a check that times out waiting for the file is unreadable; ``stall_limit`` of those in a
   row under one root mark the root unavailable: its remaining files are left alone (not failed) and the run
-  is reported incomplete.
+  is reported incomplete. Discovery runs the walk in a thread it can leave behind (``walk_guarded``): a
+  listing that makes no progress for ``stall_timeout_s`` is reported (a root: unavailable), the walk goes on
+  with the rest, and a cancel ends discovery at once even while a listing is blocked.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import sqlalchemy as sa
 from pixelprobe_tui.core.discovery import (
     DiscoveredFile,
     Exclusions,
+    IssueKind,
     WalkIssue,
     display_path,
     effective_roots,
@@ -49,7 +52,7 @@ from pixelprobe_tui.core.discovery import (
     json_safe,
     path_from_db,
     path_to_db,
-    walk,
+    walk_guarded,
 )
 from pixelprobe_tui.core.events import (
     DiscoveryIssueFound,
@@ -477,6 +480,7 @@ class _Run:
         self.discarded = 0
         self.left_unchecked = 0  # files a worker had taken (queued in its child) when the run was cancelled
         self.work_finished = False  # every selected file got its result
+        self.stalled_roots: list[str] = []  # roots whose listing never answered during discovery
         self._started = time.monotonic()
 
     # -- the run ---------------------------------------------------------------------------------------
@@ -551,13 +555,18 @@ class _Run:
         def on_issue(issue: WalkIssue) -> None:
             nonlocal issues_logged
             svc.emit(DiscoveryIssueFound(issue.kind.value, issue.path, issue.message))
+            if issue.kind == IssueKind.UNAVAILABLE_ROOT:
+                self.stalled_roots.append(issue.path)
             if issues_logged < MAX_LOGGED_ISSUES:
                 issues_logged += 1
                 level = logging.WARNING if issue.makes_incomplete else logging.INFO
                 log.log(level, "%s: %s", display_path(issue.path), issue.message)
 
-        w = walk(
+        # The same patience as a check's read: a listing silent for stall_timeout_s is a dead mount.
+        w = walk_guarded(
             self.roots,
+            stall_timeout_s=svc.isolation.stall_timeout_s,
+            cancelled=self.cancel.is_set,
             # Files the user named one by one are checked even if a rule would exclude them from a walk.
             exclusions=None if self.file_mode else self.exclusions,
             follow_symlinks=svc.settings.follow_symlinks,
@@ -566,7 +575,8 @@ class _Run:
         to_check = _WorkSpool()
         batch: list[DiscoveredFile] = []
         next_event = 0.0
-        with self.db.engine.connect() as conn:
+        # An error mid-walk (the database) must not leave the walking thread waiting to hand files over.
+        with contextlib.closing(w), self.db.engine.connect() as conn:
             limit = FIRST_DISCOVERY_BATCH
             cancelled = self.cancel.is_set
             for f in w:
@@ -850,7 +860,7 @@ class _Run:
         s.files_checked = c.files_done + s.already_checked
         s.bytes_checked = c.bytes_done + s.already_checked_bytes
         s.skipped_unavailable += self.health.dropped
-        s.unavailable_roots = sorted(self.health.unavailable)
+        s.unavailable_roots = sorted(self.health.unavailable.union(self.stalled_roots))
         s.status = str(status)
         s.duration_s = round(time.monotonic() - self._started, 3)
         s.started_at = self.claim.start_time.isoformat()
