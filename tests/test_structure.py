@@ -954,3 +954,15 @@ def test_mpeg_ps_walk_ends_on_every_cut_of_a_file(tmp_path: Path) -> None:
         result = check(write(tmp_path, "cut.mpg", data[:cut]), DEEP)
         assert result.verdict in (Verdict.CORRUPTED, Verdict.WARNING, Verdict.HEALTHY)
     assert check(write(tmp_path, "c2051.mpg", data[:2051]), DEEP).verdict is not Verdict.UNREADABLE
+
+
+def test_tiff_image_tag_of_zero_is_corrupt(tmp_path: Path) -> None:
+    data = bytearray(_tiff_bytes())
+    first, n = _ifd0_entries(bytes(data))
+    for i in range(n):
+        pos = first + 12 * i
+        tag, typ, count = struct.unpack_from("<HHI", data, pos)
+        if tag == 277:  # SamplesPerPixel, a SHORT stored inline
+            struct.pack_into("<H", data, pos + 8, 0)
+    bad = check(write(tmp_path, "spp0.tif", bytes(data)))
+    assert bad.verdict is Verdict.CORRUPTED and codes(bad) == {"bad_ifd"}

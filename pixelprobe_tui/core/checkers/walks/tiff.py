@@ -37,6 +37,14 @@ STRIP_OFFSETS, STRIP_COUNTS, TILE_OFFSETS, TILE_COUNTS = 273, 279, 324, 325
 JPEG_IF, JPEG_IF_LEN = 513, 514
 SUB_IFDS, EXIF_IFD = 330, 34665
 _WIDTH, _LENGTH = 256, 257
+# Image tags whose value 0 no TIFF writer produces (a zeroed IFD block, not a variant).
+_NONZERO = {
+    256: "ImageWidth",
+    257: "ImageLength",
+    258: "BitsPerSample",
+    259: "Compression",
+    277: "SamplesPerPixel",
+}
 _MAX_IFDS = 4096
 
 
@@ -94,6 +102,10 @@ def _implausible_entry(t: _Tiff, tags: dict[int, bytes]) -> str | None:
                 return f"the {width * count} bytes of tag {tag} would lie beyond the end of the file"
     if (STRIP_OFFSETS in tags or TILE_OFFSETS in tags) and not (_WIDTH in tags and _LENGTH in tags):
         return "an image without ImageWidth/ImageLength"
+    for tag, name in _NONZERO.items():
+        values = t.values(tags[tag]) if tag in tags else None  # [] for types we do not read
+        if values and 0 in values:
+            return f"{name} is 0"
     return None
 
 
