@@ -161,10 +161,82 @@ class ResultRow:
     marked_good: bool
     sort_value: Any
     bitrot: bool = False  # bitrot_suspected: the content changed while size and mtime did not
+    problem: str = ""  # non-healthy rows: the error or the worst finding, one line (see PROBLEM_CHARS)
 
     @property
     def key(self) -> Key:
         return (self.sort_value, self.id)
+
+
+PROBLEM_CHARS = 200
+"""How much of a row's problem text a page reads: the grid shows one line of it, and the stored details of a
+file can be many kilobytes."""
+_NO_PROBLEM = ("healthy", "pending")
+
+
+PROBLEM_FINDINGS_CHARS = 4000  # of the findings JSON, for rows without those texts (a few findings' worth)
+
+
+def _problem_columns() -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
+    """What is wrong with a row, in SQL, as two columns: ``problem``, the start of the error message of an
+    unreadable or unsupported file, else of the corruption details, else of the warnings (the scan writes
+    each worst finding first); and ``problem_findings``, the start of the findings JSON, only for a row that
+    has none of those texts (rows written by other tools). Both NULL for healthy and pending rows. Truncated
+    in the database, so a page never carries long details."""
+    c = ScanResult.__table__.c
+    text = sa.func.coalesce(c.error_message, c.corruption_details, c.warning_details)
+    ok = c.scan_status.in_(_NO_PROBLEM)
+    problem = sa.case((ok, sa.null()), else_=sa.func.substr(text, 1, PROBLEM_CHARS))
+    findings = sa.case(
+        (sa.or_(ok, text.is_not(None)), sa.null()),
+        else_=sa.func.substr(c.findings, 1, PROBLEM_FINDINGS_CHARS),
+    )
+    return problem.label("problem"), findings.label("problem_findings")
+
+
+_TOOL_PREFIX = re.compile(r"\[[^\]\s]{1,40}\] ")  # "[structure:png] ", as Finding.describe() starts
+
+
+_SEVERITY_RANK = {"info": 0, "warning": 1, "unsupported": 2, "corrupt": 3, "unreadable": 4}  # as verdict.py
+_FIRST_MESSAGE = re.compile(r'"message":\s*"((?:[^"\\]|\\.)*)"')
+
+
+def worst_finding_message(findings_json: str | None) -> str:
+    """The message of the worst active finding in a stored findings list (the first of equals), or of the
+    first finding when the text was cut short (see PROBLEM_FINDINGS_CHARS); "" when there is none."""
+    if not findings_json:
+        return ""
+    try:
+        items = json.loads(findings_json)
+    except ValueError:
+        match = _FIRST_MESSAGE.search(findings_json)
+        if match is None:
+            return ""
+        try:
+            return str(json.loads(f'"{match.group(1)}"'))
+        except ValueError:
+            return match.group(1)
+    best: tuple[int, str] | None = None
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict) or item.get("ignored") or not item.get("message"):
+            continue
+        rank = _SEVERITY_RANK.get(str(item.get("severity")), 0)
+        if rank and (best is None or rank > best[0]):
+            best = (rank, str(item["message"]))
+    return best[1] if best else ""
+
+
+def problem_line(text: str | None) -> str:
+    """A problem text as one printable line: its first non-empty line without the ``[tool]`` prefix that
+    ``Finding.describe`` puts first (the grid is narrow; the details screen names the tool), control characters
+    escaped."""
+    if not text:
+        return ""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    match = _TOOL_PREFIX.match(first)
+    if match and match.end() < len(first):
+        first = first[match.end() :]
+    return display_path(first)
 
 
 _ROW_COLUMNS = (
@@ -177,6 +249,7 @@ _ROW_COLUMNS = (
     ScanResult.__table__.c.scan_date,
     ScanResult.__table__.c.marked_as_good,
     ScanResult.__table__.c.bitrot_suspected,
+    *_problem_columns(),
 )
 
 
@@ -340,6 +413,7 @@ def _row(r: sa.Row[Any]) -> ResultRow:
         marked_good=bool(r.marked_as_good),
         sort_value=r.sort_value,
         bitrot=bool(r.bitrot_suspected),
+        problem=problem_line(r.problem or worst_finding_message(r.problem_findings)),
     )
 
 
@@ -1032,6 +1106,8 @@ __all__: Sequence[str] = [
     "set_ignore_pattern_active",
     "log_entries",
     "format_size",
+    "problem_line",
+    "worst_finding_message",
     "live_scan",
     "recent_reports",
     "result_detail",

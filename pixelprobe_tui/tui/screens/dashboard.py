@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable
 from typing import ClassVar
 
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -45,16 +46,26 @@ def format_duration(seconds: float | None) -> str:
     return f"{s}s"
 
 
+def _opens(status: str) -> Style:
+    """A style whose click opens the results filtered by ``status`` (see DashboardScreen.action_show_results)."""
+    return Style.on(click=f"screen.show_results({status!r})")
+
+
 def totals_table(t: Totals) -> Table:
+    """The Files panel; a click on a verdict's line (or on Bitrot, or Total) opens those results."""
     table = Table(box=None, show_header=False, pad_edge=False, expand=True)
     table.add_column(no_wrap=True)
     table.add_column(justify="right", no_wrap=True)
     for key, label, style in TOTAL_ROWS:
-        table.add_row(Text(label, style=style), f"{t.status(key):,}")
+        table.add_row(Text(label, style=style), f"{t.status(key):,}", style=_opens(key))
     table.add_row("Marked good", f"{t.marked_good:,}")
     table.add_row("Missing", f"{t.missing:,}")
-    table.add_row(Text("Bitrot suspected", style="bold red" if t.bitrot else ""), f"{t.bitrot:,}")
-    table.add_row(Text("Total", style="bold"), Text(f"{t.total:,}", style="bold"))
+    table.add_row(
+        Text("Bitrot suspected", style="bold red" if t.bitrot else ""),
+        f"{t.bitrot:,}",
+        style=_opens("bitrot"),
+    )
+    table.add_row(Text("Total", style="bold"), Text(f"{t.total:,}", style="bold"), style=_opens(""))
     return table
 
 
@@ -107,6 +118,13 @@ class DashboardScreen(ModeScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "start_scan", "Scan", id="dashboard.start_scan"),
         Binding("x", "cancel_scan", "Cancel scan", id="dashboard.cancel_scan"),
+        # Jump to the results filtered by a verdict (clicking a count in the Files panel does the same).
+        Binding("p", "show_results('problems')", "Problems", id="dashboard.show_problems"),
+        Binding("c", "show_results('corrupted')", "Corrupt", id="dashboard.show_corrupted"),
+        Binding("w", "show_results('warning')", "Warn", id="dashboard.show_warning"),
+        # Off the footer, which has no room for it at 80 columns (Problems includes these files).
+        Binding("u", "show_results('unreadable')", "Unreadable", show=False, id="dashboard.show_unreadable"),
+        Binding("b", "show_results('bitrot')", "Bitrot", id="dashboard.show_bitrot"),
         Binding("f5,ctrl+r", "refresh", "Refresh", show=False, id="dashboard.refresh"),
     ]
     DEFAULT_CSS = """
@@ -260,6 +278,16 @@ class DashboardScreen(ModeScreen):
                 self.load("live", browse.live_scan, self.pp.db)
 
         self.app.push_screen(ScanDialog(), callback=started)
+
+    def action_show_results(self, status: str) -> None:
+        """Switch to the Results filtered by ``status`` (a verdict, "problems" or "bitrot"; "" for all)."""
+        from pixelprobe_tui.tui.screens.results import ResultsScreen
+
+        self.app.switch_mode("results")
+        # The mode's first screen, also when a details screen is open on top of it.
+        screen = self.app.screen_stack[0]
+        if isinstance(screen, ResultsScreen):
+            screen.filter_status(status or None)
 
     def action_cancel_scan(self) -> None:
         live_id = self._live.id if self._live is not None else None

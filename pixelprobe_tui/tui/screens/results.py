@@ -21,6 +21,7 @@ from pixelprobe_tui.services.browse import (
     SORT_KEYS,
     STATUSES,
     ResultsBrowser,
+    ResultsQuery,
     Selection,
 )
 from pixelprobe_tui.services.results import who
@@ -33,6 +34,8 @@ _STATUS_OPTIONS: list[tuple[str, str]] = [
     *((s.capitalize(), s) for s in STATUSES),
     ("Bitrot", "bitrot"),  # a flag from file-changes checks, not a verdict
 ]
+STATUS_FILTERS = frozenset(value for _, value in _STATUS_OPTIONS)
+"""What :meth:`ResultsScreen.filter_status` takes (besides None, "any status")."""
 _FAMILY_OPTIONS: list[tuple[str, str]] = [(f.capitalize(), f) for f in FAMILIES]
 _SINCE_OPTIONS: list[tuple[str, str]] = [
     ("Last 24 h", "1"),
@@ -66,6 +69,15 @@ def export_selection(db: Database, selection: Selection, path: str, fmt: str) ->
     with exports.atomic_output(path) as out:
         n = exports.export_results(db, out, fmt, query, ids=ids)  # type: ignore[arg-type]
     return path, n
+
+
+def status_filter(query: ResultsQuery, value: str | None) -> ResultsQuery:
+    """``query`` filtered by one choice of the status menu: a verdict, "problems" (warning, corrupted or
+    unreadable), "bitrot" (the flag, whatever the verdict), or None for any status."""
+    statuses = PROBLEMS if value == "problems" else (frozenset({value}) if value else frozenset())
+    if value == "bitrot":
+        statuses = frozenset()
+    return query.with_changes(statuses=statuses, bitrot=value == "bitrot")
 
 
 def date_range(value: str | None, now: dt.datetime | None = None) -> dict[str, dt.datetime | None]:
@@ -111,14 +123,22 @@ class ResultsScreen(ModeScreen):
         self._poll_timer: Timer | None = None
         self._last_progress: tuple[str, int] | None = None
         self._rescan_deep = False
+        self._initial_status: str | None = None  # a filter_status() that came before the screen was built
 
     def compose_body(self) -> Iterable[Widget]:
         with Horizontal(id="filters"):
-            yield Select(_STATUS_OPTIONS, prompt="Any status", id="status", compact=True)
+            yield Select(
+                _STATUS_OPTIONS,
+                prompt="Any status",
+                id="status",
+                compact=True,
+                value=self._initial_status or Select.NULL,
+            )
             yield Select(_FAMILY_OPTIONS, prompt="Any type", id="family", compact=True)
             yield Select(_SINCE_OPTIONS, prompt="Any time", id="since", compact=True)
             yield Input(placeholder="/ search paths", id="search", compact=True)
-        yield ResultsGrid(partial(ResultsBrowser, self.pp.db), id="grid")
+        query = status_filter(ResultsQuery(), self._initial_status)
+        yield ResultsGrid(partial(ResultsBrowser, self.pp.db), query, id="grid")
         yield Static("", id="status-line")
 
     @property
@@ -132,15 +152,29 @@ class ResultsScreen(ModeScreen):
 
     # -- filters --------------------------------------------------------------------------------------------
 
+    def filter_status(self, value: str | None) -> None:
+        """Show only one status: a verdict ("corrupted"...), "problems", "bitrot", or None for any. The
+        status menu shows the choice; the other filters stay. Works before the screen is first shown too."""
+        if value is not None and value not in STATUS_FILTERS:
+            raise ValueError(f"unknown status filter {value!r} (one of {', '.join(sorted(STATUS_FILTERS))})")
+        grids = self.query(ResultsGrid)
+        if not grids:
+            self._initial_status = value
+            return
+        select = self.query_one("#status", Select)
+        with select.prevent(Select.Changed):
+            select.value = value if value is not None else Select.NULL
+        query = status_filter(grids.first().query_, value)
+        if query != grids.first().query_:
+            grids.first().set_query(query)
+        grids.first().focus()
+
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
         query = self.grid.query_
         value = event.value if isinstance(event.value, str) else None
         if event.select.id == "status":
-            statuses = PROBLEMS if value == "problems" else (frozenset({value}) if value else frozenset())
-            if value == "bitrot":
-                statuses = frozenset()
-            query = query.with_changes(statuses=statuses, bitrot=value == "bitrot")
+            query = status_filter(query, value)
         elif event.select.id == "family":
             query = query.with_changes(families=frozenset({value}) if value else frozenset())
         elif event.select.id == "since":
@@ -212,6 +246,8 @@ class ResultsScreen(ModeScreen):
         row = grid.cursor_row
         if row is not None and row.bitrot:
             parts.append("≠ bitrot suspected: content changed, size and date did not")
+        if row is not None and row.problem:
+            parts.append(row.problem)  # whole, as far as the line goes: the grid's column may cut it
         if grid.error:
             parts.append(f"error: {grid.error}")
         self.query_one("#status-line", Static).update(" · ".join(parts))

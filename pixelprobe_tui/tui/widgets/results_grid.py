@@ -56,6 +56,14 @@ FIXED_COLUMNS: tuple[tuple[str, int], ...] = (
     ("Flag", 4),  # ✓ marked good, ≠ bitrot suspected
 )
 MIN_PATH_WIDTH = 12
+# The Problem column (what is wrong with a non-healthy row) comes after Path, only on wide screens: Path keeps
+# PATH_SHARE of the room left by the fixed columns (at least MIN_PATH_WITH_PROBLEM cells), Problem gets the rest
+# when that is at least MIN_PROBLEM_WIDTH cells (so it shows from about 100 columns on), and no more than
+# MAX_PROBLEM_WIDTH (what is beyond goes back to Path).
+PATH_SHARE = 0.55
+MIN_PATH_WITH_PROBLEM = 32
+MIN_PROBLEM_WIDTH = 16
+MAX_PROBLEM_WIDTH = 80
 SELECTED_MARK = "●"
 GOOD_MARK = "✓"
 BITROT_MARK = "≠"  # content changed while size and modification time did not
@@ -92,6 +100,25 @@ def _covered(ranges: list[_Range]) -> list[tuple[int, int]]:
         else:
             out.append((r.first, r.last))
     return out
+
+
+def column_widths(line_width: int) -> tuple[int, int]:
+    """(Path width, Problem width) for a line of ``line_width`` cells; Problem is 0 when it is hidden."""
+    room = line_width - sum(w + 1 for _, w in FIXED_COLUMNS)
+    path = max(MIN_PATH_WITH_PROBLEM, int(room * PATH_SHARE + 0.5))
+    problem = min(MAX_PROBLEM_WIDTH, room - path - 1)
+    if problem < MIN_PROBLEM_WIDTH:
+        return max(MIN_PATH_WIDTH, room), 0
+    return room - problem - 1, problem
+
+
+def fit_text(text: str, width: int) -> str:
+    """``text`` in exactly ``width`` cells; a long one keeps its start and ends with an ellipsis."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text.ljust(width)
+    return text[: width - 1] + "…"
 
 
 def fit_path(path: str, width: int) -> str:
@@ -513,9 +540,11 @@ class ResultsGrid(ScrollView, can_focus=True):
         return self.scrollable_content_region.width
 
     def _columns(self) -> list[tuple[str, int]]:
-        fixed = sum(w + 1 for _, w in FIXED_COLUMNS)
-        path_width = max(MIN_PATH_WIDTH, self.line_width - fixed)
-        return [*FIXED_COLUMNS, ("Path", path_width)]
+        path_width, problem_width = column_widths(self.line_width)
+        columns = [*FIXED_COLUMNS, ("Path", path_width)]
+        if problem_width:
+            columns.append(("Problem", problem_width))
+        return columns
 
     def render_line(self, y: int) -> Strip:
         width = self.line_width
@@ -528,11 +557,8 @@ class ResultsGrid(ScrollView, can_focus=True):
             sort_title = {"path": "Path", "status": "Status", "date": "Scanned", "size": "Size"}[
                 self.query_.sort
             ]
-            text = (
-                text.replace(sort_title + " ", sort_title + arrow, 1)
-                if sort_title != "Path"
-                else text.replace("Path", "Path" + arrow, 1)
-            )
+            # Every title is followed by at least one blank cell: the arrow takes it, nothing shifts.
+            text = text.replace(sort_title + " ", sort_title + arrow, 1)
             return Strip([Segment(text[:width].ljust(width), style)], width)
         index = self.scroll_offset.y + y - 1
         base = self.rich_style
@@ -598,6 +624,8 @@ class ResultsGrid(ScrollView, can_focus=True):
             ((BITROT_MARK if row.bitrot else " ").ljust(columns[5][1] - 2), bitrot_style),
             (fit_path(row.path, columns[6][1]), line_style),
         ]
+        if len(columns) > 7:  # plain text: the status column already says how bad it is
+            cells.append((fit_text(row.problem, columns[7][1]), line_style))
         segments: list[Segment] = []
         for i, (text, style) in enumerate(cells):
             if i and i != 6:  # the second half of the flag column joins the first
