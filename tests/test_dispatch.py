@@ -397,3 +397,38 @@ def test_media_info_keeps_what_the_decoder_saw(lib):
     assert info is not None and info["general"]["format"] == "MPEG-4"
     assert info.get("decoded"), "the decoder's per-stream counts are kept"
     json.dumps(info)  # stored as JSON text
+
+
+def _hevc_mkv_with_a_repeated_chunk(path: Path) -> Path:
+    """Two HEVC frames in Matroska with 516 bytes of the header repeated: libmediainfo 24.12 spins forever
+    inside one call on this (by name and buffered alike), H4's report H4-10."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx265", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.options = {"x265-params": "log-level=none"}
+        for i in range(2):
+            grey = (np.indices((64, 96)).sum(axis=0) * (i + 3) % 256).astype("uint8")
+            frame = av.VideoFrame.from_ndarray(np.stack([grey] * 3, axis=-1), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    data = path.read_bytes()
+    path.write_bytes(data[:1032] + data[516:1032] + data[1032:])
+    return path
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("deep", [False, True], ids=["normal", "deep"])
+def test_a_file_the_walk_proves_damaged_is_not_handed_to_libmediainfo(tmp_path, deep):
+    """libmediainfo can spin forever on damaged data; a file the structure walk already proved corrupt
+    is judged without it (the check would otherwise never return: this test's timeout)."""
+    path = _hevc_mkv_with_a_repeated_chunk(tmp_path / "repeated.mkv")
+    result = checkers.check(str(path), CheckOptions(deep=deep))
+    assert result.verdict == Verdict.CORRUPTED
+    assert any(f.tool.startswith("structure") for f in result.findings)
+    info = result.media_info
+    assert info is None or set(info) == {"decoded"}, "no libmediainfo summary for a proven-damaged file"

@@ -237,8 +237,17 @@ def _check(
         parts.append(_run(structure, path, options, "structure", sniff=sniffed))
         family, container = _refine(family, container, parts[-1])
 
+    proven = _worst(f for p in parts for f in p.findings)
+    walk_proved_damage = proven is not None and proven.severity in (Severity.CORRUPT, Severity.UNREADABLE)
+
     info: dict[str, Any] | None = None
-    if options.want_media_info or (on_duration is not None and family in _AV_FAMILIES):
+    # Not on a file a cheap walk already proved damaged: damaged data is where libmediainfo can spin
+    # forever (H4-10: a 4.6 KB cut Matroska file, in one C call, by name and buffered alike), and the
+    # walk's findings say what is wrong with it. Valid files are never proved damaged, so they keep
+    # their description.
+    if not walk_proved_damage and (
+        options.want_media_info or (on_duration is not None and family in _AV_FAMILIES)
+    ):
         from pixelprobe_tui.core.checkers import mediainfo
 
         info = mediainfo.media_info(path, known=not sniffed.unknown_content, container=sniffed.container)
@@ -247,10 +256,7 @@ def _check(
             on_duration(media_seconds)
 
     # Quick mode: a cheap walk that already proves damage (or an unreadable file) makes decoding moot.
-    proven = _worst(f for p in parts for f in p.findings)
-    skip_decode = (
-        not options.deep and proven is not None and proven.severity in (Severity.CORRUPT, Severity.UNREADABLE)
-    )
+    skip_decode = not options.deep and walk_proved_damage
     decoder: CheckResult | None = None
     name = _decoder_for(family)
     module = _load(name) if name and not skip_decode else None
