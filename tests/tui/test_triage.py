@@ -10,7 +10,7 @@ from textual.widgets import Select
 
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import ScanResult
-from pixelprobe_tui.services.browse import PROBLEM_CHARS, ResultsBrowser, ResultsQuery
+from pixelprobe_tui.services.browse import PROBLEM_CHARS, ResultsBrowser
 from pixelprobe_tui.tui.app import PixelProbeApp
 from pixelprobe_tui.tui.screens.results import ResultsScreen
 from pixelprobe_tui.tui.widgets.results_grid import ResultsGrid, column_widths
@@ -80,29 +80,33 @@ def test_problem_column_shows_what_is_wrong_on_wide_screens_only(demo_db: Databa
     run(body())
 
 
-def test_problem_text_is_one_short_printable_line(demo_db: Database) -> None:
-    """Long stored details reach the grid as their first line, cut to PROBLEM_CHARS by the query."""
+def test_problem_text_is_one_short_printable_line(db: Database) -> None:
+    """On both databases: long stored details reach the grid as their first line, cut to PROBLEM_CHARS by the
+    query, without the tool prefix; rows with only a findings list show its worst active finding."""
     details = "\n".join(f"[pyav] bad frame {i} \x1b[31m" + "x" * 500 for i in range(200))  # ~100 kB
-    with demo_db.engine.begin() as conn:
-        conn.execute(
-            sa.insert(ScanResult).values(
-                file_path="/zz/long.mkv",
-                scan_status="corrupted",
-                corruption_details=details,
-                media_family="video",
-            )
-        )
-        conn.execute(
-            sa.insert(ScanResult).values(
-                file_path="/zz/ok.mkv",
-                scan_status="healthy",
-                warning_details="[x] stale",
-                media_family="video",
-            )
-        )
-    rows = ResultsBrowser(demo_db, ResultsQuery(path_text="/zz/")).page_after(None, 10)
-    problems = {r.path: r.problem for r in rows}
-    assert problems["/zz/ok.mkv"] == ""  # healthy rows say nothing
+    findings = [
+        {"severity": "info", "code": "i", "tool": "t", "message": "just so you know"},
+        {"severity": "corrupt", "code": "c", "tool": "t", "message": "ignored damage", "ignored": True},
+        {"severity": "warning", "code": "w", "tool": "t", "message": "odd timestamps"},
+    ]
+    rows = [
+        {"file_path": "/zz/long.mkv", "scan_status": "corrupted", "corruption_details": details},
+        {"file_path": "/zz/ok.mkv", "scan_status": "healthy", "warning_details": "[x] stale"},
+        {"file_path": "/zz/old.mkv", "scan_status": "warning", "findings": json.dumps(findings)},
+        {
+            "file_path": "/zz/io.mkv",
+            "scan_status": "unreadable",
+            "error_message": "[reader] [Errno 5] I/O error",
+        },
+        {"file_path": "/zz/new.mkv", "scan_status": "pending"},
+    ]
+    with db.engine.begin() as conn:
+        for row in rows:
+            conn.execute(sa.insert(ScanResult).values(media_family="video", **row))
+    problems = {r.path: r.problem for r in ResultsBrowser(db).page_after(None, 10)}
+    assert problems["/zz/ok.mkv"] == problems["/zz/new.mkv"] == ""  # healthy and pending rows say nothing
+    assert problems["/zz/old.mkv"] == "odd timestamps"
+    assert problems["/zz/io.mkv"] == "[Errno 5] I/O error"
     long = problems["/zz/long.mkv"]
     assert long.startswith("bad frame 0 \\x1b[31mxxx") and "\n" not in long and "\x1b" not in long
     assert len(long) <= PROBLEM_CHARS + 10  # cut in the query (escaping adds a few characters)
