@@ -92,13 +92,14 @@ def test_a_stalled_directory_is_reported_and_the_walk_goes_on(tmp_path, hang_hoo
     found = [f.path for f in w]
 
     assert found == [str(tmp_path / p) for p in ("r1/a.mp4", "r1/A/b.mp4", "r1/z/deep/c.mp4", "r2/d.flac")]
+    # The roots are resolved (realpath: I/O on each) before any is walked, so the dead root comes first.
     assert [(k, p) for k, p, _ in seen] == [
-        (IssueKind.STALLED_DIRECTORY, str(tmp_path / "r1" / HANG_DIR)),
         (IssueKind.UNAVAILABLE_ROOT, str(tmp_path / f"{HANG_PREFIX}_root")),
+        (IssueKind.STALLED_DIRECTORY, str(tmp_path / "r1" / HANG_DIR)),
     ]
-    assert "0.5 s" in seen[0][2] and "unavailable" in seen[1][2]
+    assert "unavailable" in seen[0][2] and "0.5 s" in seen[1][2]
     assert where == {caller}  # on_error runs in the caller's thread, where the scan's log context is
-    assert w.stalled == [str(tmp_path / "r1" / HANG_DIR), str(tmp_path / f"{HANG_PREFIX}_root")]
+    assert w.stalled == [str(tmp_path / f"{HANG_PREFIX}_root"), str(tmp_path / "r1" / HANG_DIR)]
     rep = w.report
     assert rep is given and rep.finished and rep.incomplete
     assert (
@@ -107,6 +108,7 @@ def test_a_stalled_directory_is_reported_and_the_walk_goes_on(tmp_path, hang_hoo
     )
     assert rep.files_found == 4 and rep.directories_visited == 5  # r1, A, z, deep, r2
     assert rep.as_dict()["issue_counts"] == {"stalled_directory": 1, "unavailable_root": 1}
+    assert rep.roots == tuple(str(r) for r in roots)  # the dead root is still named among the roots
 
     # Two threads are left blocked in the listings; none other lives on.
     assert len(_walk_threads()) == 2
@@ -274,13 +276,15 @@ def test_pixelprobe_check_on_a_stalled_directory(tmp_path, media_factory):
     (lib / HANG_DIR).mkdir(parents=True)
     shutil.copyfile(media_factory("png", size=(64, 48)), lib / "a.png")
     shutil.copyfile(media_factory("png", size=(64, 48)), lib / HANG_DIR / "b.png")
-    out = _cli(
-        "check", str(lib), "--stall-timeout", "2", "--no-media-info", env={"PIXELPROBE_TEST_HOOKS": "1"}
-    )
+    dead = tmp_path / f"{HANG_PREFIX}_nas"  # given on the command line: its very stat never answers
+    dead.mkdir()
+    hooks = {"PIXELPROBE_TEST_HOOKS": "1"}
+    out = _cli("check", str(dead), str(lib), "--stall-timeout", "2", "--no-media-info", env=hooks)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["healthy", str(lib / "a.png")]
+    assert f"{dead}: no answer from storage for 2 s; not checked" in out.stderr
     assert f"{lib / HANG_DIR}: directory listing made no progress for 2 s" in out.stderr
-    assert "1 path(s) could not be examined" in out.stderr
+    assert "2 path(s) could not be examined" in out.stderr
     # Without the hook (a user's environment), a directory with that name is an ordinary directory.
     plain = _cli("check", str(lib), "--stall-timeout", "2", "--no-media-info", env={})
     assert plain.returncode == 0 and plain.stdout.count("healthy") == 2, plain.stderr

@@ -15,7 +15,15 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
-from pixelprobe_tui.core.discovery import WalkIssue, display_path, json_path_fields, json_safe, walk_guarded
+from pixelprobe_tui.core.discovery import (
+    IssueKind,
+    WalkIssue,
+    display_path,
+    is_dir_within,
+    json_path_fields,
+    json_safe,
+    walk_guarded,
+)
 from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, IgnoreRules, Severity, Verdict
 from pixelprobe_tui.errors import ConfigError
 
@@ -70,7 +78,13 @@ def expand(
     progress for *stall_timeout_s* given up on). What a walk could not examine or left alone (an unreadable
     or stalled directory, a FIFO with a media name) goes to *on_issue*."""
     for path in paths:
-        if os.path.isdir(path):
+        is_dir = is_dir_within(path, stall_timeout_s)
+        if is_dir is None:
+            if on_issue is not None:
+                message = f"no answer from storage for {stall_timeout_s:g} s; not checked"
+                on_issue(WalkIssue(IssueKind.UNAVAILABLE_ROOT, path, message))
+            continue
+        if is_dir:
             w = walk_guarded([path], stall_timeout_s=stall_timeout_s, on_error=on_issue)
             try:
                 yield from (f.path for f in w)

@@ -386,12 +386,33 @@ ErrorCallback = Callable[[WalkIssue], None]
 # Roots
 
 
+# Test hook (the style of core/checker_child.py's): with PIXELPROBE_TEST_HOOKS=1 in the environment when this
+# module is imported, a directory (or root) whose name starts with HANG_PREFIX blocks the walk that reaches it,
+# as a listing on a dead NFS or SMB mount does, until the process exits (or a test sets _hang_release). Read
+# once at import, so nothing a running program is given can switch it on.
+_TEST_HOOKS = os.environ.get("PIXELPROBE_TEST_HOOKS") == "1"
+HANG_PREFIX = "__pixelprobe_hang"
+_hang_release = threading.Event()
+
+
+def _test_hang(path: str) -> None:
+    if _TEST_HOOKS and os.path.basename(path).startswith(HANG_PREFIX):
+        _hang_release.wait()
+
+
+def _realpath(path: str) -> str:
+    _test_hang(path)  # resolving a root on a dead mount blocks too (lstat of each component)
+    return os.path.realpath(path)
+
+
 def _within(path: str, ancestor: str) -> bool:
     return path == ancestor or path.startswith(ancestor.rstrip("/") + "/")
 
 
 def effective_roots(
     roots: Iterable[str | bytes | os.PathLike[Any]],
+    *,
+    resolve: Callable[[str], str] | None = None,
 ) -> tuple[list[str], list[tuple[str, str]]]:
     """Absolute roots in the given order without duplicates and without roots nested in another root.
 
@@ -400,11 +421,13 @@ def effective_roots(
     dropped whatever the order (``"inside <the outermost root>"``), a repeat of a kept root too
     (``"same as <its first spelling>"``). Returns ``(kept, dropped)`` where *dropped* holds
     ``(root, reason)`` in the given order. O(n log n): a rescan of 10,000 chosen files is one sort.
+    *resolve* replaces ``realpath`` (``os.path.abspath`` compares roots as spelled, without any I/O).
     """
+    resolve = resolve if resolve is not None else _realpath
     candidates: list[tuple[str, str]] = []
     for r in roots:
         p = os.path.abspath(os.fsdecode(r))
-        candidates.append((p, os.path.realpath(p)))
+        candidates.append((p, resolve(p)))
     # With "/" sorting before every other character, a path's descendants follow it directly ("/a",
     # "/a/b", "/a/c", then "/a-b"), so one pass with the current outermost root decides every path. Ties
     # (the same resolved path) keep the given order, so the first spelling leads its group.
@@ -424,6 +447,37 @@ def effective_roots(
     kept = [p for i, (p, _) in enumerate(candidates) if i not in reasons]
     dropped = [(p, reasons[i]) for i, (p, _) in enumerate(candidates) if i in reasons]
     return kept, dropped
+
+
+def effective_roots_within(
+    roots: Iterable[str | bytes | os.PathLike[Any]], timeout_s: float
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """:func:`effective_roots`, or, when resolving the roots takes longer than *timeout_s* (a root on a dead
+    mount: ``realpath`` stats each component), the roots compared as spelled, without I/O. The resolving
+    thread is left behind if it is stuck. *timeout_s* 0 waits as long as it takes."""
+    given = list(roots)
+    box: list[tuple[list[str], list[tuple[str, str]]]] = []
+    th = threading.Thread(
+        target=lambda: box.append(effective_roots(given)), name="pixelprobe-resolve-roots", daemon=True
+    )
+    th.start()
+    th.join(timeout_s if timeout_s > 0 else None)
+    return box[0] if box else effective_roots(given, resolve=os.path.abspath)
+
+
+def is_dir_within(path: str, timeout_s: float) -> bool | None:
+    """``os.path.isdir(path)``, or None when storage gives no answer within *timeout_s* (0: wait). The
+    asking thread is left behind if it is stuck."""
+    box: list[bool] = []
+
+    def ask() -> None:
+        _test_hang(path)
+        box.append(os.path.isdir(path))
+
+    th = threading.Thread(target=ask, name="pixelprobe-stat", daemon=True)
+    th.start()
+    th.join(timeout_s if timeout_s > 0 else None)
+    return box[0] if box else None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -457,15 +511,6 @@ class Walk(Iterator[DiscoveredFile]):
         self._gen.close()
 
 
-# Test hook (the style of core/checker_child.py's): with PIXELPROBE_TEST_HOOKS=1 in the environment when this
-# module is imported, a directory (or root) whose name starts with HANG_PREFIX blocks the walk that reaches it,
-# as a listing on a dead NFS or SMB mount does, until the process exits (or a test sets _hang_release). Read
-# once at import, so nothing a running program is given can switch it on.
-_TEST_HOOKS = os.environ.get("PIXELPROBE_TEST_HOOKS") == "1"
-HANG_PREFIX = "__pixelprobe_hang"
-_hang_release = threading.Event()
-
-
 class _WalkState:
     """Where a walk is: the roots, the directories still to list, the current one. A walk taken over after
     a stall (:func:`walk_guarded`) goes on from a copy of its stuck predecessor's state."""
@@ -480,6 +525,7 @@ class _WalkState:
         "current",
         "is_root",
         "beat",
+        "gave_up",
     )
 
     def __init__(self) -> None:
@@ -492,12 +538,12 @@ class _WalkState:
         self.current = ""  # the directory (or root) being stat'ed, listed or gone through
         self.is_root = False
         self.beat = 0  # grows with every entry listed or examined: progress
+        self.gave_up: set[str] = set()  # roots that stalled: not resolved, stat'ed or listed again
 
     def entering(self, path: str, is_root: bool) -> None:
         """Called before the root *path* is stat'ed or the directory *path* listed (both may block)."""
         self.current, self.is_root = path, is_root
-        if _TEST_HOOKS and os.path.basename(path).startswith(HANG_PREFIX):
-            _hang_release.wait()
+        _test_hang(path)
 
     def taken_over(self, new: _WalkState) -> None:
         """Make *new* go on after the current directory (the stuck owner of this state keeps it)."""
@@ -505,6 +551,7 @@ class _WalkState:
         new.stack = list(self.stack)
         new.visited_dirs = set(self.visited_dirs)
         new.seen_files = set(self.seen_files)
+        new.gave_up = self.gave_up | {self.current} if self.is_root else set(self.gave_up)
 
 
 def walk(
@@ -566,8 +613,15 @@ def _walk(
 
     if state is None:
         state = _WalkState()
-    if state.kept is None:  # a fresh walk (not one taken over after a stall)
-        kept, dropped = effective_roots(roots)
+    if state.kept is None:  # a fresh walk, or one taken over while resolving the roots
+
+        def resolve(path: str) -> str:
+            if path in state.gave_up:
+                return path  # it stalled: compared as spelled
+            state.entering(path, True)
+            return os.path.realpath(path)
+
+        kept, dropped = effective_roots(roots, resolve=resolve)
         rep.roots = tuple(kept)
         rep.roots_dropped.extend(dropped)
         state.kept = kept
@@ -586,6 +640,8 @@ def _walk(
                 break
             root = state.root = kept[state.next_root]
             state.next_root += 1
+            if root in state.gave_up:  # already reported: it stalled while the roots were resolved
+                continue
             state.entering(root, True)
             try:
                 st = os.stat(root)

@@ -46,7 +46,7 @@ from pixelprobe_tui.core.discovery import (
     IssueKind,
     WalkIssue,
     display_path,
-    effective_roots,
+    effective_roots_within,
     json_path_fields,
     json_path_list_fields,
     json_safe,
@@ -373,7 +373,8 @@ class ScanService:
                 )
         deep = self.settings.deep_scan_default if deep is None else deep
         force = self.settings.rescan_unchanged if force is None else force
-        kept, dropped = effective_roots(roots)
+        # Resolving a root on a dead mount blocks (realpath stats it): give up after the stall time.
+        kept, dropped = effective_roots_within(roots, self.isolation.stall_timeout_s)
         exclusions, ignore = self._rules()
         claim = claim_scan(
             self.db,
