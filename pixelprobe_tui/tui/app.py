@@ -12,6 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from pixelprobe_tui.core.events import ScanFinished
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.tui.bridge import ScanBridge, ScanUpdate
 from pixelprobe_tui.tui.screens.dashboard import DashboardScreen
@@ -29,6 +30,21 @@ if TYPE_CHECKING:
 
 LIGHT_THEME = "textual-light"
 DARK_THEME = "textual-dark"
+
+
+def scan_summary_line(f: ScanFinished) -> str:
+    """One line for the end-of-scan notification: what was checked, what it found, what was skipped."""
+
+    def n(count: int, word: str) -> str:
+        return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+    line = f"{n(f.files_total, 'file')} checked: {f.corrupted:,} corrupted, {n(f.warning, 'warning')}, "
+    line += f"{f.unreadable:,} unreadable"
+    if f.skipped_unchanged:
+        line += f"; {f.skipped_unchanged:,} unchanged, not read again"
+    if f.incomplete_reason:
+        line += f". Incomplete: {f.incomplete_reason}"
+    return line
 
 
 def _binding_classes() -> list[type]:
@@ -183,8 +199,7 @@ class PixelProbeApp(App[None]):
             f = message.finished
             severity = "error" if f.corrupted else ("warning" if f.warning or f.unreadable else "information")
             self.notify(
-                f"{f.files_total:,} file{'' if f.files_total == 1 else 's'}: {f.corrupted:,} corrupted, "
-                f"{f.warning:,} warning{'' if f.warning == 1 else 's'}, {f.unreadable:,} unreadable",
+                scan_summary_line(f),
                 title=f"Scan {f.status}",
                 severity=severity,  # type: ignore[arg-type]
                 timeout=10,

@@ -132,6 +132,25 @@ def test_a_small_terminal_gets_a_clear_message_until_it_grows(demo_db: Database)
     run(body())
 
 
+def footer_actions(app: PixelProbeApp) -> set[str]:
+    """The actions the footer offers now (bindings a screen's check_action hides are left out)."""
+    return {b.action for _, b, enabled, _ in app.screen.active_bindings.values() if b.show and enabled}
+
+
+def test_end_of_scan_line_counts_what_was_read_and_what_was_not() -> None:
+    from pixelprobe_tui.core.events import ScanFinished, ScanStatus
+    from pixelprobe_tui.tui.app import scan_summary_line
+
+    first = ScanFinished("id", ScanStatus.COMPLETED, files_total=204, corrupted=63, warning=1)
+    assert scan_summary_line(first) == "204 files checked: 63 corrupted, 1 warning, 0 unreadable"
+    again = ScanFinished("id", ScanStatus.COMPLETED, files_total=1, skipped_unchanged=203)
+    assert scan_summary_line(again) == (
+        "1 file checked: 0 corrupted, 0 warnings, 0 unreadable; 203 unchanged, not read again"
+    )
+    partial = ScanFinished("id", ScanStatus.COMPLETED, incomplete_reason="1 unreadable directory")
+    assert scan_summary_line(partial).endswith(". Incomplete: 1 unreadable directory")
+
+
 def test_live_panel_follows_a_scan_running_in_another_process(demo_db: Database) -> None:
     scan_id = demo_data.add_running_scan(demo_db, owner=ME, files_done=1234, files_total=5000)
 
@@ -141,6 +160,7 @@ def test_live_panel_follows_a_scan_running_in_another_process(demo_db: Database)
             await wait_for(
                 pilot, lambda: "1,234/5,000 files" in static_text(app, "#live-status"), what="live"
             )
+            assert "cancel_scan" in footer_actions(app)  # offered only while a scan runs
             assert "Phase 3/3 scanning" in static_text(app, "#live-status")
             assert "Stalker (1979).mkv" in static_text(app, "#live-workers")
             with demo_db.session() as s:
@@ -163,6 +183,7 @@ def test_live_panel_follows_a_scan_running_in_another_process(demo_db: Database)
             with demo_db.session() as s:
                 s.execute(sa.update(ScanState).values(status="cancelled"))
             await wait_for(pilot, lambda: "No scan running" in static_text(app, "#live-status"), what="idle")
+            await wait_for(pilot, lambda: "cancel_scan" not in footer_actions(app), what="x hidden")
         assert scan_id
 
     run(body())

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import ProgressBar, Static
+from textual.widgets import Footer, ProgressBar, Static
 
 from pixelprobe_tui.core.events import ProgressEstimator
 from pixelprobe_tui.services import browse
@@ -165,6 +165,8 @@ class DashboardScreen(ModeScreen):
         yield reports
 
     def on_mount(self) -> None:
+        # The compact footer fits every key, Help and Quit included, in 80 columns.
+        self.query_one(Footer).compact = True
         self._show_live(None)
         self.set_interval(self.pp.poll_interval, self._poll)
 
@@ -204,6 +206,8 @@ class DashboardScreen(ModeScreen):
 
     def loaded_live(self, live: LiveScan | None) -> None:
         ended = self._live is not None and (live is None or live.id != self._live.id)
+        if (self._live is None) != (live is None):
+            self.refresh_bindings()  # "x Cancel scan" shows only while there is one
         self._live = live
         self._show_live(live)
         if ended:
@@ -218,6 +222,7 @@ class DashboardScreen(ModeScreen):
             # Repaint only on change: over SSH every repaint costs bandwidth.
             if self._idle_hint != hint:
                 self._idle_hint = hint
+                self.refresh_bindings()
                 status.update(Text(f"No scan running ({hint}).", style="dim"))
                 bar.display = False
                 workers.display = False
@@ -288,6 +293,11 @@ class DashboardScreen(ModeScreen):
         screen = self.app.screen_stack[0]
         if isinstance(screen, ResultsScreen):
             screen.filter_status(status or None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_scan":
+            return self._live is not None or self.pp.scan_running_here
+        return super().check_action(action, parameters)
 
     def action_cancel_scan(self) -> None:
         live_id = self._live.id if self._live is not None else None
