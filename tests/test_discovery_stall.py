@@ -238,6 +238,21 @@ def test_a_cancel_during_a_hung_discovery_ends_the_scan_as_cancelled(db, tmp_pat
     assert not [t for t in threading.enumerate() if t.name.startswith("pixelprobe-scan-worker")]
 
 
+@sqlite_only
+def test_a_cancel_while_a_dead_root_is_resolved_ends_the_scan_as_cancelled(db, tmp_path, hang_hook):
+    dead = tmp_path / f"{HANG_PREFIX}_nas"  # even realpath() of it never returns
+    dead.mkdir()
+    svc = ScanService(db, default_settings(workers=1), isolation=_isolation(NEVER))
+    timer = threading.Timer(0.5, svc.request_cancel)
+    timer.start()
+    try:
+        summary = svc.start([str(dead)])
+    finally:
+        timer.cancel()
+    assert summary.status == "cancelled" and summary.files_found == 0
+    assert svc.request_cancel() is False  # nothing left running, and no cancel kept for a later start
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The real CLI
 
@@ -283,7 +298,7 @@ def test_pixelprobe_check_on_a_stalled_directory(tmp_path, media_factory):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["healthy", str(lib / "a.png")]
     assert f"{dead}: no answer from storage for 2 s; not checked" in out.stderr
-    assert f"{lib / HANG_DIR}: directory listing made no progress for 2 s" in out.stderr
+    assert f"{lib / HANG_DIR}: no answer from storage for 2 s while listing" in out.stderr
     assert "2 path(s) could not be examined" in out.stderr
     # Without the hook (a user's environment), a directory with that name is an ordinary directory.
     plain = _cli("check", str(lib), "--stall-timeout", "2", "--no-media-info", env={})

@@ -13,7 +13,9 @@ What is skipped, and how it is accounted for:
 - FIFOs, sockets and devices with a media name: reported as issues and never opened (opening a FIFO blocks);
 - symlinks, unless ``follow_symlinks``: counted; a media-named symlink that is broken or loops is reported;
 - unreadable directories, roots that don't exist, entries that can't be stat'ed: reported, and they make the
-  run incomplete (:attr:`WalkReport.incomplete_reason`), never silently passed.
+  run incomplete (:attr:`WalkReport.incomplete_reason`), never silently passed;
+- with :func:`walk_guarded`, directories (and roots) on storage that stops answering: after
+  ``stall_timeout_s`` without progress they are reported, make the run incomplete, and the walk goes on.
 
 Paths are ``str``; names that are not valid UTF-8 carry their raw bytes as surrogate escapes (what
 ``os.fsdecode`` gives). :func:`path_to_db` / :func:`path_from_db` turn such paths into valid UTF-8 text and
@@ -450,18 +452,22 @@ def effective_roots(
 
 
 def effective_roots_within(
-    roots: Iterable[str | bytes | os.PathLike[Any]], timeout_s: float
+    roots: Iterable[str | bytes | os.PathLike[Any]],
+    timeout_s: float,
+    cancelled: Callable[[], bool] | None = None,
 ) -> tuple[list[str], list[tuple[str, str]]]:
     """:func:`effective_roots`, or, when resolving the roots takes longer than *timeout_s* (a root on a dead
-    mount: ``realpath`` stats each component), the roots compared as spelled, without I/O. The resolving
-    thread is left behind if it is stuck. *timeout_s* 0 waits as long as it takes."""
+    mount: ``realpath`` stats each component) or *cancelled* returns True meanwhile, the roots compared as
+    spelled, without I/O. The resolving thread is left behind if it is stuck. *timeout_s* 0: no limit."""
     given = list(roots)
     box: list[tuple[list[str], list[tuple[str, str]]]] = []
     th = threading.Thread(
         target=lambda: box.append(effective_roots(given)), name="pixelprobe-resolve-roots", daemon=True
     )
     th.start()
-    th.join(timeout_s if timeout_s > 0 else None)
+    deadline = time.monotonic() + (timeout_s if timeout_s > 0 else float("inf"))
+    while th.is_alive() and time.monotonic() < deadline and not (cancelled is not None and cancelled()):
+        th.join(min(_POLL_S, max(0.0, deadline - time.monotonic())))
     return box[0] if box else effective_roots(given, resolve=os.path.abspath)
 
 
@@ -1036,7 +1042,7 @@ class GuardedWalk(Iterator[DiscoveredFile]):
             issue = WalkIssue(
                 IssueKind.STALLED_DIRECTORY,
                 path,
-                f"directory listing made no progress for {secs} (storage not answering); skipped",
+                f"no answer from storage for {secs} while listing or examining this directory; rest of it skipped",
             )
         report.add(issue)
         self.stalled.append(path)

@@ -312,6 +312,7 @@ class ScanService:
         self.stall_limit = max(1, stall_limit)
         self._cancel = threading.Event()
         self._scan_id: uuid.UUID | None = None
+        self._starting = False  # start() is before its claim (resolving roots)
         self._sink_failed = False
 
     # -- public API ------------------------------------------------------------------------------------
@@ -326,7 +327,9 @@ class ScanService:
 
         Returns whether a running scan was found.
         """
-        local = self._scan_id is not None and (scan_id is None or str(scan_id) == str(self._scan_id))
+        local = (self._scan_id is not None and (scan_id is None or str(scan_id) == str(self._scan_id))) or (
+            self._starting and scan_id is None
+        )
         if local:
             # No database write here: this may run in a signal handler while the scan's own thread holds
             # the SQLite write lock. The run records the cancel in its state when it ends.
@@ -373,18 +376,25 @@ class ScanService:
                 )
         deep = self.settings.deep_scan_default if deep is None else deep
         force = self.settings.rescan_unchanged if force is None else force
-        # Resolving a root on a dead mount blocks (realpath stats it): give up after the stall time.
-        kept, dropped = effective_roots_within(roots, self.isolation.stall_timeout_s)
-        exclusions, ignore = self._rules()
-        claim = claim_scan(
-            self.db,
-            [path_to_db(r, full=True) for r in kept],
-            deep=deep,
-            force=force,
-            keep_interrupted=file_mode,
-        )
-        self._scan_id = claim.scan_id
+        # A cancel from here on is kept for the run, which then ends at once as cancelled: resolving a root
+        # on a dead mount blocks (realpath stats it) until the stall time, or until that cancel.
         self._cancel.clear()
+        self._starting = True
+        try:
+            kept, dropped = effective_roots_within(
+                roots, self.isolation.stall_timeout_s, cancelled=self._cancel.is_set
+            )
+            exclusions, ignore = self._rules()
+            claim = claim_scan(
+                self.db,
+                [path_to_db(r, full=True) for r in kept],
+                deep=deep,
+                force=force,
+                keep_interrupted=file_mode,
+            )
+            self._scan_id = claim.scan_id
+        finally:
+            self._starting = False
         try:
             with scan_context(claim.scan_id):
                 for closed in claim.interrupted:
