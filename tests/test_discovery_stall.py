@@ -195,7 +195,14 @@ def test_a_scan_with_a_stalled_directory_checks_the_rest_and_says_it_is_incomple
     shutil.copyfile(png, other / "d.png")
 
     svc = ScanService(db, default_settings(workers=1), isolation=_isolation(2.0))
+    before = set(threading.enumerate())
     summary = svc.start([str(lib), str(other)])
+    # Left behind: only the threads blocked on the dead storage (resolving the dead root when the scan
+    # started and when the walk started, listing the stalled directory). No worker, writer or walker else;
+    # the checker zygote (started by the first scan in this process) is shared by every later one.
+    new = set(threading.enumerate()) - before
+    left = sorted(t.name for t in new if t.is_alive() and not t.name.startswith("pixelprobe-zygote"))
+    assert left == ["pixelprobe-resolve-roots", "pixelprobe-walk", "pixelprobe-walk"]
 
     assert summary.status == "completed"
     assert summary.files_checked == 2 and summary.healthy == 2
