@@ -866,6 +866,7 @@ class _Failed(NamedTuple):
 
 class _GuardedState(_WalkState):
     __slots__ = ("walker",)
+    walker: _Walker
 
     def entering(self, path: str, is_root: bool) -> None:
         # Before a call that may block, hand over what was found so far: the caller gets every file of the
