@@ -727,6 +727,16 @@ def test_lossless_jpeg_is_decoded_by_ffmpeg(tmp_path: Path) -> None:
     assert cut.verdict == Verdict.CORRUPTED, _messages(cut)
 
 
+def test_libjpeg_not_supported_wording_for_damage_is_still_damage() -> None:
+    """libjpeg words some damage as "not supported": a random FF xx pair in a scan ("Unsupported marker
+    type") and a zeroed line count ("Empty JPEG image (DNL not supported)", a zeroed JPEG tile in a TIFF:
+    H4's report H4-11). Real variants keep the unsupported verdict."""
+    assert not image._names_a_variant("JPEGLib: Unsupported marker type 0x34.")
+    assert not image._names_a_variant("decoder error -2 (JPEGLib: Empty JPEG image (DNL not supported).)")
+    assert image._names_a_variant("JPEGLib: Unsupported JPEG process: SOF type 0xcd.")
+    assert image._names_a_variant("tiff: unsupported compression 34712")
+
+
 def _tiff_with_tag(tmp_path: Path, tag: int, value: int) -> Path:
     """A TIFF whose first IFD has ``tag`` (a SHORT) set to ``value``."""
     data = bytearray(_save(tmp_path / "a.tiff", _noise(), compression="tiff_deflate").read_bytes())

@@ -930,6 +930,12 @@ class _NativeStderr:
         self._restore()
 
 
+# libjpeg messages that say "not supported" about what is in fact damage: a random FF xx pair inside
+# entropy-coded data, and a frame header whose line count was zeroed (which libjpeg takes for a DNL
+# image it cannot read).
+_DAMAGE_NOT_VARIANT = ("unsupported marker", "empty jpeg image")
+
+
 def _names_a_variant(line: str) -> bool:
     """Whether a decoder's error line says "not supported here" rather than "damaged".
 
@@ -937,7 +943,9 @@ def _names_a_variant(line: str) -> bool:
     entropy-coded data, i.e. damage.
     """
     lowered = line.lower()
-    return "unsupported marker" not in lowered and any(k in lowered for k in _UNSUPPORTED_HINTS)
+    if any(k in lowered for k in _DAMAGE_NOT_VARIANT):
+        return False
+    return any(k in lowered for k in _UNSUPPORTED_HINTS)
 
 
 def _libtiff_errors(run: _Run, lines: list[str]) -> None:
@@ -1025,7 +1033,7 @@ def _decode_failure(
     if library_lines:
         message += f" ({'; '.join(library_lines[:3])})"
     lowered = message.lower()
-    if isinstance(exc, NotImplementedError) or any(k in lowered for k in _UNSUPPORTED_HINTS):
+    if isinstance(exc, NotImplementedError) or _names_a_variant(message):
         run.add(Severity.UNSUPPORTED, "unsupported_variant", tool, f"{prefix}{message}")
         return
     truncated = isinstance(exc, EOFError) or "truncated" in lowered or "not enough data" in lowered
