@@ -23,7 +23,15 @@ import pytest
 import sqlalchemy as sa
 
 from pixelprobe_tui.core import discovery
-from pixelprobe_tui.core.discovery import HANG_PREFIX, IssueKind, WalkReport, path_from_db, walk, walk_guarded
+from pixelprobe_tui.core.discovery import (
+    HANG_PREFIX,
+    IssueKind,
+    WalkReport,
+    path_from_db,
+    resolve_roots_within,
+    walk,
+    walk_guarded,
+)
 from pixelprobe_tui.core.events import PhaseChanged
 from pixelprobe_tui.core.isolation import IsolationConfig
 from pixelprobe_tui.db.models import ScanReport, ScanResult, ScanState
@@ -121,6 +129,36 @@ def test_a_stalled_directory_is_reported_and_the_walk_goes_on(tmp_path, hang_hoo
     assert rep.as_dict() == snapshot
 
 
+def test_roots_are_resolved_with_a_time_limit_per_root_and_the_walk_takes_them_as_resolved(
+    tmp_path, hang_hook
+):
+    _tree(tmp_path, ["live/a.mp4", "live/sub/b.mp4", f"{HANG_PREFIX}_1/x.mp4", f"{HANG_PREFIX}_2/y.mp4"])
+    os.symlink(tmp_path / "live", tmp_path / "alias")
+    dead1, dead2 = str(tmp_path / f"{HANG_PREFIX}_1"), str(tmp_path / f"{HANG_PREFIX}_2")
+    live, alias, sub = str(tmp_path / "live"), str(tmp_path / "alias"), str(tmp_path / "live" / "sub")
+    before = set(threading.enumerate())
+    resolved = resolve_roots_within([dead1, live, dead2, alias, sub], 0.5)
+    stuck = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert stuck == ["pixelprobe-resolve-roots"] * 2  # one left behind per dead root, no more
+    # The live roots were still resolved: the alias and the nested root are recognised as such.
+    assert resolved.kept == [dead1, live, dead2]
+    assert resolved.dropped == [(alias, f"same as {live}"), (sub, f"inside {live}")]
+    assert resolved.unanswered == [dead1, dead2]
+
+    issues: list = []
+    w = walk_guarded(
+        [dead1, live, dead2, alias, sub], stall_timeout_s=0.5, resolved=resolved, on_error=issues.append
+    )
+    assert [f.path for f in w] == [f"{live}/a.mp4", f"{live}/sub/b.mp4"]
+    assert [(i.kind, i.path) for i in issues] == [
+        (IssueKind.UNAVAILABLE_ROOT, dead1),
+        (IssueKind.UNAVAILABLE_ROOT, dead2),
+    ]
+    assert w.report.roots == (dead1, live, dead2) and len(w.report.roots_dropped) == 2
+    assert w.report.incomplete_reason == "2 roots unavailable (storage stalled)"
+    assert not _walk_threads()  # the walk never touched the dead roots
+
+
 def test_the_guarded_walk_finds_what_the_plain_walk_finds(tmp_path):
     _tree(tmp_path, [f"d{i}/{j}/f{k}.png" for i in range(3) for j in range(3) for k in range(300)])
     _tree(tmp_path, ["top.mp4", "notes.txt", "._junk.mp4", "d1/x.mkv"])
@@ -197,12 +235,13 @@ def test_a_scan_with_a_stalled_directory_checks_the_rest_and_says_it_is_incomple
     svc = ScanService(db, default_settings(workers=1), isolation=_isolation(2.0))
     before = set(threading.enumerate())
     summary = svc.start([str(lib), str(other)])
-    # Left behind: only the threads blocked on the dead storage (resolving the dead root when the scan
-    # started and when the walk started, listing the stalled directory). No worker, writer or walker else;
+    # Left behind: only the threads blocked on the dead storage (resolving the dead root, once: the walk
+    # takes the roots as the start resolved them; listing the stalled directory). No worker, writer or
+    # walker else;
     # the checker zygote (started by the first scan in this process) is shared by every later one.
     new = set(threading.enumerate()) - before
     left = sorted(t.name for t in new if t.is_alive() and not t.name.startswith("pixelprobe-zygote"))
-    assert left == ["pixelprobe-resolve-roots", "pixelprobe-walk", "pixelprobe-walk"]
+    assert left == ["pixelprobe-resolve-roots", "pixelprobe-walk"]
 
     assert summary.status == "completed"
     assert summary.files_checked == 2 and summary.healthy == 2

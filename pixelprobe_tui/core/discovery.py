@@ -451,24 +451,63 @@ def effective_roots(
     return kept, dropped
 
 
-def effective_roots_within(
+class ResolvedRoots(NamedTuple):
+    """:func:`effective_roots` of a list of roots, with the roots that storage gave no answer for."""
+
+    kept: list[str]
+    dropped: list[tuple[str, str]]
+    unanswered: list[str]  # kept roots whose resolution stalled: compared as spelled, not to be walked
+
+
+def resolve_roots_within(
     roots: Iterable[str | bytes | os.PathLike[Any]],
     timeout_s: float,
     cancelled: Callable[[], bool] | None = None,
-) -> tuple[list[str], list[tuple[str, str]]]:
-    """:func:`effective_roots`, or, when resolving the roots takes longer than *timeout_s* (a root on a dead
-    mount: ``realpath`` stats each component) or *cancelled* returns True meanwhile, the roots compared as
-    spelled, without I/O. The resolving thread is left behind if it is stuck. *timeout_s* 0: no limit."""
-    given = list(roots)
-    box: list[tuple[list[str], list[tuple[str, str]]]] = []
-    th = threading.Thread(
-        target=lambda: box.append(effective_roots(given)), name="pixelprobe-resolve-roots", daemon=True
-    )
-    th.start()
-    deadline = time.monotonic() + (timeout_s if timeout_s > 0 else float("inf"))
-    while th.is_alive() and time.monotonic() < deadline and not (cancelled is not None and cancelled()):
-        th.join(min(_POLL_S, max(0.0, deadline - time.monotonic())))
-    return box[0] if box else effective_roots(given, resolve=os.path.abspath)
+) -> ResolvedRoots:
+    """:func:`effective_roots`, with at most *timeout_s* (0: no limit) spent on any one root.
+
+    Resolving a root on a dead mount blocks (``realpath`` stats each component). Such a root is compared as
+    spelled and listed in ``unanswered`` (the walk then reports it without touching it:
+    :func:`walk_guarded`'s *resolved*), and the other roots are resolved in a new thread; the stuck one is
+    left behind. When *cancelled* returns True, the roots not yet resolved are compared as spelled.
+    """
+    given = [os.path.abspath(os.fsdecode(r)) for r in roots]
+    patience = timeout_s if timeout_s > 0 else float("inf")
+    real: dict[int, str] = {}
+    unanswered: list[int] = []
+    i = 0
+    while i < len(given):
+        at = [i]  # the index being resolved, moved on by the thread
+        out: dict[int, str] = {}  # this thread's own: a stuck thread that wakes writes where no one reads
+
+        def resolve(start: int, at: list[int] = at, out: dict[int, str] = out) -> None:
+            for j in range(start, len(given)):
+                at[0] = j
+                out[j] = _realpath(given[j])
+            at[0] = len(given)
+
+        th = threading.Thread(target=resolve, args=(i,), name="pixelprobe-resolve-roots", daemon=True)
+        th.start()
+        seen, since = i, time.monotonic()
+        while th.is_alive() and not (cancelled is not None and cancelled()):
+            th.join(_POLL_S)
+            if at[0] != seen:
+                seen, since = at[0], time.monotonic()
+            elif time.monotonic() - since >= patience:
+                break
+        stuck = at[0]
+        real.update((j, p) for j, p in list(out.items()) if j < stuck)
+        if not th.is_alive() or stuck >= len(given):
+            break
+        if cancelled is not None and cancelled():
+            break
+        unanswered.append(stuck)
+        i = stuck + 1
+    resolved = iter([real.get(j, p) for j, p in enumerate(given)])
+    # effective_roots asks for each root's resolved path once, in the given order.
+    kept, dropped = effective_roots(given, resolve=lambda _path: next(resolved))
+    kept_set = set(kept)
+    return ResolvedRoots(kept, dropped, [given[j] for j in unanswered if given[j] in kept_set])
 
 
 def is_dir_within(path: str, timeout_s: float) -> bool | None:
@@ -943,6 +982,11 @@ class _Walker:
                 continue
 
 
+def _unavailable_root(root: str, stall_timeout_s: float) -> WalkIssue:
+    message = f"scan root unavailable: no answer from storage for {stall_timeout_s:g} s; not walked"
+    return WalkIssue(IssueKind.UNAVAILABLE_ROOT, root, message)
+
+
 class GuardedWalk(Iterator[DiscoveredFile]):
     """The iterator returned by :func:`walk_guarded`: a :class:`Walk` that a blocked listing can't hang."""
 
@@ -953,6 +997,7 @@ class GuardedWalk(Iterator[DiscoveredFile]):
         report: WalkReport | None,
         stall_timeout_s: float,
         cancelled: Callable[[], bool] | None,
+        resolved: ResolvedRoots | None = None,
     ) -> None:
         self._args = args
         self._on_error = on_error
@@ -965,7 +1010,19 @@ class GuardedWalk(Iterator[DiscoveredFile]):
         self.stalled: list[str] = []  # directories (and roots) given up on, in order
         # Each walking thread fills its own report: one left stuck may wake later, and must then write
         # to nothing anyone reads. The given report receives the final counts when the walk ends.
-        self._walker = _Walker(args, _GuardedState(), WalkReport())
+        live = WalkReport()
+        state = _GuardedState()
+        if resolved is not None:  # roots resolved (with a time limit) by the caller: not done again
+            state.kept = list(resolved.kept)
+            live.roots = tuple(resolved.kept)
+            live.roots_dropped.extend(resolved.dropped)
+            state.gave_up.update(resolved.unanswered)
+            for root in resolved.unanswered:
+                issue = _unavailable_root(root, stall_timeout_s)
+                live.add(issue)
+                self._items.append(issue)  # to on_error at the first next()
+                self.stalled.append(root)
+        self._walker = _Walker(args, state, live)
         self._beat_seen = -1
         self._progress_at = time.monotonic()
 
@@ -1034,11 +1091,7 @@ class GuardedWalk(Iterator[DiscoveredFile]):
         items = list(old.batch)  # found in the stuck directory before it stalled: still real files
         secs = f"{self._stall_s:g} s"
         if is_root:
-            issue = WalkIssue(
-                IssueKind.UNAVAILABLE_ROOT,
-                path,
-                f"scan root unavailable: no answer from storage for {secs}; not walked",
-            )
+            issue = _unavailable_root(path, self._stall_s)
         else:
             issue = WalkIssue(
                 IssueKind.STALLED_DIRECTORY,
@@ -1082,6 +1135,7 @@ def walk_guarded(
     follow_symlinks: bool = False,
     on_error: ErrorCallback | None = None,
     report: WalkReport | None = None,
+    resolved: ResolvedRoots | None = None,
 ) -> GuardedWalk:
     """:func:`walk` run so that storage that stops answering can't hang the caller.
 
@@ -1091,7 +1145,9 @@ def walk_guarded(
     ``UNAVAILABLE_ROOT`` for a root; both make the report incomplete) and the walk goes on with the
     directories and roots still to come, in a new thread; the stuck one is left blocked. When *cancelled*
     returns True, the iteration ends within a fraction of a second, even during a blocked listing. A
-    *stall_timeout_s* of 0 (stall detection off, as for checks) never gives up on a listing.
+    *stall_timeout_s* of 0 (stall detection off, as for checks) never gives up on a listing. *resolved*:
+    the roots as :func:`resolve_roots_within` gave them for *roots* (not resolved again; the unanswered
+    ones are reported unavailable at once).
 
     Same arguments and results as :func:`walk` otherwise, with one difference in order: *on_error* is called
     in the caller's thread, when the iteration reaches the issue.
@@ -1103,7 +1159,7 @@ def walk_guarded(
         follow_symlinks,
     )
     patience = stall_timeout_s if stall_timeout_s > 0 else float("inf")
-    return GuardedWalk(args, on_error, report, patience, cancelled)
+    return GuardedWalk(args, on_error, report, patience, cancelled, resolved)
 
 
 def _readlink(path: str) -> str:

@@ -44,14 +44,15 @@ from pixelprobe_tui.core.discovery import (
     DiscoveredFile,
     Exclusions,
     IssueKind,
+    ResolvedRoots,
     WalkIssue,
     display_path,
-    effective_roots_within,
     json_path_fields,
     json_path_list_fields,
     json_safe,
     path_from_db,
     path_to_db,
+    resolve_roots_within,
     walk_guarded,
 )
 from pixelprobe_tui.core.events import (
@@ -381,9 +382,10 @@ class ScanService:
         self._cancel.clear()
         self._starting = True
         try:
-            kept, dropped = effective_roots_within(
+            resolved = resolve_roots_within(
                 roots, self.isolation.stall_timeout_s, cancelled=self._cancel.is_set
             )
+            kept, dropped = resolved.kept, resolved.dropped
             exclusions, ignore = self._rules()
             claim = claim_scan(
                 self.db,
@@ -405,7 +407,9 @@ class ScanService:
                     )
                 if claim.resumed:
                     log.info("resuming interrupted scan %s started %s", claim.scan_id, claim.start_time)
-                return _Run(self, claim, roots, kept, dropped, exclusions, ignore, file_mode).run()
+                run = _Run(self, claim, roots, kept, dropped, exclusions, ignore, file_mode)
+                run.resolved = resolved
+                return run.run()
         except BaseException:
             # A run that escapes before it records its end must not stay "running" under this (live)
             # process, which would refuse every later scan here; left ownerless, the next start resumes it.
@@ -492,6 +496,7 @@ class _Run:
         self.left_unchecked = 0  # files a worker had taken (queued in its child) when the run was cancelled
         self.work_finished = False  # every selected file got its result
         self.stalled_roots: list[str] = []  # roots whose listing never answered during discovery
+        self.resolved: ResolvedRoots | None = None  # the roots as start() resolved them (not done twice)
         self._started = time.monotonic()
 
     # -- the run ---------------------------------------------------------------------------------------
@@ -578,6 +583,7 @@ class _Run:
             self.roots,
             stall_timeout_s=svc.isolation.stall_timeout_s,
             cancelled=self.cancel.is_set,
+            resolved=self.resolved,
             # Files the user named one by one are checked even if a rule would exclude them from a walk.
             exclusions=None if self.file_mode else self.exclusions,
             follow_symlinks=svc.settings.follow_symlinks,
