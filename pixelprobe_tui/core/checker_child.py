@@ -103,6 +103,12 @@ def _run_test_hook(path: str, memory_mb: int) -> None:
         del hog
     if name.startswith(HOOK_PREFIX + "exit"):
         os._exit(3)
+    if name.startswith(HOOK_PREFIX + "mediainfo_hang"):
+        # libmediainfo spinning forever in one C call, imitated: every media-info call of this process hangs.
+        from pixelprobe_tui.core.checkers import mediainfo
+
+        mediainfo.BUDGET_BASE_S = 1.0
+        mediainfo.media_info = lambda *args, **kwargs: time.sleep(10**6)  # type: ignore[assignment]
     if name.startswith(HOOK_PREFIX + "grow"):
         with open(path, "ab") as fh:  # a file still being written while it is checked
             fh.write(b"\0")
@@ -237,6 +243,9 @@ def serve(
                 view = view[os.write(proto_out, view) :]
 
     from pixelprobe_tui.core import checkers  # import before hello so start-up failures surface at once
+    from pixelprobe_tui.core.checkers import mediainfo
+
+    mediainfo.bound_calls()
 
     if watch_parent:
         threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
@@ -250,7 +259,11 @@ def serve(
         if message is None or message.get("op") == "quit":
             return 0
         if message.get("op") == "check":
-            send(_check_one(message, send, memory_mb, hooks))
+            answer = _check_one(message, send, memory_mb, hooks)
+            if mediainfo.stuck():
+                # A libmediainfo call never returned and spins on in its thread: replace this process.
+                answer["retire"] = True
+            send(answer)
         else:
             send({"type": "error", "message": f"unknown op {message.get('op')!r}"})
 

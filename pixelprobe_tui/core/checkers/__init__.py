@@ -250,7 +250,18 @@ def _check(
     ):
         from pixelprobe_tui.core.checkers import mediainfo
 
-        info = mediainfo.media_info(path, known=not sniffed.unknown_content, container=sniffed.container)
+        info, finished = mediainfo.bounded_media_info(
+            path, size, known=not sniffed.unknown_content, container=sniffed.container
+        )
+        if not finished:
+            findings.append(
+                Finding(
+                    Severity.INFO,
+                    "media_info_timeout",
+                    "mediainfo",
+                    f"no media info: libmediainfo did not finish within {mediainfo.budget_for(size):.0f} s",
+                )
+            )
         media_seconds = mediainfo.duration_of(info)
         if media_seconds and on_duration is not None:
             on_duration(media_seconds)

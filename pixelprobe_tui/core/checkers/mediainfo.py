@@ -11,6 +11,11 @@ Cost is per file, so it is kept low (bench corpus, in-process CPU per file: 1.9 
 - the dispatcher passes the sniffed container: where that is cheaper (``_PARSERS``) only the matching
   parser reads the file, through the buffer API; otherwise libmediainfo opens it by name;
 - content the sniffer did not recognise (junk, a clobbered header) gets only its first 16 KB.
+
+libmediainfo can spin forever inside one C call on some damaged data. :func:`bounded_media_info` runs the
+call on a helper thread and waits at most a budget; on overrun the call is abandoned (its thread cannot be
+stopped), the file gets no description, and the process counts as :func:`stuck`: no more media info here,
+and a checker child asks its parent to replace it after answering.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 # Fields kept per track, as (our key, libmediainfo JSON key). Everything else is dropped: the full
@@ -375,6 +382,84 @@ def media_info(path: str, *, known: bool = True, container: str | None = None) -
     if not isinstance(media, dict):
         return None
     return summarize(media)
+
+
+# The budget of one media-info call: generous (slow network storage may be read), but far below the
+# check's own timeout, so a hang costs the description, never the verdict.
+BUDGET_BASE_S = 10.0
+BUDGET_PER_GB_S = 20.0
+
+_stuck = threading.Event()
+_helpers = threading.local()
+# Off by default: the helper thread would make a process multi-threaded, and the checker zygote must stay
+# single-threaded to fork. Checker children turn it on (:func:`bound_calls`).
+_bounded = False
+
+
+def bound_calls(on: bool = True) -> None:
+    """Run media-info calls of this process on helper threads, within their budget (checker children)."""
+    global _bounded
+    _bounded = on
+
+
+_Job = tuple[Callable[[], Any], list[Any], threading.Event]
+
+
+def stuck() -> bool:
+    """True once a media-info call overran its budget in this process (its thread may spin on)."""
+    return _stuck.is_set()
+
+
+def budget_for(size: int | None) -> float:
+    """Seconds a media-info call on a file of *size* bytes may take."""
+    return BUDGET_BASE_S + BUDGET_PER_GB_S * (size or 0) / 1e9
+
+
+def _serve(jobs: queue.SimpleQueue[_Job]) -> None:
+    while True:
+        fn, box, done = jobs.get()
+        try:
+            box.append((True, fn()))
+        except BaseException as exc:  # handed to the caller, MemoryError included
+            box.append((False, exc))
+        finally:
+            done.set()
+
+
+def _run_bounded(fn: Callable[[], Any], budget_s: float) -> tuple[bool, Any]:
+    """``(True, fn())`` run on this thread's helper thread, or ``(False, None)`` when it took longer than
+    *budget_s* (the process is then :func:`stuck`) or an earlier call is stuck."""
+    if _stuck.is_set():
+        return False, None
+    jobs: queue.SimpleQueue[_Job] | None = getattr(_helpers, "jobs", None)
+    if jobs is None:
+        jobs = queue.SimpleQueue()
+        threading.Thread(target=_serve, args=(jobs,), name="mediainfo", daemon=True).start()
+        _helpers.jobs = jobs
+    box: list[Any] = []
+    done = threading.Event()
+    jobs.put((fn, box, done))
+    if not done.wait(budget_s):
+        _stuck.set()
+        return False, None
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return True, value
+
+
+def bounded_media_info(
+    path: str, size: int | None, *, known: bool = True, container: str | None = None
+) -> tuple[dict[str, Any] | None, bool]:
+    """:func:`media_info` within :func:`budget_for` *size*: ``(summary, finished)``. ``finished`` is
+    False when libmediainfo overran (or an earlier call in this process did); the summary is then None.
+    Without :func:`bound_calls` the call runs on the calling thread, unbounded."""
+    if not _bounded:
+        return media_info(path, known=known, container=container), True
+    finished, summary = _run_bounded(
+        lambda: media_info(path, known=known, container=container), budget_for(size)
+    )
+    return summary, finished
 
 
 def duration_of(info: dict[str, Any] | None) -> float | None:
