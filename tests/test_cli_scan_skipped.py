@@ -80,3 +80,10 @@ def test_discovery_lines_say_which_kinds_leave_the_run_incomplete() -> None:
     assert lines[3] == "  (3 more: --json lists them)"
     assert discovery_lines({}) == []
     assert discovery_lines({"issue_counts": {"vanished": 0}}) == []
+
+
+def test_stalled_storage_is_named_and_leaves_the_run_incomplete() -> None:
+    report = {"issue_counts": {"stalled_directory": 2, "unavailable_root": 1}, "issues": []}
+    assert discovery_lines(report)[0] == (
+        "skipped: 2 stalled directories (run incomplete), 1 unavailable root (run incomplete)"
+    )

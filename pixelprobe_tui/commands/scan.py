@@ -173,6 +173,8 @@ _ISSUE_NOUNS: dict[str, tuple[str, str]] = {
     "symlink_loop": ("symlink loop", "symlink loops"),
     "already_visited": ("symlink loop", "symlink loops"),
     "vanished": ("file gone while listed", "files gone while listed"),
+    "stalled_directory": ("stalled directory", "stalled directories"),
+    "unavailable_root": ("unavailable root", "unavailable roots"),
 }
 MAX_EXAMPLE_PATHS = 5
 _INCOMPLETE = frozenset(k.value for k in INCOMPLETE_KINDS)
