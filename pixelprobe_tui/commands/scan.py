@@ -223,7 +223,8 @@ def discovery_lines(discovery: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _print_summary(summary: Any, out: IO[str]) -> None:
+def print_summary(summary: Any, out: IO[str]) -> None:
+    """The human end-of-run summary of a scan (also used by ``schedule run``)."""
     s = summary
     head = {"completed": "Scan completed", "cancelled": "Scan cancelled", "error": "Scan failed"}[s.status]
     for closed in s.closed_interrupted:
@@ -286,7 +287,7 @@ def run_scan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
     else:
-        _print_summary(summary, sys.stdout)
+        print_summary(summary, sys.stdout)
     if summary.status == "cancelled":
         return EXIT_CANCELLED
     return 1 if summary.any_corrupted else 0

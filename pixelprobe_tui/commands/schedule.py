@@ -331,10 +331,10 @@ def exit_status(summary: Any) -> int:
 
 def _print_run_summary(info: ScheduleInfo, summary: Any) -> None:
     from pixelprobe_tui.commands import changes, cleanup
-    from pixelprobe_tui.commands.scan import _print_summary
+    from pixelprobe_tui.commands.scan import print_summary
 
     if info.scan_type == "scan":
-        _print_summary(summary, sys.stdout)
+        print_summary(summary, sys.stdout)
     elif info.scan_type == "cleanup":
         cleanup._print(summary, 50)
     else:

@@ -12,6 +12,7 @@ from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import ScanResult
 from pixelprobe_tui.services.browse import PROBLEM_CHARS, ResultsBrowser
 from pixelprobe_tui.tui.app import PixelProbeApp
+from pixelprobe_tui.tui.screens.details import DetailsScreen
 from pixelprobe_tui.tui.screens.results import ResultsScreen
 from pixelprobe_tui.tui.widgets.results_grid import ResultsGrid, column_widths
 from tests.tui.conftest import run, text_of, wait_for
@@ -169,5 +170,13 @@ def test_dashboard_keys_and_clicks_open_filtered_results(demo_db: Database) -> N
             assert await pilot.click("#totals", offset=(4, 10))
             grid = await results_for(set())
             assert app.screen.query_one("#status", Select).value == Select.NULL
+
+            # A details screen left open in Results is closed by a jump: the filtered list shows.
+            await wait_for(pilot, lambda: grid.cursor_row is not None)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), what="details")
+            await pilot.press("1", "c")
+            await results_for({"corrupted"})
+            assert len(app.screen_stack) == 1
 
     run(body())

@@ -289,7 +289,9 @@ class DashboardScreen(ModeScreen):
         from pixelprobe_tui.tui.screens.results import ResultsScreen
 
         self.app.switch_mode("results")
-        # The mode's first screen, also when a details screen is open on top of it.
+        # The list is what was asked for: close a details screen left open on top of it.
+        while len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
         screen = self.app.screen_stack[0]
         if isinstance(screen, ResultsScreen):
             screen.filter_status(status or None)
