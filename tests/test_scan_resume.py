@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pixelprobe_tui.commands.scan import ProgressPrinter, _print_summary
+from pixelprobe_tui.commands.scan import ProgressPrinter, print_summary
 from pixelprobe_tui.core.discovery import path_to_db
 from pixelprobe_tui.core.events import PhaseChanged, Progress
 from pixelprobe_tui.db.models import ScanReport, ScanResult, ScanState, utcnow
@@ -107,7 +107,7 @@ def test_a_different_request_closes_the_interrupted_run_with_its_report(db, libr
     assert report.details["closed_by_scan"] == summary.scan_id and report.details["total_files"] == 9
 
     out = io.StringIO()
-    _print_summary(summary, out)
+    print_summary(summary, out)
     assert out.getvalue().startswith(f"Closed an interrupted forced scan of {root} (started ")
 
     # Its finished files are not lost: an ordinary scan of its roots does not read them again.
@@ -195,7 +195,7 @@ def test_a_resumed_run_reports_progress_over_the_whole_run(db, library, media_fa
     assert state.bytes_processed == state.bytes_total == before_bytes + left_bytes
 
     out = io.StringIO()
-    _print_summary(summary, out)
+    print_summary(summary, out)
     assert "5 checked (3 before the interruption)" in out.getvalue()
 
 
