@@ -510,19 +510,29 @@ def resolve_roots_within(
     return ResolvedRoots(kept, dropped, [given[j] for j in unanswered if given[j] in kept_set])
 
 
-def is_dir_within(path: str, timeout_s: float) -> bool | None:
-    """``os.path.isdir(path)``, or None when storage gives no answer within *timeout_s* (0: wait). The
-    asking thread is left behind if it is stuck."""
+def _ask_within(path: str, question: Callable[[str], bool], timeout_s: float) -> bool | None:
+    """``question(path)``, or None when storage gives no answer within *timeout_s* (0: wait). The asking
+    thread is left behind if it is stuck."""
     box: list[bool] = []
 
     def ask() -> None:
         _test_hang(path)
-        box.append(os.path.isdir(path))
+        box.append(question(path))
 
     th = threading.Thread(target=ask, name="pixelprobe-stat", daemon=True)
     th.start()
     th.join(timeout_s if timeout_s > 0 else None)
     return box[0] if box else None
+
+
+def is_dir_within(path: str, timeout_s: float) -> bool | None:
+    """``os.path.isdir(path)``, or None when storage gives no answer within *timeout_s* (0: wait)."""
+    return _ask_within(path, os.path.isdir, timeout_s)
+
+
+def exists_within(path: str, timeout_s: float) -> bool | None:
+    """``os.path.exists(path)``, or None when storage gives no answer within *timeout_s* (0: wait)."""
+    return _ask_within(path, os.path.exists, timeout_s)
 
 
 # ---------------------------------------------------------------------------------------------------------

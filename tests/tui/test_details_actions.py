@@ -72,3 +72,29 @@ def test_path_completion(tmp_path: Path) -> None:
     # Only the last of several paths is completed.
     assert complete(f"/srv{os.pathsep}{base}/Mov") == f"/srv{os.pathsep}{base}/Movies/"
     assert complete("") is None
+
+
+def test_path_checks_in_dialogs_do_not_wait_on_storage_that_never_answers(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import time, sys; from pixelprobe_tui.tui.screens.scan_dialog import parse_paths;"
+        "from pixelprobe_tui.tui.widgets.schedule_form import path_problems;"
+        "t = time.monotonic(); hung = sys.argv[1] + '/__pixelprobe_hang_nfs';"
+        "print(parse_paths(hung)[1], path_problems([hung]), parse_paths(sys.argv[1] + '/gone')[1],"
+        " round(time.monotonic() - t))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PIXELPROBE_TEST_HOOKS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    hung = f"{tmp_path}/__pixelprobe_hang_nfs"
+    # The silent mount is not refused (the scan reports it), the schedule form warns, a missing path is refused.
+    assert proc.stdout.startswith(f"[] ([], ['{hung}'])"), proc.stdout
+    assert f"{tmp_path}/gone: does not exist" in proc.stdout
+    assert int(proc.stdout.split()[-1]) < 10

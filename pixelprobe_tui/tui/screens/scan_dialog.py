@@ -12,8 +12,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from pixelprobe_tui.core.discovery import exists_within
 from pixelprobe_tui.services.config import ConfigService, Settings
 from pixelprobe_tui.tui.widgets.path_suggester import PathSuggester
+
+STAT_DEADLINE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,8 @@ def parse_paths(text: str) -> tuple[tuple[str, ...], list[str]]:
     if not paths:
         problems.append("Give at least one directory (or configure scan_paths in Settings).")
     for p in paths:
-        if not os.path.exists(p):
+        # On the UI thread: a dead mount may not answer; the scan itself then reports the root unavailable.
+        if exists_within(p, STAT_DEADLINE_S) is False:
             problems.append(f"{p}: does not exist")
     return paths, problems
 

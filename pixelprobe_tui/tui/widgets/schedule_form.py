@@ -18,9 +18,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
+from pixelprobe_tui.core.discovery import exists_within, is_dir_within
 from pixelprobe_tui.core.schedule import PREVIEW_RUNS, format_local
 from pixelprobe_tui.db.models import utcnow
 from pixelprobe_tui.services.schedules import ScheduleError, ScheduleInfo, ScheduleService
+from pixelprobe_tui.tui.screens.scan_dialog import STAT_DEADLINE_S
+from pixelprobe_tui.tui.widgets.path_suggester import PathSuggester
 
 TYPE_OPTIONS: list[tuple[str, str]] = [
     ("Scan", "scan"),
@@ -56,9 +59,13 @@ def path_problems(paths: list[str]) -> tuple[list[str], list[str]]:
         expanded = os.path.expanduser(p)
         if not os.path.isabs(expanded):
             errors.append(f"{p}: give an absolute path (starting with /)")
-        elif os.path.exists(expanded) and not os.path.isdir(expanded):
+            continue
+        # On the UI thread, with a deadline: a dead mount's silence counts as "not there now" (a warning).
+        if is_dir_within(expanded, STAT_DEADLINE_S):
+            continue
+        if exists_within(expanded, STAT_DEADLINE_S):
             errors.append(f"{p}: not a directory")
-        elif not os.path.exists(expanded):
+        else:
             warnings.append(p)
     return errors, warnings
 
@@ -145,6 +152,7 @@ class ScheduleForm(ModalScreen[ScheduleInfo | None]):
                     placeholder=f"empty = all configured roots; several separated by {os.pathsep!r}",
                     id="paths",
                     compact=True,
+                    suggester=PathSuggester(),
                 )
             yield Static("", id="paths-note")
             yield Checkbox(
