@@ -408,7 +408,7 @@ def _hevc_mkv_with_a_repeated_chunk(path: Path) -> Path:
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx265", rate=25)
         stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
-        stream.options = {"x265-params": "log-level=none"}
+        stream.options = {"x265-params": "log-level=none:pools=none:frame-threads=1:bframes=0"}
         for i in range(2):
             grey = (np.indices((64, 96)).sum(axis=0) * (i + 3) % 256).astype("uint8")
             frame = av.VideoFrame.from_ndarray(np.stack([grey] * 3, axis=-1), format="rgb24")
