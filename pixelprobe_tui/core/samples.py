@@ -32,6 +32,7 @@ __all__ = [
     "KINDS",
     "CorpusItem",
     "DoctorSample",
+    "SWEEP_DAMAGES",
     "SampleKind",
     "available_kinds",
     "avif_available",
@@ -525,6 +526,86 @@ _DAMAGE_FUNCS: dict[str, Callable[[bytes, random.Random], bytes]] = {
 DAMAGES: tuple[str, ...] = tuple(_DAMAGE_FUNCS)
 
 
+# Realistic damage for the randomized sweep (bench/damage_sweep.py). Not in :data:`DAMAGES` (so not in
+# benchmark corpora) until every detectable case of each is caught; :func:`damage` applies them all.
+
+
+def _middle(n: int, rng: random.Random, block: int) -> int:
+    """A random start for a *block*-byte run inside the 10%..90% region of an *n*-byte file."""
+    lo = n // 10
+    hi = max(lo, n * 9 // 10 - block)
+    return rng.randint(lo, hi)
+
+
+def _zeroed_block(data: bytes, rng: random.Random) -> bytes:
+    """A 4096-byte-aligned run of 4..64 KiB set to zero (a bad sector, a sparse hole)."""
+    n = len(data)
+    if n == 0:
+        return data
+    block = min(4096 * rng.randint(1, 16), n)
+    start = (rng.randint(0, max(0, n - block)) // 4096) * 4096
+    buf = bytearray(data)
+    buf[start : start + block] = bytes(len(buf[start : start + block]))
+    return bytes(buf)
+
+
+def _dropped_block(data: bytes, rng: random.Random) -> bytes:
+    """512..8192 bytes removed from the middle (a copy that lost a chunk)."""
+    n = len(data)
+    block = min(rng.randint(512, 8192), n // 2)
+    if block <= 0:
+        return data[:-1]
+    start = _middle(n, rng, block)
+    return data[:start] + data[start + block :]
+
+
+def _inserted_block(data: bytes, rng: random.Random) -> bytes:
+    """512..4096 random bytes inserted in the middle."""
+    at = _middle(len(data), rng, 0)
+    return data[:at] + rng.randbytes(rng.randint(512, 4096)) + data[at:]
+
+
+def _tail_cut(data: bytes, rng: random.Random) -> bytes:
+    """The last 1..4096 bytes cut (an almost complete download)."""
+    return data[: max(0, len(data) - rng.randint(1, min(4096, max(1, len(data) - 1))))]
+
+
+def _early_cut(data: bytes, rng: random.Random) -> bytes:
+    """Only the first 64..2048 bytes kept (a download that barely started)."""
+    return data[: min(rng.randint(64, 2048), max(0, len(data) - 1))]
+
+
+def _dup_block(data: bytes, rng: random.Random) -> bytes:
+    """A block of 512..8192 bytes written twice in a row (a resumed download that re-wrote a range)."""
+    n = len(data)
+    block = min(rng.randint(512, 8192), max(1, n // 2))
+    start = _middle(n, rng, block)
+    return data[: start + block] + data[start : start + block] + data[start + block :]
+
+
+def _flip_1(data: bytes, rng: random.Random) -> bytes:
+    """One bit flipped at a random position after the first 1%."""
+    n = len(data)
+    if n == 0:
+        return data
+    buf = bytearray(data)
+    at = rng.randrange(n // 100, n)
+    buf[at] ^= 1 << rng.randrange(8)
+    return bytes(buf)
+
+
+_SWEEP_DAMAGE_FUNCS: dict[str, Callable[[bytes, random.Random], bytes]] = {
+    "zeroed_block": _zeroed_block,
+    "dropped_block": _dropped_block,
+    "inserted_block": _inserted_block,
+    "tail_cut": _tail_cut,
+    "early_cut": _early_cut,
+    "dup_block": _dup_block,
+    "flip_1": _flip_1,
+}
+SWEEP_DAMAGES: tuple[str, ...] = tuple(_SWEEP_DAMAGE_FUNCS)
+
+
 def damage(data: bytes, how: str, rng: random.Random) -> bytes:
     """Return a damaged copy of *data*; *how* is one of :data:`DAMAGES`.
 
@@ -534,11 +615,14 @@ def damage(data: bytes, how: str, rng: random.Random) -> bytes:
     - ``bit_flips``: 8..32 distinct bits flipped after the first 5% of the file;
     - ``junk``: random bytes of the same length;
     - ``empty``: zero bytes.
+
+    The sweep's kinds (:data:`SWEEP_DAMAGES`) are accepted too: ``zeroed_block``, ``dropped_block``,
+    ``inserted_block``, ``tail_cut``, ``early_cut``, ``dup_block``, ``flip_1``.
     """
-    try:
-        func = _DAMAGE_FUNCS[how]
-    except KeyError:
-        raise ValueError(f"unknown damage {how!r}; known: {', '.join(DAMAGES)}") from None
+    func = _DAMAGE_FUNCS.get(how) or _SWEEP_DAMAGE_FUNCS.get(how)
+    if func is None:
+        known = ", ".join((*DAMAGES, *SWEEP_DAMAGES))
+        raise ValueError(f"unknown damage {how!r}; known: {known}")
     return func(data, rng)
 
 
