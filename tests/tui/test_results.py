@@ -3,9 +3,12 @@ copy, details, and new rows appearing while a scan runs."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import threading
 
+import pytest
 import sqlalchemy as sa
 
 from pixelprobe_tui.db.engine import Database
@@ -398,5 +401,66 @@ def test_bitrot_rows_are_marked_and_filterable(demo_db: Database) -> None:
             app.screen.query_one("#status").value = "bitrot"  # type: ignore[attr-defined]
             await wait_for(pilot, lambda: grid.count == 1 and grid.cursor_row is not None, what="filter")
             assert grid.cursor_row.id == rotten  # type: ignore[union-attr]
+
+    run(body())
+
+
+class GatedBrowser(ResultsBrowser):
+    """The real browser whose pages wait for a gate, so a test can act before a page arrives (key_at and
+    count are not held: the actions and the count need them)."""
+
+    gate = threading.Event()
+
+    def page_after(self, key, n):  # type: ignore[no-untyped-def]
+        self.gate.wait(30)
+        return super().page_after(key, n)
+
+    def page_before(self, key, n):  # type: ignore[no-untyped-def]
+        self.gate.wait(30)
+        return super().page_before(key, n)
+
+    def page_at(self, offset, n):  # type: ignore[no-untyped-def]
+        self.gate.wait(30)
+        return super().page_at(offset, n)
+
+
+def test_a_range_ending_on_a_row_never_loaded_is_resolved_off_the_ui_thread(
+    demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = all_ids(demo_db, ResultsQuery())
+    with demo_db.engine.begin() as conn:
+        conn.execute(sa.update(ScanResult).values(marked_as_good=False))
+    monkeypatch.setattr("pixelprobe_tui.tui.screens.results.ResultsBrowser", GatedBrowser)
+    GatedBrowser.gate.set()
+    ui_thread_statements: list[str] = []
+    ui_thread = threading.get_ident()
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if threading.get_ident() == ui_thread:
+            ui_thread_statements.append(statement)
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            grid = await open_results(pilot, app)
+            await pilot.press("down", "down", "down")
+            GatedBrowser.gate.clear()  # no page arrives from now on
+            sa.event.listen(demo_db.engine, "before_cursor_execute", record)
+            try:
+                await pilot.press("shift+end")
+                assert grid.cursor == DEMO_ROWS - 1 and grid.cursor_row is None  # the last row never loaded
+                assert grid.selection().ranges == ((3, grid.row_at(3).key, DEMO_ROWS - 1, None),)  # type: ignore[union-attr]
+                await pilot.press("g")
+                # Read from a thread: the test's own queries must not count as the UI thread's.
+                for _ in range(400):
+                    if await asyncio.to_thread(lambda: all(m for m, _ in marked(demo_db, expected[3:]))):
+                        break
+                    await pilot.pause(0.05)
+            finally:
+                sa.event.remove(demo_db.engine, "before_cursor_execute", record)
+                GatedBrowser.gate.set()
+            assert ui_thread_statements == []
+            assert all(m for m, _ in marked(demo_db, expected[3:]))
+            assert [m for m, _ in marked(demo_db, expected[:3])] == [False, False, False]
 
     run(body())

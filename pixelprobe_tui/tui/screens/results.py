@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -26,7 +26,7 @@ from pixelprobe_tui.services.browse import (
 )
 from pixelprobe_tui.services.results import who
 from pixelprobe_tui.tui.screens.base import ModeScreen
-from pixelprobe_tui.tui.widgets.results_grid import ResultsGrid
+from pixelprobe_tui.tui.widgets.results_grid import GridSelection, ResultsGrid
 
 PROBLEMS = frozenset({"warning", "corrupted", "unreadable"})
 _STATUS_OPTIONS: list[tuple[str, str]] = [
@@ -43,6 +43,7 @@ _SINCE_OPTIONS: list[tuple[str, str]] = [
     ("Last 30 days", "30"),
     ("Older than 30 d", "-30"),
 ]
+T = TypeVar("T")
 _MARK_CYCLE: tuple[bool | None, ...] = (None, False, True)
 SEARCH_DEBOUNCE_S = 0.25
 
@@ -69,6 +70,12 @@ def export_selection(db: Database, selection: Selection, path: str, fmt: str) ->
     with exports.atomic_output(path) as out:
         n = exports.export_results(db, out, fmt, query, ids=ids)  # type: ignore[arg-type]
     return path, n
+
+
+def act_on(fn: Callable[..., T], db: Database, selection: GridSelection, *args: Any) -> T:
+    """``fn(db, selection, *args)`` with the grid's selection resolved first (it may query: call it from a
+    worker, never from the UI thread)."""
+    return fn(db, selection.resolve(), *args)
 
 
 def status_filter(query: ResultsQuery, value: str | None) -> ResultsQuery:
@@ -259,7 +266,7 @@ class ResultsScreen(ModeScreen):
 
         self.app.push_screen(DetailsScreen(event.row.id), callback=lambda _: self.grid.reload())
 
-    def _selection_or_warn(self) -> Selection | None:
+    def _selection_or_warn(self) -> GridSelection | None:
         selection = self.grid.selection()
         if selection.is_empty:
             self.notify("No file under the cursor", severity="warning", timeout=3)
@@ -269,12 +276,12 @@ class ResultsScreen(ModeScreen):
     def action_mark_good(self) -> None:
         selection = self._selection_or_warn()
         if selection is not None:
-            self.load("marked", browse.set_marked_good, self.pp.db, selection, True, who())
+            self.load("marked", act_on, browse.set_marked_good, self.pp.db, selection, True, who())
 
     def action_unmark_good(self) -> None:
         selection = self._selection_or_warn()
         if selection is not None:
-            self.load("unmarked", browse.set_marked_good, self.pp.db, selection, False, None)
+            self.load("unmarked", act_on, browse.set_marked_good, self.pp.db, selection, False, None)
 
     def loaded_marked(self, changed: int) -> None:
         self.notify(f"Marked {changed:,} file{'s' if changed != 1 else ''} good", timeout=3)
@@ -287,7 +294,7 @@ class ResultsScreen(ModeScreen):
     def action_copy_path(self) -> None:
         selection = self._selection_or_warn()
         if selection is not None:
-            self.load("paths", browse.selected_paths, self.pp.db, selection, 10_000)
+            self.load("paths", act_on, browse.selected_paths, self.pp.db, selection, 10_000)
 
     def loaded_paths(self, paths: list[str]) -> None:
         if not paths:
@@ -303,7 +310,7 @@ class ResultsScreen(ModeScreen):
         selection = self._selection_or_warn()
         if selection is not None:
             self._rescan_deep = deep
-            self.load("rescan_paths", browse.selected_paths, self.pp.db, selection, 100_000)
+            self.load("rescan_paths", act_on, browse.selected_paths, self.pp.db, selection, 100_000)
 
     def loaded_rescan_paths(self, paths: list[str]) -> None:
         if not paths:
@@ -318,7 +325,7 @@ class ResultsScreen(ModeScreen):
         selection = self._selection_or_warn()
         if selection is not None:
             path = export_path("results", fmt)
-            self.load("exported", export_selection, self.pp.db, selection, path, fmt)
+            self.load("exported", act_on, export_selection, self.pp.db, selection, path, fmt)
 
     def loaded_exported(self, outcome: tuple[str, int]) -> None:
         path, n = outcome

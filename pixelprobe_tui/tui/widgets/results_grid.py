@@ -13,7 +13,9 @@ the old rows until the new ones arrive, so nothing flickers.
 Selection is kept as rules, never as a list of a million ids: "all in the filter" minus exceptions, ranges of
 the listing (shift+arrows, shift+Home/End/PgUp/PgDn, shift+click), each held by its first and last position
 and row key, and rows picked one by one (space, ctrl+click). The rows of a range need not be loaded: acting on
-it is one query between its end keys (see ``browse.Selection``).
+it is one query between its end keys (see ``browse.Selection``). An end row that was never loaded (shift+End
+before the last page arrived) is known by its position only; :meth:`GridSelection.resolve` reads its key in
+the worker that performs the action, so the UI thread never waits on the database.
 """
 
 from __future__ import annotations
@@ -89,6 +91,43 @@ class _Range:
 
     def __contains__(self, index: int) -> bool:
         return self.first <= index <= self.last
+
+
+@dataclass(frozen=True)
+class GridSelection:
+    """What the grid has selected, as the UI thread knows it: range ends by position, with the key of each
+    end row when it has been loaded. :meth:`resolve` (call it from a worker: it may query) turns it into the
+    :class:`browse.Selection` the services act on."""
+
+    browser: ResultsBrowser | None = None
+    query: ResultsQuery | None = None  # "all in the filter"
+    ids: frozenset[int] = frozenset()
+    excluded: frozenset[int] = frozenset()
+    ranges: tuple[tuple[int, Key | None, int, Key | None], ...] = ()  # (first, its key, last, its key)
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether it selects nothing (known without a query)."""
+        return not self.ids and self.query is None and not self.ranges
+
+    def resolve(self) -> Selection:
+        """The selection for the services. Reads the key of each range end that was never loaded with one
+        indexed query; a range whose end is gone (the listing shrank meanwhile) is dropped."""
+        if self.query is not None:
+            return Selection(query=self.query, excluded=self.excluded)
+        if not self.ranges and not self.ids:
+            return Selection()
+        ranges: list[tuple[Key, Key]] = []
+        for first, first_key, last, last_key in self.ranges:
+            if self.browser is not None:
+                first_key = first_key if first_key is not None else self.browser.key_at(first)
+                last_key = last_key if last_key is not None else self.browser.key_at(last)
+            if first_key is not None and last_key is not None:
+                ranges.append((first_key, last_key))
+        within = self.browser.query if self.browser is not None else None
+        return Selection(
+            ids=self.ids, ranges=tuple(ranges), within=within if ranges else None, excluded=self.excluded
+        )
 
 
 def _covered(ranges: list[_Range]) -> list[tuple[int, int]]:
@@ -324,32 +363,21 @@ class ResultsGrid(ScrollView, can_focus=True):
     def _all_ranges(self) -> list[_Range]:
         return [*self._ranges, self._active] if self._active is not None else list(self._ranges)
 
-    def selection(self) -> Selection:
-        """The selection to act on, or the cursor row when nothing is selected (empty if none).
-
-        The end keys of a range whose end rows were never loaded (a jump with shift+End before the last page
-        arrived) are read here with one indexed query each."""
+    def selection(self) -> GridSelection:
+        """The selection to act on, or the cursor row when nothing is selected (empty if none). Never queries:
+        pass it to a worker and :meth:`GridSelection.resolve` it there."""
         if self._all_selected:
-            return Selection(query=self.query_, excluded=frozenset(self._excluded))
+            return GridSelection(query=self.query_, excluded=frozenset(self._excluded))
         ranges = self._all_ranges()
         if ranges or self._selected:
-            keys = tuple(
-                (self._key_of(r.first, r.first_key), self._key_of(r.last, r.last_key)) for r in ranges
-            )
-            return Selection(
+            return GridSelection(
+                browser=self._browser,
                 ids=frozenset(self._selected),
-                ranges=tuple((a, b) for a, b in keys if a is not None and b is not None),
-                within=self.query_,
                 excluded=frozenset(self._excluded),
+                ranges=tuple((r.first, r.first_key, r.last, r.last_key) for r in ranges),
             )
         row = self.cursor_row
-        return Selection(ids=frozenset({row.id})) if row is not None else Selection()
-
-    def _key_of(self, index: int, known: Key | None) -> Key | None:
-        if known is not None:
-            return known
-        row = self.row_at(index)
-        return row.key if row is not None else self._browser.key_at(index)
+        return GridSelection(ids=frozenset({row.id})) if row is not None else GridSelection()
 
     def is_selected(self, row: ResultRow, index: int | None = None) -> bool:
         """Whether ``row`` (at position ``index`` of the listing, when known) is selected."""
