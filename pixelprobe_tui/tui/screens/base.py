@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from pixelprobe_tui.tui.widgets.key_footer import KeyFooter
 from pixelprobe_tui.tui.widgets.mode_bar import ModeBar
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class ModeScreen(LoadingScreen):
     def compose(self) -> ComposeResult:
         yield ModeBar(self.MODE)
         yield from self.compose_body()
-        yield Footer()
+        yield KeyFooter()
 
     def compose_body(self) -> Iterable[Widget]:
         raise NotImplementedError

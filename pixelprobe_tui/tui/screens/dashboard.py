@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from pixelprobe_tui.core.events import ProgressEstimator
 from pixelprobe_tui.services import browse
@@ -165,8 +165,6 @@ class DashboardScreen(ModeScreen):
         yield reports
 
     def on_mount(self) -> None:
-        # The compact footer fits every key, Help and Quit included, in 80 columns.
-        self.query_one(Footer).compact = True
         self._show_live(None)
         self.set_interval(self.pp.poll_interval, self._poll)
 

@@ -12,12 +12,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from pixelprobe_tui.services import browse
 from pixelprobe_tui.services.browse import ResultDetail, Selection, format_size
 from pixelprobe_tui.services.results import who
 from pixelprobe_tui.tui.screens.base import LoadingScreen
+from pixelprobe_tui.tui.widgets.key_footer import KeyFooter
 
 STATUS_STYLES = {
     "healthy": "green",
@@ -118,7 +119,7 @@ class DetailsScreen(LoadingScreen):
             yield Static("", id="history")
             yield Static("Media info", classes="section")
             yield Static("", id="media")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#body").focus()

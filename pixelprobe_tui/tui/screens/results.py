@@ -101,16 +101,17 @@ class ResultsScreen(ModeScreen):
 
     MODE = "results"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "focus_search", "Search", id="results.search"),
-        Binding("escape", "focus_grid", "Grid", show=False, id="results.focus_grid"),
+        # The footer keeps the first ones when it has no room for all (? lists every key).
         Binding("g", "mark_good", "Good", id="results.mark_good"),
+        Binding("r", "rescan(False)", "Rescan", id="results.rescan"),
+        Binding("e", "export('json')", "Export", id="results.export_json"),
+        Binding("o", "cycle_sort", "Sort", id="results.sort"),
         Binding("u", "unmark_good", "Unmark", id="results.unmark_good"),
         Binding("c", "copy_path", "Copy", id="results.copy_path"),
-        Binding("r", "rescan(False)", "Rescan", id="results.rescan"),
+        Binding("slash", "focus_search", "Search", id="results.search"),
+        Binding("escape", "focus_grid", "Grid", show=False, id="results.focus_grid"),
         Binding("D", "rescan(True)", "Deep scan", show=False, id="results.deep_scan"),
-        Binding("e", "export('json')", "Export", id="results.export_json"),
         Binding("E", "export('csv')", "Export CSV", show=False, id="results.export_csv"),
-        Binding("o", "cycle_sort", "Sort", id="results.sort"),
         Binding("O", "reverse_sort", "Reverse sort", show=False, id="results.reverse_sort"),
         Binding("m", "cycle_marked", "Marked filter", show=False, id="results.marked_filter"),
         Binding("f5,ctrl+r", "refresh", "Refresh", show=False, id="results.refresh"),

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, ProgressBar, Static
+from textual.widgets import DataTable, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from pixelprobe_tui.core.discovery import display_path
@@ -243,8 +243,6 @@ class SchedulesScreen(ModeScreen):
             yield ProgressBar(id="maint-bar", show_eta=False)
 
     def on_mount(self) -> None:
-        # Ten keys: the compact footer fits them, Help and Quit included, in 80 columns.
-        self.query_one(Footer).compact = True
         self.query_one("#maint-bar", ProgressBar).display = False
         panel = self.query_one("#schedules-panel")
         panel.border_subtitle = f"times in {zone_name(self.service.tz)}"
