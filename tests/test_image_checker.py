@@ -432,15 +432,16 @@ def test_mpo_second_image_truncated_is_corrupt(tmp_path: Path) -> None:
     assert "image 1 of 2" in _messages(result)
 
 
-def test_mpo_index_pointing_nowhere_is_a_warning(tmp_path: Path) -> None:
+def test_mpo_second_image_without_its_start_is_corrupt(tmp_path: Path) -> None:
     path = _save(tmp_path / "s.mpo", _noise(0), format="MPO", save_all=True, append_images=[_noise(1)])
     data = path.read_bytes()
-    # Drop the second image's SOI: the index now points at bytes that are not a JPEG.
+    # Zero the second image's SOI: the index points at bytes that are not a JPEG, and no other image
+    # follows the first (Pillow: "not a JPEG file"). Tests/test_damage_images.py has the stale-index case.
     second = data.index(b"\xff\xd8", 2)
     broken = data[:second] + b"\x00\x00" + data[second + 2 :]
     result = _check(_write(tmp_path / "badindex.mpo", broken))
-    assert result.verdict == Verdict.WARNING, _messages(result)
-    assert any(f.code == "metadata_damaged" for f in result.findings)
+    assert result.verdict == Verdict.CORRUPTED, _messages(result)
+    assert "MPO image missing" in _messages(result)
 
 
 def test_12_bit_jpeg_is_unsupported_not_corrupt(tmp_path: Path) -> None:

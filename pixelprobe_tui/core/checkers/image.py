@@ -504,16 +504,24 @@ def _check_jpeg(run: _Run, im: Image.Image, data: bytes) -> None:
     for index, offset in enumerate(offsets):
         label = f"image {index} of {len(offsets)}: " if len(offsets) > 1 else ""
         if index and (offset <= 0 or offset >= len(data) or data[offset : offset + 2] != b"\xff\xd8"):
+            where = f"{label.rstrip(': ')} (offset {offset}, file {len(data)} bytes)"
+            if offset >= len(data) or not _later_jpeg(data):
+                # The image is not in the file at all: cut off, or its start overwritten.
+                run.add(Severity.CORRUPT, "truncated", TOOL_PILLOW, f"MPO image missing: {where}")
+                return
+            # Another image follows the first: only the index is wrong.
             run.add(
-                Severity.WARNING,
-                "metadata_damaged",
-                TOOL_PILLOW,
-                f"MPO index points to no image for {label.rstrip(': ')} (offset {offset}, "
-                f"file {len(data)} bytes)",
+                Severity.WARNING, "metadata_damaged", TOOL_PILLOW, f"MPO index points to no image for {where}"
             )
             continue
         if not _strict_jpeg(run, data if index == 0 else memoryview(data)[offset:], label):
             break
+
+
+def _later_jpeg(data: bytes) -> bool:
+    """Whether another JPEG starts after the first image's first scan (entropy data never holds FF D8)."""
+    first, _ = _walk_header(data)
+    return first >= 0 and data.find(b"\xff\xd8\xff", first) >= 0
 
 
 def _strict_jpeg(run: _Run, buf: bytes | memoryview, label: str) -> bool:
@@ -542,6 +550,12 @@ def _strict_jpeg(run: _Run, buf: bytes | memoryview, label: str) -> bool:
         if cleaned is not None:
             return _strict_jpeg(run, cleaned, label)
         lowered = message.lower()
+        if "invalid sos parameters" in lowered and (canonical := _canonical_sos(bytes(buf))) is not None:
+            # libjpeg ignores these fields in a sequential file, but its strict decode stops at the
+            # warning: judge the rest of the data strictly with the fields set as the standard wants
+            # (a block dropped after an SOS header both garbles them and cuts the scan short).
+            run.add(Severity.INFO, "decoder_notice", TOOL_SIMPLEJPEG, f"{label}{message}")
+            return _strict_jpeg(run, canonical, label)
         padding = _zero_padding(buf, message)
         benign = padding or any(k in lowered for k in _JPEG_BENIGN)
         if benign or any(k in lowered for k in _JPEG_METADATA):
@@ -693,6 +707,33 @@ def _walk_header(data: bytes) -> tuple[int, bytes | None]:
         kept.append(data[pos:end])
         pos = end
     return -1, None
+
+
+_PROGRESSIVE_SOF = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
+
+
+def _canonical_sos(data: bytes) -> bytes | None:
+    """The sequential JPEG with every scan header's Ss, Se, Ah/Al set to 0, 63, 0; None if none differ.
+
+    Only for sequential frames, where libjpeg ignores the fields (it warns "Invalid SOS parameters for
+    sequential JPEG"). Scan headers after the first are found as ``FF DA`` after it: inside entropy-coded
+    data an FF byte is always followed by 00 or a restart marker.
+    """
+    first, _ = _walk_header(data)
+    if first < 0 or any(data.find(bytes([0xFF, m]), 2, first) >= 0 for m in _PROGRESSIVE_SOF):
+        return None
+    out = bytearray(data)
+    changed = False
+    pos = first
+    while pos >= 0:
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        count = data[pos + 4] if pos + 4 < len(data) else 0
+        end = pos + 2 + length
+        if length == 6 + 2 * count and end <= len(data) and data[end - 3 : end] != b"\x00\x3f\x00":
+            out[end - 3 : end] = b"\x00\x3f\x00"
+            changed = True
+        pos = data.find(b"\xff\xda", pos + 2)
+    return bytes(out) if changed else None
 
 
 def _zero_padding(buf: bytes | memoryview, message: str) -> bool:

@@ -41,6 +41,12 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
         bpp = int.from_bytes(hdr[28:30], "little")
         compression = int.from_bytes(hdr[30:34], "little")
         image_size = int.from_bytes(hdr[34:38], "little")
+        colors = int.from_bytes(hdr[46:50], "little") if dib >= 40 and len(hdr) >= 50 else 0
+        if 0 < bpp <= 8 and colors > 1 << bpp:
+            # A palette larger than the depth can index: FFmpeg refuses it ("Incorrect number of colors"),
+            # Pillow too once it passes 65536 entries. No writer does this; a damaged header does.
+            out.corrupt("bad_header", f"{colors} palette colours declared for a {bpp}-bit image")
+            return
     if compression not in _COMPRESSIONS:
         out.corrupt("bad_header", f"compression {compression} is not a BMP compression method")
         return

@@ -45,6 +45,18 @@ _NONZERO = {
     259: "Compression",
     277: "SamplesPerPixel",
 }
+# Image tags that hold exactly one value: another count is a damaged entry (Pillow then ignores the tag
+# and guesses, FFmpeg reads garbage: "Unknown compression method 0").
+_SINGLE = {
+    256: "ImageWidth",
+    257: "ImageLength",
+    259: "Compression",
+    262: "PhotometricInterpretation",
+    277: "SamplesPerPixel",
+    284: "PlanarConfiguration",
+}
+# Tags that lay out the pixels: two entries for one of them is a damaged directory, not a writer's choice.
+_LAYOUT = {*_SINGLE, 258, 273, 278, 279, 322, 323, 324, 325, 338, 339}
 _MAX_IFDS = 4096
 
 
@@ -95,6 +107,8 @@ def _implausible_entry(t: _Tiff, tags: dict[int, bytes]) -> str | None:
         if width is None:
             return f"tag {tag} has field type {typ}, which TIFF does not define"
         count = t.uint(e[4 : 4 + t.off_size]) if t.big else t.uint(e[4:8])
+        if tag in _SINGLE and count != 1:
+            return f"{_SINGLE[tag]} holds {plural(count, 'value')} instead of one"
         inline = 8 if t.big else 4
         if width * count > inline:
             start = t.uint(e[4 + t.off_size :] if t.big else e[8:12])
@@ -144,11 +158,18 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             return
         table = r.read(off + t.count_size, n * t.entry_size + t.off_size)
         tags: dict[int, bytes] = {}
+        twice: int | None = None
         for i in range(n):
             e = table[i * t.entry_size : (i + 1) * t.entry_size]
-            tags[t.uint(e[:2])] = e
+            tag = t.uint(e[:2])
+            if tag in tags and tag in _LAYOUT and twice is None:
+                twice = tag
+            tags[tag] = e
         if strict and not name.startswith("EXIF"):
             problem = _implausible_entry(t, tags)
+            if twice is not None and problem is None:
+                # A flipped bit in a tag number: one layout tag twice and, usually, its neighbour gone.
+                problem = f"layout tag {twice} appears twice"
             if problem:
                 out.corrupt("bad_ifd", f"{name} at byte {off}: {problem}")
                 return

@@ -1,0 +1,196 @@
+"""Image damage found by a randomized sweep (other positions, seeds and kinds of damage than the fixed
+matrix), each rebuilt here deterministically: the reference tool's complaint first (the damage is real),
+then our verdict. Valid neighbours of each fix stay healthy.
+
+Run: ``python -m pytest tests/test_damage_images.py -q``.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from pathlib import Path
+
+from PIL import Image
+
+from pixelprobe_tui.core.checkers import check
+from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, Severity, Verdict
+from tests import media_matrix as mm
+
+QUICK = CheckOptions()
+DEEP = CheckOptions(deep=True)
+
+
+def _picture(seed: int, size: tuple[int, int] = (96, 64), mode: str = "RGB") -> Image.Image:
+    """Seeded detail everywhere (so damage anywhere in the pixel data matters)."""
+    rng = random.Random(seed)
+    half = (max(1, size[0] // 2), max(1, size[1] // 2))
+    grey = Image.frombytes("L", half, rng.randbytes(half[0] * half[1])).resize(size, Image.Resampling.BICUBIC)
+    rgb = Image.merge("RGB", [grey, grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT), grey.rotate(180)])
+    return rgb.convert(mode)
+
+
+def _messages(result: CheckResult) -> str:
+    return " | ".join(f.describe() for f in result.findings)
+
+
+def _verdicts(path: Path) -> list[CheckResult]:
+    return [check(str(path), options) for options in (QUICK, DEEP)]
+
+
+def _assert_corrupted(path: Path) -> list[CheckResult]:
+    results = _verdicts(path)
+    for result in results:
+        assert result.verdict is Verdict.CORRUPTED, _messages(result)
+    return results
+
+
+def _assert_not_corrupted(path: Path, allowed: tuple[Verdict, ...] = (Verdict.HEALTHY,)) -> None:
+    for result in _verdicts(path):
+        assert result.verdict in allowed, _messages(result)
+
+
+def _tiff_entries(data: bytes) -> tuple[int, list[tuple[int, int, int, int]]]:
+    """(offset of IFD0, [(entry offset, tag, type, count)]) of a little-endian TIFF."""
+    ifd = struct.unpack("<I", data[4:8])[0]
+    (n,) = struct.unpack("<H", data[ifd : ifd + 2])
+    entries = []
+    for i in range(n):
+        at = ifd + 2 + 12 * i
+        tag, typ, count = struct.unpack("<HHI", data[at : at + 8])
+        entries.append((at, tag, typ, count))
+    return ifd, entries
+
+
+# ------------------------------------------------------------------------------------------------- BMP
+
+
+def test_bmp_palette_larger_than_the_depth_is_corrupt_not_unsupported(tmp_path: Path) -> None:
+    """Sweep: bmp_1bit, overwrite, seed 1. A random block over the colours-used field: Pillow says
+    "Unsupported BMP Palette size", which read as a variant (unsupported) before."""
+    path = tmp_path / "a.bmp"
+    _picture(1).convert("1").save(path)
+    data = bytearray(path.read_bytes())
+    data[46:50] = struct.pack("<I", 0xC1000002)
+    bad = tmp_path / "bad.bmp"
+    bad.write_bytes(data)
+    assert mm.ffmpeg_complaint(bad) is not None and mm.pillow_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "palette colours" in _messages(results[0])
+
+
+def test_bmp_palette_up_to_the_depth_is_healthy(tmp_path: Path) -> None:
+    path = tmp_path / "a.bmp"
+    _picture(2).convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(path)
+    data = bytearray(path.read_bytes())
+    assert struct.unpack("<H", data[28:30])[0] == 8
+    assert struct.unpack("<I", data[46:50])[0] <= 256
+    _assert_not_corrupted(path)
+
+
+# ------------------------------------------------------------------------------------------------ TIFF
+
+
+def test_tiff_tag_number_flip_duplicating_a_layout_tag_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: tiff_jpeg, flip_1, seed 3. One bit turns BitsPerSample (258) into a second Compression
+    (259): Pillow names an unknown pixel mode (read as unsupported before), FFmpeg an unknown
+    compression."""
+    path = tmp_path / "a.tiff"
+    _picture(3).save(path, compression="jpeg")
+    data = bytearray(path.read_bytes())
+    _, entries = _tiff_entries(bytes(data))
+    at = next(at for at, tag, _, _ in entries if tag == 258)
+    data[at] ^= 0x01  # 258 -> 259
+    bad = tmp_path / "bad.tiff"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "appears twice" in _messages(results[0])
+
+
+def test_tiff_single_valued_tag_with_a_count_is_corrupt(tmp_path: Path) -> None:
+    """A flip in the count of Compression: Pillow warns "too many entries" and guesses."""
+    path = tmp_path / "a.tiff"
+    _picture(4).save(path, compression="tiff_lzw")
+    data = bytearray(path.read_bytes())
+    _, entries = _tiff_entries(bytes(data))
+    at = next(at for at, tag, _, _ in entries if tag == 259)
+    data[at + 4 : at + 8] = struct.pack("<I", 3)
+    bad = tmp_path / "bad.tiff"
+    bad.write_bytes(data)
+    results = _assert_corrupted(bad)
+    assert "instead of one" in _messages(results[0])
+
+
+def test_multipage_tiff_of_mixed_modes_is_healthy(tmp_path: Path) -> None:
+    path = tmp_path / "a.tiff"
+    pages = [_picture(5, (32, 20), "L"), _picture(6, (20, 20), "1"), _picture(7, (30, 30), "CMYK")]
+    _picture(8).save(path, save_all=True, append_images=pages, compression="tiff_lzw")
+    _assert_not_corrupted(path)
+
+
+# ------------------------------------------------------------------------------------------------ JPEG
+
+
+def _grey_jpeg(tmp_path: Path) -> tuple[bytes, int]:
+    path = tmp_path / "a.jpg"
+    _picture(9, (96, 64), "L").save(path, quality=90)
+    data = path.read_bytes()
+    return data, data.index(b"\xff\xda")
+
+
+def test_block_dropped_inside_the_scan_header_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: jpg_gray, dropped_block, seed 2. The block went from inside the SOS header: its Se and
+    Ah/Al bytes come from the middle of the scan, so libjpeg's strict decode stopped at "Invalid SOS
+    parameters" (benign alone) and the lenient retry hid that the scan is cut short (FFmpeg: "overread")."""
+    data, sos = _grey_jpeg(tmp_path)
+    se = sos + 2 + 2 + 1 + 2 + 1  # marker, length, Ns, one component, Ss
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(data[:se] + data[se + (len(data) - se) // 2 :])
+    assert mm.ffmpeg_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "premature end" in _messages(results[0]).lower()
+
+
+def test_odd_scan_header_fields_over_intact_data_are_not_corrupt(tmp_path: Path) -> None:
+    """The same warning over a complete scan (a sloppy writer's Se) is only a decoder notice."""
+    data, sos = _grey_jpeg(tmp_path)
+    se = sos + 2 + 2 + 1 + 2 + 1
+    odd = bytearray(data)
+    odd[se] = 0x3E
+    path = tmp_path / "odd.jpg"
+    path.write_bytes(odd)
+    for result in _verdicts(path):
+        assert result.verdict is Verdict.HEALTHY, _messages(result)
+        assert any("invalid sos parameters" in f.message.lower() for f in result.findings)
+
+
+def _mpo(tmp_path: Path) -> bytes:
+    path = tmp_path / "a.mpo"
+    _picture(10).save(path, format="MPO", save_all=True, append_images=[_picture(11)])
+    return path.read_bytes()
+
+
+def test_mpo_second_image_dropped_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: jpg_mpo_as_jpg, dropped_block, seed 3 (the second image's start moved past the end of the
+    file: Pillow "No data found for frame"). Here its first half is gone: Pillow "not a JPEG file".
+    Both were a metadata warning before."""
+    data = _mpo(tmp_path)
+    second = data.index(b"\xff\xd8\xff", data.index(b"\xff\xda"))
+    bad = tmp_path / "bad.jpg"
+    # The first half of the second image dropped: the index points into what is left of its scan.
+    bad.write_bytes(data[:second] + data[second + (len(data) - second) // 2 :])
+    assert mm.pillow_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "MPO image missing" in _messages(results[0])
+
+
+def test_mpo_with_a_stale_index_but_both_images_present_is_a_warning(tmp_path: Path) -> None:
+    """Bytes inserted between the images: the index is off, the second image is intact further on."""
+    data = _mpo(tmp_path)
+    second = data.index(b"\xff\xd8\xff", data.index(b"\xff\xda"))
+    path = tmp_path / "shifted.jpg"
+    path.write_bytes(data[:second] + bytes(37) + data[second:])
+    for result in _verdicts(path):
+        assert result.verdict is Verdict.WARNING, _messages(result)
+        assert any(f.code == "metadata_damaged" and f.severity is Severity.WARNING for f in result.findings)
