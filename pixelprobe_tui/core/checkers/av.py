@@ -19,7 +19,10 @@ What counts as evidence
 - Timing: packet DTS going backwards within a stream (``dts_not_monotonic``) and, where the container stores
   presentation times (MP4/MOV; Matroska/FLV with native codec ids), decoded frames whose time goes backwards
   (``frame_order``, e.g. damaged composition offsets). Not checked for MPEG-TS/PS (discontinuities are legal),
-  Ogg DTS (chained streams restart), AVI and raw streams (decode-order times).
+  Ogg DTS (chained streams restart), AVI and raw streams (decode-order times). In those containers and in
+  MPEG-TS/PS, a decoded video frame must also land on a later slot of the stream's frame grid (its time
+  rounded at the guessed frame rate, as ffmpeg encodes it) than the frame before (``frame_timing``: a damaged
+  PTS that moved a frame onto its neighbour); a jump back of over 10 s in MPEG-TS/PS is a discontinuity.
 - Truncation: the decoded end of each stream against its declared end (``start_time + duration``), and of
   the file against the container's, with a tolerance for priming/padding, reorder delay and an unknown
   last-frame duration: ``max(0.5 s video / 0.3 s audio, 1 %, 3 frame durations)``. Skipped when FFmpeg only
@@ -62,6 +65,7 @@ packet, and a demuxer that returns far more data than the file holds is stopped 
 from __future__ import annotations
 
 import errno
+import math
 import os
 import re
 import threading
@@ -358,6 +362,13 @@ class _Stream:
     pts_backwards: int = 0
     pts_repeated: int = 0
     first_pts_backwards_at: float | None = None
+    # Frame slots (see _slot): frames per second to round decoded times to (0: not checked), the time
+    # slot 0 starts at, the last frame's slot, and frames that land on or before the previous one's.
+    slot_rate: float = 0.0
+    slot_origin: float = 0.0
+    last_slot: int | None = None
+    slot_collisions: int = 0
+    first_slot_collision_at: float | None = None
     pcm_block: int = 0  # bytes per sample frame (all channels) of a PCM stream; 0 for other codecs
     held_corrupt: int | None = (
         None  # size of a PCM packet flagged corrupt, held until we know it was the last
@@ -625,8 +636,13 @@ def _decode(
     deep = options.deep
     fmt_name = container.format.name or ""
     check_dts = not _discontinuous(fmt_name) and not set(fmt_name.split(",")) & _TS_RESTART
+    discontinuous = _discontinuous(fmt_name)
+    origin = (container.start_time or 0) / 1_000_000
     for s in streams:
         s.check_order = s.kind == "video" and _presentation_timestamps(fmt_name, s.ctx)
+        if s.kind == "video" and (s.check_order or discontinuous):
+            s.slot_rate = _slot_rate(container.streams[s.index])
+            s.slot_origin = origin
     selected = [container.streams[s.index] for s in streams]
     read_limit = size * _MAX_READ_FACTOR + _MAX_READ_SLACK
     packet_limit = size + 100_000
@@ -810,6 +826,8 @@ def _account(st: _Stream, frame: Any, at: float | None) -> None:
                     # long, beyond the decoded end, so the gap widens the truncation tolerance.
                     dur = max(dur, (pts - last) * st.time_base)
             st.last_pts = pts
+            if st.slot_rate:
+                _slot(st, pts)
     if dur > st.max_frame:
         st.max_frame = dur
     if pts is not None:
@@ -821,6 +839,42 @@ def _account(st: _Stream, frame: Any, at: float | None) -> None:
         end = None
     if end is not None and (st.end is None or end > st.end):
         st.end = end
+
+
+# A decoded time this far before the previous frame's is a timestamp discontinuity (MPEG-TS/PS splice or
+# reset), which players and ffmpeg (its -dts_delta_threshold) re-base rather than reject.
+_DISCONTINUITY_S = 10.0
+
+
+def _slot_rate(stream: Any) -> float:
+    """The frame rate ffmpeg would encode this stream's frames at (``av_guess_frame_rate``), 0 if unknown."""
+    rate = stream.guessed_rate or stream.base_rate or stream.average_rate
+    try:
+        value = float(rate) if rate else 0.0
+    except ZeroDivisionError:
+        return 0.0
+    return value if 0.0 < value <= 1000.0 else 0.0
+
+
+def _slot(st: _Stream, pts: int) -> None:
+    """Place a decoded video frame on the stream's frame grid and count frames that collide.
+
+    Frames leave the decoder in presentation order, so each must land on a later frame slot than the one
+    before it. A frame whose time rounds to the previous frame's slot (or an earlier one) has damaged
+    timing: ffmpeg's own full decode stops accepting the stream there ("non monotonically increasing
+    dts"). A jump back of more than :data:`_DISCONTINUITY_S` is a discontinuity: the grid restarts.
+    """
+    t = pts * st.time_base - st.slot_origin
+    slot = math.floor(t * st.slot_rate + 0.5)
+    last = st.last_slot
+    st.last_slot = slot
+    if last is None or slot > last:
+        return
+    if (last - slot) / st.slot_rate > _DISCONTINUITY_S:
+        return
+    st.slot_collisions += 1
+    if st.first_slot_collision_at is None:
+        st.first_slot_collision_at = pts * st.time_base - st.start
 
 
 def _stream_findings(st: _Stream, options: CheckOptions) -> list[Finding]:
@@ -894,6 +948,18 @@ def _stream_findings(st: _Stream, options: CheckOptions) -> list[Finding]:
                 count=st.pts_backwards,
             )
         )
+    if st.slot_collisions and not st.pts_backwards:
+        out.append(
+            Finding(
+                Severity.CORRUPT,
+                "frame_timing",
+                TOOL,
+                f"{st.label}: {st.slot_collisions} decoded frame(s) land on the previous frame's time slot "
+                f"at {st.slot_rate:.3g} fps or before it (damaged timing)",
+                at_seconds=st.first_slot_collision_at,
+                count=st.slot_collisions,
+            )
+        )
     if st.pts_before_dts:
         out.append(
             Finding(
@@ -904,7 +970,7 @@ def _stream_findings(st: _Stream, options: CheckOptions) -> list[Finding]:
                 count=st.pts_before_dts,
             )
         )
-    if st.pts_repeated:
+    if st.pts_repeated and not st.slot_collisions:
         out.append(
             Finding(
                 Severity.WARNING,

@@ -1,0 +1,85 @@
+"""Audio/video damage the randomized sweep (bench/damage_sweep.py) found missed, each rebuilt from its seed.
+
+Each case is a sample kind generated at the sweep's size (seed 0, reproducible byte for byte), damaged by
+``samples.damage(data, how, random.Random(seed))``. The test first asserts that the damage landed where the
+case says (so a change in the encoder or the damage function shows up as such, not as a silent pass), that
+a full FFmpeg decode (the reference) rejects the file, and then that both modes call it corrupted.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from pathlib import Path
+
+import pytest
+
+from pixelprobe_tui.core import samples
+from pixelprobe_tui.core.checkers import check
+from pixelprobe_tui.core.verdict import CheckOptions, Verdict
+from tests import media_matrix as mm
+
+QUICK = CheckOptions()
+DEEP = CheckOptions(deep=True)
+
+
+def _damaged(tmp_path: Path, kind: str, how: str, seed: int, seconds: float, size: tuple[int, int]) -> Path:
+    original = samples.generate_bytes(kind, seconds=seconds, size=size, seed=0)
+    data = samples.damage(original, how, random.Random(seed))
+    path = tmp_path / f"{kind}.{how}.{seed}{samples.KINDS[kind].extension}"
+    path.write_bytes(data)
+    return path
+
+
+def _first_difference(a: bytes, b: bytes) -> int:
+    return next(i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
+
+
+def _verdicts(path: Path) -> list[tuple[bool, Verdict, list[str]]]:
+    out = []
+    for options in (QUICK, DEEP):
+        result = check(str(path), options)
+        out.append((options.deep, result.verdict, [f.describe() for f in result.active_findings]))
+    return out
+
+
+def test_ts_pts_flip_that_moves_a_frame_onto_the_previous_frame_slot(tmp_path: Path) -> None:
+    """ts_h264 flip_1 seed 4: one bit of a PES presentation time flipped moves a frame 23 ms earlier.
+
+    Its time still increases, but it rounds to the previous frame's slot at 25 fps: ffmpeg's decode says
+    "non monotonically increasing dts to muxer". MPEG-TS timestamps may jump (splices, wraps), so frame
+    order was not checked there at all.
+    """
+    path = _damaged(tmp_path, "ts_h264", "flip_1", 4, 1.0, (96, 64))
+    original = samples.generate_bytes("ts_h264", seconds=1.0, size=(96, 64), seed=0)
+    at = _first_difference(original, path.read_bytes())
+    packet = original[at - at % 188 : at - at % 188 + 188]
+    # The flipped byte is inside a PES header (start code 00 00 01 E0) of a video packet.
+    assert packet[0] == 0x47 and b"\x00\x00\x01\xe0" in packet[: at % 188]
+    assert "non monotonically increasing dts" in (mm.ffmpeg_complaint(path) or "")
+    for deep, verdict, findings in _verdicts(path):
+        assert verdict is Verdict.CORRUPTED, (deep, findings)
+        assert any("time slot" in f for f in findings), findings
+
+
+def test_mp4_ctts_flip_that_repeats_a_frame_time(tmp_path: Path) -> None:
+    """mp4_hevc flip_1 seed 111: one bit of a composition offset (``ctts``) makes a frame repeat the time
+    of the frame before it; ffmpeg rejects it, we only warned."""
+    path = _damaged(tmp_path, "mp4_hevc", "flip_1", 111, 2.0, (160, 120))
+    original = samples.generate_bytes("mp4_hevc", seconds=2.0, size=(160, 120), seed=0)
+    at = _first_difference(original, path.read_bytes())
+    ctts = original.find(b"ctts") - 4
+    (ctts_size,) = struct.unpack(">I", original[ctts : ctts + 4])
+    assert ctts < at < ctts + ctts_size
+    assert "non monotonically increasing dts" in (mm.ffmpeg_complaint(path) or "")
+    for deep, verdict, findings in _verdicts(path):
+        assert verdict is Verdict.CORRUPTED, (deep, findings)
+
+
+@pytest.mark.parametrize("kind", ["ts_h264", "mp4_hevc", "mp4_h264_aac", "mkv_h264", "webm_vp9"])
+def test_undamaged_video_has_no_frame_timing_finding(kind: str, tmp_path: Path) -> None:
+    """The frame-slot check stays quiet on valid files (B-frames reorder, start offsets, VFR grids)."""
+    path = tmp_path / f"valid{samples.KINDS[kind].extension}"
+    samples.generate(kind, path, seconds=2.0, size=(160, 120), seed=0)
+    for deep, verdict, findings in _verdicts(path):
+        assert verdict is Verdict.HEALTHY, (deep, findings)
