@@ -4,6 +4,7 @@ terminal-size guard. Screens read the database through ``pixelprobe_tui.services
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
@@ -15,8 +16,9 @@ from textual.worker import Worker, WorkerState
 from pixelprobe_tui.core.events import ScanFinished
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.tui.bridge import ScanBridge, ScanUpdate
+from pixelprobe_tui.tui.key_help import section_of
 from pixelprobe_tui.tui.screens.dashboard import DashboardScreen
-from pixelprobe_tui.tui.screens.help import HelpScreen, binding_rows
+from pixelprobe_tui.tui.screens.help import HelpScreen, help_sections
 from pixelprobe_tui.tui.screens.logs import LogsScreen
 from pixelprobe_tui.tui.screens.reports import ReportsScreen
 from pixelprobe_tui.tui.screens.results import ResultsScreen
@@ -255,25 +257,24 @@ class PixelProbeApp(App[None]):
     # -- actions --------------------------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        """Show every key that works here, with its binding id."""
+        """Show every key of the app with what it does, grouped by screen (this one first), with binding ids."""
         if isinstance(self.screen, HelpScreen):
             return
-        active = self.screen.active_bindings
-        pairs = [(b.binding, self.get_key_display(b.binding)) for b in active.values()]
-        # The mode keys are hidden from the footer (the mode bar shows them) but belong in the help.
-        shown = {b.id for b, _ in pairs}
-        for binding in self._own_bindings:
-            if binding.id not in shown:
-                pairs.append((binding, self.get_key_display(binding)))
-        self.push_screen(HelpScreen(binding_rows(pairs), self.keymap_hint))
+        pairs: list[tuple[Binding, list[str]]] = []
+        for cls in [PixelProbeApp, *(c for c in _binding_classes() if c is not PixelProbeApp)]:
+            for binding in _bindings(cls):
+                keys = self._initial_keymap.get(binding.id, binding.key) if binding.id else binding.key
+                shown = [self.get_key_display(replace(binding, key=k.strip())) for k in keys.split(",")]
+                pairs.append((binding, shown))
+        here = self._help_section()
+        self.push_screen(HelpScreen(help_sections(pairs, here), self.keymap_hint, here))
 
-    @property
-    def _own_bindings(self) -> list[Binding]:
-        out: list[Binding] = []
-        for item in self.BINDINGS:
-            if isinstance(item, Binding):
-                out.append(item)
-        return out
+    def _help_section(self) -> str | None:
+        """The help section of the screen on show: the one its own keys belong to."""
+        for binding in _bindings(type(self.screen)):
+            if binding.id:
+                return section_of(binding.id)
+        return None
 
     def action_toggle_theme(self) -> None:
         """Switch between the light and the dark theme."""

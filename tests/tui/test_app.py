@@ -6,11 +6,13 @@ import os
 import socket
 
 import sqlalchemy as sa
+from textual.widgets import Static
 
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import ScanState
 from pixelprobe_tui.services import browse
-from pixelprobe_tui.tui.app import PixelProbeApp
+from pixelprobe_tui.tui.app import PixelProbeApp, known_binding_ids
+from pixelprobe_tui.tui.key_help import DESCRIPTIONS, section_of
 from pixelprobe_tui.tui.screens.dashboard import DashboardScreen
 from pixelprobe_tui.tui.screens.help import HelpScreen
 from pixelprobe_tui.tui.screens.results import ResultsScreen
@@ -67,22 +69,46 @@ def test_mode_keys_and_the_mode_bar_switch_screens(demo_db: Database) -> None:
     run(body())
 
 
-def test_help_lists_keys_with_their_binding_ids(demo_db: Database) -> None:
+def test_help_says_what_every_key_does_grouped_by_screen_this_one_first(demo_db: Database) -> None:
     async def body() -> None:
-        app = PixelProbeApp(demo_db, poll_interval=0.05)
-        async with app.run_test(size=(100, 30)) as pilot:
+        app = PixelProbeApp(demo_db, poll_interval=0.05, keymap={"results.mark_good": "G"})
+        async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("2")
             await pilot.pause()
             await pilot.press("question_mark")
             await pilot.pause()
             assert isinstance(app.screen, HelpScreen)
-            ids = {binding_id for _key, _desc, binding_id in app.screen.rows}
-            assert {"results.mark_good", "grid.toggle_select", "mode.dashboard", "app.help"} <= ids
+            titles = [title for title, _rows in app.screen.sections]
+            assert titles[:2] == ["Results", "Everywhere"] and {"Dashboard", "Schedules"} <= set(titles)
+            rows = {binding_id: (keys, what) for keys, what, binding_id in app.screen.rows}
+            assert {
+                "results.mark_good",
+                "grid.toggle_select",
+                "mode.dashboard",
+                "dashboard.start_scan",
+            } <= set(rows)
+            assert rows["results.mark_good"] == (
+                "G",
+                DESCRIPTIONS["results.mark_good"],
+            )  # the key as remapped
+            assert rows["app.help"][0] == "? f1"
+            assert len(rows["grid.open"][1]) > len("Details")  # a sentence, not the footer's label
+            shown = "".join(text_of(s.render(), width=70) for s in app.screen.query(Static))
+            assert "Results (this screen)" in shown
+            assert "[keymap]" in shown  # the hint is plain text: Rich markup ate "[keymap]" once
             await pilot.press("escape")
             await pilot.pause()
             assert isinstance(app.screen, ResultsScreen)
 
     run(body())
+
+
+def test_every_key_has_a_full_description_and_a_section() -> None:
+    ids = known_binding_ids()
+    assert sorted(ids - set(DESCRIPTIONS)) == []  # a new key needs its sentence in key_help.DESCRIPTIONS
+    assert sorted(set(DESCRIPTIONS) - ids) == []  # and a sentence of a key that is gone goes too
+    assert [i for i in ids if section_of(i) == "Other"] == []
+    assert all(text.endswith(".") and len(text) > 12 for text in DESCRIPTIONS.values())
 
 
 def test_a_keymap_remaps_a_binding_by_id(demo_db: Database) -> None:

@@ -1,19 +1,25 @@
-"""``?``: every key of the current screen and of the app, with the binding ids used to remap them."""
+"""``?``: every key of the app, grouped by the screen where it works (this screen first), each with what it
+does in full and the binding id used to remap it."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from pixelprobe_tui.tui.key_help import SECTIONS, describe, section_of
+
+Row = tuple[str, str, str]  # (keys, description, binding id)
+
 
 class HelpScreen(ModalScreen[None]):
-    """A list of (key, what it does, binding id), and where the key map file is."""
+    """Sections of (keys, what it does, binding id), the current screen's first, and where the key map is."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "dismiss", "Close", id="help.close"),
@@ -21,30 +27,40 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 90%; max-width: 100; height: 90%;
+        width: 96%; max-width: 100; height: 90%;
         border: round $accent; background: $surface; padding: 0 1;
     }
+    HelpScreen .help-section { text-style: bold; color: $text-accent; margin-top: 1; }
     """
 
-    def __init__(self, rows: list[tuple[str, str, str]], keymap_hint: str) -> None:
+    def __init__(
+        self, sections: list[tuple[str, list[Row]]], keymap_hint: str, here: str | None = None
+    ) -> None:
         super().__init__()
-        self.rows = rows
+        self.sections = sections
         self.keymap_hint = keymap_hint
+        self.here = here
+
+    @property
+    def rows(self) -> list[Row]:
+        """Every row of every section, in the order shown."""
+        return [row for _title, rows in self.sections for row in rows]
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, expand=True, show_edge=False, pad_edge=False)
-        table.add_column("Key", style="bold", no_wrap=True)
-        table.add_column("Action")
-        table.add_column("Binding id", style="dim", no_wrap=True)
-        for key, description, binding_id in self.rows:
-            table.add_row(key, description, binding_id)
         with VerticalScroll() as scroll:
             scroll.border_title = "Keys"
-            scroll.border_subtitle = "Esc closes"
-            yield Static(table)
+            scroll.border_subtitle = "Esc closes · ↑↓ PgUp PgDn scroll"
+            for title, rows in self.sections:
+                heading = f"{title} (this screen)" if title == self.here else title
+                yield Static(Text(heading), classes="help-section")
+                yield Static(section_table(rows))
+            # Text, not markup: the hint names a [keymap] table.
             yield Static(
-                "\nCtrl+P opens the command palette. The mouse works too: click a row, a column title to sort, "
-                f"a mode at the top to switch.\n\nRemap keys: {self.keymap_hint}",
+                Text(
+                    "\nCtrl+P opens the command palette. The mouse works too: click a row, a column title to "
+                    f"sort, a mode at the top to switch.\n\nRemap keys: {self.keymap_hint}. The dim name after "
+                    "each description is the binding id to use.",
+                ),
                 classes="help-note",
             )
 
@@ -52,16 +68,36 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss()
 
 
-def binding_rows(bindings: list[tuple[Binding, str]]) -> list[tuple[str, str, str]]:
-    """(keys, description, id) rows, one per binding id (its keys joined), in first-seen order.
+def section_table(rows: list[Row]) -> Table:
+    """Keys on the left, the description and (dim) the binding id on the right, wrapped to the width."""
+    table = Table(box=None, expand=True, show_header=False, show_edge=False, pad_edge=False)
+    table.add_column("Key", style="bold", no_wrap=True, min_width=9)
+    table.add_column("What it does", ratio=1)
+    for keys, description, binding_id in rows:
+        table.add_row(keys, Text.assemble(description, "  ", (binding_id, "dim")))
+    return table
 
-    Bindings without an id (Textual's own scrolling keys) are left out: they cannot be remapped.
-    """
-    rows: dict[str, tuple[list[str], str]] = {}
-    for binding, key_display in bindings:
+
+def help_sections(bindings: list[tuple[Binding, list[str]]], here: str | None) -> list[tuple[str, list[Row]]]:
+    """Rows for ``(binding, key displays)`` pairs, one per binding id, grouped into the sections of
+    :data:`key_help.SECTIONS` in their order, the section ``here`` first. Bindings without an id (Textual's
+    own scrolling keys) are left out: they cannot be remapped."""
+    by_section: dict[str, dict[str, tuple[list[str], str]]] = {}
+    for binding, keys in bindings:
         if not binding.id or not binding.description:
             continue
-        keys, _ = rows.setdefault(binding.id, ([], binding.description))
-        if key_display not in keys:
-            keys.append(key_display)
-    return [(" ".join(keys), description, binding_id) for binding_id, (keys, description) in rows.items()]
+        rows = by_section.setdefault(section_of(binding.id), {})
+        shown, _ = rows.setdefault(binding.id, ([], describe(binding.id, binding.description)))
+        shown.extend(k for k in keys if k not in shown)
+    order = [title for title, _ in SECTIONS] + ["Other"]
+    if here in order:
+        order.remove(here)  # type: ignore[arg-type]
+        order.insert(0, here)  # type: ignore[arg-type]
+    return [
+        (
+            title,
+            [(" ".join(keys), text, binding_id) for binding_id, (keys, text) in by_section[title].items()],
+        )
+        for title in order
+        if by_section.get(title)
+    ]
