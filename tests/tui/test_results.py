@@ -7,6 +7,7 @@ import asyncio
 import os
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -462,5 +463,27 @@ def test_a_range_ending_on_a_row_never_loaded_is_resolved_off_the_ui_thread(
             assert ui_thread_statements == []
             assert all(m for m, _ in marked(demo_db, expected[3:]))
             assert [m for m, _ in marked(demo_db, expected[:3])] == [False, False, False]
+
+    run(body())
+
+
+def test_export_of_one_file_says_one_result(
+    demo_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # exports go to the current directory
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await open_results(pilot, app)
+            await pilot.press("e")  # nothing selected: the row under the cursor
+            note = await wait_for(
+                pilot,
+                lambda: next((n for n in app._notifications if "Wrote" in n.message), None),
+                what="export",
+            )
+            assert note.message.startswith("Wrote 1 result to ")
+            written = list(tmp_path.glob("pixelprobe-results-*.json"))
+            assert len(written) == 1 and note.message.endswith(str(written[0]))
 
     run(body())

@@ -154,4 +154,4 @@ class ReportsScreen(ModeScreen):
 
     def loaded_exported(self, outcome: tuple[str, int]) -> None:
         path, n = outcome
-        self.notify(f"Wrote {n:,} reports to {path}", timeout=6)
+        self.notify(f"Wrote {n:,} report{'' if n == 1 else 's'} to {path}", timeout=6)

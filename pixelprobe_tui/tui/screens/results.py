@@ -330,7 +330,7 @@ class ResultsScreen(ModeScreen):
 
     def loaded_exported(self, outcome: tuple[str, int]) -> None:
         path, n = outcome
-        self.notify(f"Wrote {n:,} results to {path}", timeout=6)
+        self.notify(f"Wrote {n:,} result{'' if n == 1 else 's'} to {path}", timeout=6)
 
     # -- live results ---------------------------------------------------------------------------------------
 
