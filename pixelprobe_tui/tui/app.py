@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
+from textual.actions import parse as parse_action
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -16,7 +18,7 @@ from textual.worker import Worker, WorkerState
 from pixelprobe_tui.core.events import ScanFinished
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.tui.bridge import ScanBridge, ScanUpdate
-from pixelprobe_tui.tui.key_help import section_of
+from pixelprobe_tui.tui.key_help import describe, section_of
 from pixelprobe_tui.tui.screens.dashboard import DashboardScreen
 from pixelprobe_tui.tui.screens.help import HelpScreen, help_sections
 from pixelprobe_tui.tui.screens.logs import LogsScreen
@@ -281,13 +283,32 @@ class PixelProbeApp(App[None]):
         self.theme = LIGHT_THEME if self.current_theme.dark else DARK_THEME
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own "Keys" (its key panel, with the footer's short labels) would sit next to ours.
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
         for mode, label, _key in MODE_TABS:
             yield SystemCommand(f"Go to {label}", f"Switch to the {label} screen", self._switcher(mode))
         yield SystemCommand(
             "Light/dark theme", "Toggle between the light and the dark theme", self.action_toggle_theme
         )
-        yield SystemCommand("Keys", "Show every key and its binding id", self.action_help)
+        yield SystemCommand(
+            "Keys", "Every key with what it does, grouped by screen, and its binding id", self.action_help
+        )
+        yield from self._screen_commands(screen)
+
+    def _screen_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """What the keys of ``screen`` do, as commands (those it offers now), found by what they do."""
+        for binding in _bindings(type(screen)):
+            if not binding.id or binding.action.startswith("app."):
+                continue
+            _target, name, params = parse_action(binding.action)
+            if screen.check_action(name, params) is False:
+                continue
+            key = self.get_key_display(replace(binding, key=binding.key.split(",")[0]))
+            yield SystemCommand(
+                describe(binding.id, binding.description).rstrip("."),
+                f"key {key} · {binding.id}",
+                partial(screen.run_action, binding.action),
+            )
 
     def _switcher(self, mode: str):  # type: ignore[no-untyped-def]
         def switch() -> None:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from textual.widgets import Static
 
 from pixelprobe_tui.db.engine import Database
-from pixelprobe_tui.db.models import ScanState
+from pixelprobe_tui.db.models import ScanResult, ScanState
 from pixelprobe_tui.services import browse
 from pixelprobe_tui.tui.app import PixelProbeApp, known_binding_ids
 from pixelprobe_tui.tui.key_help import DESCRIPTIONS, section_of
@@ -17,6 +17,7 @@ from pixelprobe_tui.tui.screens.dashboard import DashboardScreen
 from pixelprobe_tui.tui.screens.help import HelpScreen
 from pixelprobe_tui.tui.screens.results import ResultsScreen
 from pixelprobe_tui.tui.screens.too_small import TooSmallScreen
+from pixelprobe_tui.tui.widgets.results_grid import ResultsGrid
 from tests.tui import demo_data
 from tests.tui.conftest import run, text_of, wait_for
 
@@ -211,5 +212,37 @@ def test_live_panel_follows_a_scan_running_in_another_process(demo_db: Database)
             await wait_for(pilot, lambda: "No scan running" in static_text(app, "#live-status"), what="idle")
             await wait_for(pilot, lambda: "cancel_scan" not in footer_actions(app), what="x hidden")
         assert scan_id
+
+    run(body())
+
+
+def marked_good(db: Database, result_id: int) -> bool:
+    with db.engine.connect() as conn:
+        return bool(
+            conn.execute(sa.select(ScanResult.marked_as_good).where(ScanResult.id == result_id)).scalar()
+        )
+
+
+def test_the_palette_has_one_keys_command_and_the_screen_s_actions(demo_db: Database) -> None:
+    with demo_db.engine.begin() as conn:
+        conn.execute(sa.update(ScanResult).values(marked_as_good=False))
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("2")
+            await pilot.pause()
+            commands = {c.title: c for c in app.get_system_commands(app.screen)}
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            assert titles.count("Keys") == 1 and "binding id" in commands["Keys"].help
+            mark = DESCRIPTIONS["results.mark_good"].rstrip(".")
+            assert commands[mark].help == "key g · results.mark_good"
+            assert DESCRIPTIONS["dashboard.start_scan"].rstrip(".") not in titles  # this screen's only
+            await commands[mark].callback()  # does what g does
+            first = app.screen.query_one(ResultsGrid).cursor_row
+            await wait_for(pilot, lambda: first is not None and marked_good(demo_db, first.id), what="marked")
+            commands["Keys"].callback()
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
 
     run(body())
