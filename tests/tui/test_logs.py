@@ -156,3 +156,23 @@ def test_no_entries(empty_db: Database) -> None:
             assert conn.execute(sa.select(sa.func.count()).select_from(LogEntry)).scalar() == 0
 
     run(body())
+
+
+def test_a_long_message_wraps_whole_at_80_columns(empty_db: Database) -> None:
+    message = "scan completed: 850 checked (662 healthy, 188 corrupted); 3 directories stalled: /srv/nas/old"
+    with empty_db.session() as s:
+        s.add(LogEntry(level="INFO", logger_name="pixelprobe.scan", message=message, timestamp=T0))
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("4")
+            screen = app.screen
+            assert isinstance(screen, LogsScreen)
+            await wait_for(pilot, lambda: screen.shown == 1, what="the entry")
+            await pilot.pause(0.2)
+            text = " ".join(line.rstrip() for line in shown(screen))
+            assert "stalled: /srv/nas/old" in text.replace("  ", " ")  # its end too, on a line below
+            assert all(len(line.rstrip()) <= 80 for line in shown(screen))
+
+    run(body())

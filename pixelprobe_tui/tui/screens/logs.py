@@ -27,7 +27,8 @@ SEARCH_DEBOUNCE_S = 0.3
 def log_line(row: LogRow) -> Text:
     """``2026-11-20 21:30:00 WARNING  pixelprobe.scan  message`` (and the traceback's last line)."""
     when = row.timestamp.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    text = Text(no_wrap=True, overflow="ellipsis")
+    # Wrapped, not cut: at 80 columns the end of a message is often what matters, and it is shown nowhere else.
+    text = Text(overflow="fold")
     text.append(when + " ", style="dim")
     text.append(f"{row.level:<8} ", style=LEVEL_STYLES.get(row.level, ""))
     if row.logger:
@@ -78,7 +79,7 @@ class LogsScreen(ModeScreen):
             yield Select([], prompt="Any scan", id="scan", compact=True)
             yield Input(placeholder="/ search messages", id="search", compact=True)
         yield RichLog(
-            id="log", max_lines=SHOWN_ENTRIES, wrap=False, markup=False, highlight=False, auto_scroll=True
+            id="log", max_lines=SHOWN_ENTRIES, wrap=True, markup=False, highlight=False, auto_scroll=True
         )
         with Horizontal(classes="bar", id="log-settings"):
             yield Label("Keep logs (days)")
