@@ -138,3 +138,18 @@ def test_report_details_read_well_and_print_odd_names_safely() -> None:
     assert "… and 5 more" in shown
     assert "path: /lib/x.jpg, reason: permission denied" in shown
     assert "roots" not in shown  # empty details are left out
+
+
+def test_report_detail_labels_are_whole_at_80_columns() -> None:
+    from pixelprobe_tui.tui.screens.reports import report_details
+
+    row = browse.ReportRow(
+        id=3, scan_id=None, scan_type="full_scan", status="completed", start_time=None, end_time=None,
+        duration_s=8.0, total_files=850, healthy=662, warning=0, corrupted=188, errors=0,
+        directories=["/srv/media"], error_message=None,
+        details={"skipped_unchanged": 12, "files_found": 850, "unavailable_roots": ["/mnt/nas"]},
+    )  # fmt: skip
+    shown = text_of(report_details(row), width=76)  # the panel's width in an 80-column terminal
+    for label in ("skipped unchanged", "files found", "unavailable roots"):
+        assert label in shown
+    assert "…" not in shown

@@ -34,7 +34,9 @@ def export_path(kind: str, fmt: str, now: dt.datetime | None = None, directory: 
 
 def report_details(r: ReportRow) -> Table:
     table = Table(box=None, show_header=False, pad_edge=False, expand=True)
-    table.add_column(style="bold", no_wrap=True, width=12)
+    # As wide as the longest label up to a limit (a longer one wraps): details add labels like "skipped
+    # unchanged" that a fixed width cut to "skipped unc…".
+    table.add_column(style="bold", min_width=12, max_width=22, overflow="fold")
     table.add_column(ratio=1, overflow="fold")
     when = r.start_time.astimezone().strftime("%Y-%m-%d %H:%M:%S") if r.start_time else "—"
     table.add_row("Report", f"#{r.id} {r.scan_type}")
