@@ -11,6 +11,7 @@ import random
 import struct
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from pixelprobe_tui.core.checkers import check
@@ -194,3 +195,155 @@ def test_mpo_with_a_stale_index_but_both_images_present_is_a_warning(tmp_path: P
     for result in _verdicts(path):
         assert result.verdict is Verdict.WARNING, _messages(result)
         assert any(f.code == "metadata_damaged" and f.severity is Severity.WARNING for f in result.findings)
+
+
+def test_scan_header_naming_a_table_that_does_not_exist_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: jpg_progressive_33x17, flip_1, seed 6. The table byte of an AC scan header names DC table
+    2: libjpeg ignores it in AC scans, FFmpeg refuses ("decode_sos: ac/dc index out of range")."""
+    path = tmp_path / "a.jpg"
+    _picture(12, (33, 17)).save(path, progressive=True)
+    data = bytearray(path.read_bytes())
+    last = data.rindex(b"\xff\xda")
+    assert data[last + 4] == 1  # one component in an AC scan
+    data[last + 6] = 0x20
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(data)
+    assert "index out of range" in (mm.ffmpeg_complaint(bad) or "")
+    _assert_corrupted(bad)
+
+
+# ------------------------------------------------------------------------------------------------- ICO
+
+
+def test_icon_directory_entry_with_impossible_bit_count_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: ico_1x1, flip_1, seed 2. One bit makes the entry's bit count 544: Pillow reads the
+    image's own header and passes, FFmpeg cannot open the file."""
+    path = tmp_path / "a.ico"
+    _picture(13, (16, 16)).save(path, sizes=[(16, 16)])
+    data = bytearray(path.read_bytes())
+    data[13] ^= 0x02
+    bad = tmp_path / "bad.ico"
+    bad.write_bytes(data)
+    assert mm.ffmpeg_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "544 bits" in _messages(results[0])
+
+
+def test_icons_with_zero_or_real_bit_counts_are_healthy(tmp_path: Path) -> None:
+    path = tmp_path / "a.ico"
+    _picture(14, (48, 48), "RGBA").save(path, sizes=[(16, 16), (32, 32), (48, 48)])
+    _assert_not_corrupted(path)
+    data = bytearray(path.read_bytes())
+    for i in range(3):  # some writers leave planes and bit count at 0
+        data[6 + 16 * i + 4 : 6 + 16 * i + 8] = bytes(4)
+    zeroed = tmp_path / "zeroed.ico"
+    zeroed.write_bytes(data)
+    _assert_not_corrupted(zeroed)
+
+
+# ------------------------------------------------------------------------------------- TIFF sample tags
+
+
+def test_tiff_without_samples_per_pixel_for_three_bit_depths_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: im_tiff_msb_lzw, flip, seed 5. SamplesPerPixel's tag number flipped (277 -> 366): three
+    BitsPerSample values for the default one sample. Pillow: "unknown pixel mode" (read as a variant)."""
+    path = tmp_path / "a.tiff"
+    _picture(15).save(path, compression="tiff_lzw")
+    data = bytearray(path.read_bytes())
+    _, entries = _tiff_entries(bytes(data))
+    at = next(at for at, tag, _, _ in entries if tag == 277)
+    data[at : at + 2] = struct.pack("<H", 366)
+    bad = tmp_path / "bad.tiff"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is not None
+    _assert_corrupted(bad)
+
+
+def test_tiff_colour_image_without_bits_per_sample_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: tiff_1x1, flip_1, seed 2. BitsPerSample's tag number flipped (258 -> 274)."""
+    path = tmp_path / "a.tiff"
+    _picture(16, (1, 1)).save(path, compression="tiff_adobe_deflate")
+    data = bytearray(path.read_bytes())
+    _, entries = _tiff_entries(bytes(data))
+    at = next(at for at, tag, _, _ in entries if tag == 258)
+    data[at + 1] ^= 0x01  # 258 -> 274
+    bad = tmp_path / "bad.tiff"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "no BitsPerSample" in _messages(results[0])
+
+
+def test_tiff_with_one_bits_per_sample_value_for_rgb_is_healthy(tmp_path: Path) -> None:
+    """libtiff reads one BitsPerSample value for all samples; a writer may write just one."""
+    path = tmp_path / "a.tiff"
+    _picture(17).save(path)
+    data = bytearray(path.read_bytes())
+    _, entries = _tiff_entries(bytes(data))
+    at = next(at for at, tag, _, _ in entries if tag == 258)
+    data[at + 4 : at + 12] = struct.pack("<IHH", 1, 8, 0)
+    one = tmp_path / "one.tiff"
+    one.write_bytes(data)
+    assert mm.pillow_complaint(one) is None
+    _assert_not_corrupted(one)
+
+
+# ----------------------------------------------------------------------------------------- HEIF / AVIF
+
+
+def _heif_file(tmp_path: Path, case: str) -> bytes:
+    path = tmp_path / f"{case}.{mm.BY_NAME[case].ext}"
+    try:
+        mm.BY_NAME[case].build(path)
+    except (mm.Unavailable, RuntimeError) as exc:
+        pytest.skip(f"{case} cannot be encoded here: {exc}")
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("version", [137, 224])
+def test_heif_box_version_no_writer_uses_is_corrupt(tmp_path: Path, version: int) -> None:
+    """Sweep: heic_33x17 flip seed 0, heic_alpha flip seed 3. libheif: "Unsupported feature:
+    Unsupported data version: pitm box data version 224 is not implemented yet" (read as a variant)."""
+    data = bytearray(_heif_file(tmp_path, "heic_alpha"))
+    data[data.index(b"pitm") + 4] = version
+    bad = tmp_path / "bad.heic"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert f"version {version}" in _messages(results[0])
+
+
+def test_heif_primary_item_that_does_not_exist_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: heic_alpha, flip_1, seed 7. libheif: "Invalid input: Non-existing item ID referenced:
+    'pitm' box references an unsupported or non-existing image" (the word 'unsupported' misled us)."""
+    data = bytearray(_heif_file(tmp_path, "heic_alpha"))
+    at = data.index(b"pitm") + 8
+    data[at : at + 2] = b"\x77\x77"
+    bad = tmp_path / "bad.heic"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is not None
+    _assert_corrupted(bad)
+
+
+def test_avif_pixel_information_with_impossible_channel_count_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: avif_pillow flip 0, avif_33x17 overwrite 3. libavif: "Not implemented" (read as a variant)."""
+    data = bytearray(_heif_file(tmp_path, "avif_pillow"))
+    data[data.index(b"pixi") + 8] = 215
+    bad = tmp_path / "bad.avif"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "215 channels" in _messages(results[0])
+
+
+def test_heic_with_foreign_bytes_inside_its_coded_data_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: heic_gray, dup_block, seeds 1 and 7. 364 bytes of the header copied into the coded image
+    near its end: libde265 decodes on, FFmpeg's hevc decoder reads a slice header naming a PPS that does
+    not exist ("PPS id out of range"); the structure walk saw only trailing bytes (a warning)."""
+    data = _heif_file(tmp_path, "heic_gray")
+    mdat = data.index(b"mdat") - 4
+    start, at = mdat - 43, len(data) - 66
+    bad = tmp_path / "bad.heic"
+    bad.write_bytes(data[:at] + data[start : start + 364] + data[at:])
+    assert mm.ffmpeg_complaint(bad) is not None
+    _assert_corrupted(bad)

@@ -166,12 +166,13 @@ _METADATA_WARNINGS = (
 # the block ("error count: 64", then "error y=.. x=.." for the MCU) or a Huffman code no table holds.
 # libjpeg tolerates both silently; valid encoders never write them.
 _MJPEG_EVIDENCE = re.compile(
-    r"error count: \d+|error y=\d+ x=\d+|bad vlc|ac-tex damaged|error dc", re.IGNORECASE
+    r"error count: \d+|error y=\d+ x=\d+|bad vlc|ac-tex damaged|error dc|ac/dc index out of range",
+    re.IGNORECASE,
 )
 # FFmpeg hevc errors that only damaged slice data produces; libde265 (behind pillow-heif) decodes on.
 _HEVC_EVIDENCE = re.compile(
     r"cu_qp_delta|CABAC_MAX_BIN|Error parsing NAL unit|Invalid NAL unit size|Overread|end_of_sub_stream"
-    r"|slice_segment_address|Two slices reporting being the first",
+    r"|slice_segment_address|Two slices reporting being the first|PPS id out of range|SPS id out of range",
     re.IGNORECASE,
 )
 _PACKBITS_EVIDENCE = re.compile(r"(run|copy) went out of bounds", re.IGNORECASE)
@@ -346,6 +347,9 @@ def _check_image(run: _Run, data: bytes | None, versions: dict[str, str]) -> Non
     except Exception as exc:  # a plugin that raises something other than "not mine" while opening
         if sniffed == "jpeg" and data is not None and _simplejpeg() is not None:
             _jpeg_without_pillow(run, data, versions, _text(exc))
+        elif sniffed in ("avif", "heif") and data is not None and (pixi := _damaged_pixi(data)):
+            # libavif calls a nonsense channel count "Not implemented": damage, not a new feature.
+            run.add(Severity.CORRUPT, "bad_header", TOOL_PILLOW, f"cannot open: {_text(exc)} ({pixi})")
         else:
             _decode_failure(run, exc, TOOL_PILLOW, "cannot open")
         return
@@ -974,7 +978,13 @@ class _NativeStderr:
 # libjpeg messages that say "not supported" about what is in fact damage: a random FF xx pair inside
 # entropy-coded data, and a frame header whose line count was zeroed (which libjpeg takes for a DNL
 # image it cannot read).
-_DAMAGE_NOT_VARIANT = ("unsupported marker", "empty jpeg image")
+# libheif's "Invalid input" errors are damage whatever they go on to say ("'pitm' box references an
+# unsupported or non-existing image").
+_DAMAGE_NOT_VARIANT = ("unsupported marker", "empty jpeg image", "invalid input")
+# libheif: "Unsupported data version: pitm box data version 224 is not implemented yet". HEIF boxes have
+# versions 0..3; a larger one is a damaged byte, not a newer file.
+_BOX_VERSION = re.compile(r"box data version (\d+)", re.IGNORECASE)
+_MAX_BOX_VERSION = 3
 
 
 def _names_a_variant(line: str) -> bool:
@@ -985,6 +995,9 @@ def _names_a_variant(line: str) -> bool:
     """
     lowered = line.lower()
     if any(k in lowered for k in _DAMAGE_NOT_VARIANT):
+        return False
+    version = _BOX_VERSION.search(line)
+    if version and int(version.group(1)) > _MAX_BOX_VERSION:
         return False
     return any(k in lowered for k in _UNSUPPORTED_HINTS)
 
@@ -1113,13 +1126,12 @@ def _unidentified(run: _Run, data: bytes | None, sniffed: str | None, versions: 
             with im:
                 _check_opened(run, im, data, versions, sniffed)
             return
-        lowered = reason.lower()
         implausible = _implausible_tiff_tags(data) if plugin == "TIFF" else None
         if implausible:
             run.add(
                 Severity.CORRUPT, "bad_header", TOOL_PILLOW, f"tiff header damaged: {implausible} ({reason})"
             )
-        elif any(k in lowered for k in _UNSUPPORTED_HINTS):
+        elif _names_a_variant(reason) and not (plugin in _HEIF_PLUGINS and _damaged_pixi(data)):
             run.add(Severity.UNSUPPORTED, "unsupported_variant", TOOL_PILLOW, f"{sniffed} variant: {reason}")
         else:
             run.add(Severity.CORRUPT, "bad_header", TOOL_PILLOW, f"{sniffed} header unreadable: {reason}")
@@ -1185,6 +1197,27 @@ def _implausible_tiff_tags(data: bytes) -> str | None:
             bad = [v for v in values if v not in _TIFF_PLAUSIBLE[tag]]
         if bad:
             return f"{name}={bad[0]}"
+    return None
+
+
+_HEIF_PLUGINS = ("AVIF", "HEIF")
+
+
+def _damaged_pixi(data: bytes) -> str | None:
+    """A 'pixi' (pixel information) box of the HEIF/AVIF header that contradicts itself, or None.
+
+    Its size is fixed by its channel count (13 bytes + one depth byte per channel, 1..4 channels); a
+    flipped count makes libavif answer "Not implemented" and libheif "unsupported".
+    """
+    head = data[: min(len(data), 1 << 16)]
+    at = head.find(b"pixi")
+    while at >= 4:
+        size = int.from_bytes(head[at - 4 : at], "big")
+        if at + 9 <= len(head):
+            channels = head[at + 8]
+            if not 1 <= channels <= 4 or size != 13 + channels:
+                return f"its pixel information box gives {channels} channels in {size} bytes"
+        at = head.find(b"pixi", at + 4)
     return None
 
 

@@ -12,6 +12,7 @@ from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, 
 from pixelprobe_tui.core.verdict import Severity
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_ICON_BITS = frozenset({0, 1, 2, 4, 8, 16, 24, 32})
 
 
 def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
@@ -23,12 +24,18 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
         out.corrupt("truncated", f"the file ends inside the directory of {plural(count, 'image')}")
         return
     end = 6 + 16 * count
+    icon = r.read(2, 2) == b"\x01\x00"  # in a cursor (2) these two fields are the hotspot
     for i in range(count):
         entry = directory[16 * i : 16 * i + 16]
         width, height = entry[0] or 256, entry[1] or 256
         length = int.from_bytes(entry[8:12], "little")
         offset = int.from_bytes(entry[12:16], "little")
         label = f"image #{i + 1} ({width}x{height})"
+        planes, bits = int.from_bytes(entry[4:6], "little"), int.from_bytes(entry[6:8], "little")
+        if icon and (planes > 1 or bits not in _ICON_BITS):
+            # Writers leave these 0 or copy the image's own; FFmpeg refuses anything else.
+            out.corrupt("bad_header", f"{label}: invalid directory entry ({planes} planes, {bits} bits)")
+            continue
         if offset < 6 + 16 * count or length == 0:
             out.corrupt("bad_header", f"{label}: invalid directory entry (offset {offset}, {length} bytes)")
             continue

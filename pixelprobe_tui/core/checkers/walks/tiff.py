@@ -37,6 +37,9 @@ STRIP_OFFSETS, STRIP_COUNTS, TILE_OFFSETS, TILE_COUNTS = 273, 279, 324, 325
 JPEG_IF, JPEG_IF_LEN = 513, 514
 SUB_IFDS, EXIF_IFD = 330, 34665
 _WIDTH, _LENGTH = 256, 257
+_BITS, _PHOTOMETRIC, _SAMPLES = 258, 262, 277
+_COLOUR = {2, 5, 6, 8, 9, 10}  # RGB, separated (CMYK), YCbCr, CIELab, ICCLab, ITULab
+_THREE_CHANNELS = {2, 6}  # RGB and YCbCr need three samples (CIELab may be one: L only)
 # Image tags whose value 0 no TIFF writer produces (a zeroed IFD block, not a variant).
 _NONZERO = {
     256: "ImageWidth",
@@ -120,6 +123,28 @@ def _implausible_entry(t: _Tiff, tags: dict[int, bytes]) -> str | None:
         values = t.values(tags[tag]) if tag in tags else None  # [] for types we do not read
         if values and 0 in values:
             return f"{name} is 0"
+    if STRIP_OFFSETS in tags or TILE_OFFSETS in tags:
+        return _inconsistent_samples(t, tags)
+    return None
+
+
+def _inconsistent_samples(t: _Tiff, tags: dict[int, bytes]) -> str | None:
+    """Sample layout tags that contradict each other (one of them lost to a flipped bit), or None.
+
+    Pillow then names an "unknown pixel mode" (a variant, it seems); no writer produces these.
+    """
+    samples = (t.values(tags[_SAMPLES]) or [1])[0] if _SAMPLES in tags else 1
+    photometric = (t.values(tags[_PHOTOMETRIC]) or [0])[0] if _PHOTOMETRIC in tags else 0
+    if _BITS not in tags:
+        # The default of 1 bit only makes sense for one sample per pixel.
+        if samples > 1 or photometric in _COLOUR:
+            return f"no BitsPerSample for an image of {plural(samples, 'sample')} per pixel"
+        return None
+    bits = t.values(tags[_BITS]) or []
+    if len(bits) > 1 and len(bits) != samples:
+        return f"{len(bits)} BitsPerSample values for {plural(samples, 'sample')} per pixel"
+    if photometric in _THREE_CHANNELS and samples < 3:
+        return f"PhotometricInterpretation {photometric} with {plural(samples, 'sample')} per pixel"
     return None
 
 
@@ -166,10 +191,8 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
                 twice = tag
             tags[tag] = e
         if strict and not name.startswith("EXIF"):
-            problem = _implausible_entry(t, tags)
-            if twice is not None and problem is None:
-                # A flipped bit in a tag number: one layout tag twice and, usually, its neighbour gone.
-                problem = f"layout tag {twice} appears twice"
+            # A flipped bit in a tag number: one layout tag twice and, usually, its neighbour gone.
+            problem = f"layout tag {twice} appears twice" if twice else _implausible_entry(t, tags)
             if problem:
                 out.corrupt("bad_ifd", f"{name} at byte {off}: {problem}")
                 return
