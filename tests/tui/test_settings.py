@@ -115,3 +115,21 @@ def test_rule_services_refuse_bad_rules(empty_db: Database) -> None:
 )
 def test_parse_exclusion(text: str, rule: tuple[str, str]) -> None:
     assert parse_exclusion(text) == rule
+
+
+def test_the_focused_setting_says_what_it_means(demo_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("5")
+            screen = app.screen
+            assert isinstance(screen, SettingsScreen)
+            screen.query_one("#set-check_timeout_per_media_s").focus()
+            await pilot.pause()
+            shown = text_of(screen.query_one("#setting-help").render(), width=78)
+            assert "per second of playing time" in shown  # the keyboard user's tooltip
+            await pilot.press("tab")  # the next setting's turn
+            await pilot.pause()
+            assert "Memory cap" in text_of(screen.query_one("#setting-help").render(), width=78)
+
+    run(body())

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.widget import Widget
@@ -25,7 +26,7 @@ LABELS = {
     "workers": "Workers",
     "check_timeout_min_s": "Timeout min (s)",
     "check_timeout_per_mb_s": "Timeout per MB (s)",
-    "check_timeout_per_media_s": "Timeout per media s",
+    "check_timeout_per_media_s": "Timeout per media sec",
     "memory_limit_mb": "Memory cap (MB)",
     "stall_timeout_s": "Stall timeout (s)",
     "deep_scan_default": "Deep by default",
@@ -75,6 +76,7 @@ class SettingsScreen(ModeScreen):
     SettingsScreen #scan-form { grid-size: 2; grid-columns: 22 1fr; grid-rows: 1; grid-gutter: 0 1; height: auto; }
     SettingsScreen #scan-form Label { color: $text-muted; }
     SettingsScreen #scan-problems { height: auto; color: $warning; }
+    SettingsScreen #setting-help { height: auto; color: $text-muted; }
     SettingsScreen DataTable { height: auto; max-height: 10; }
     SettingsScreen .add { margin-bottom: 0; }
     """
@@ -94,6 +96,9 @@ class SettingsScreen(ModeScreen):
                     # An empty list says what it means; otherwise the blank looks like a missing value.
                     hint = PLACEHOLDERS.get(s.key, "")
                     yield Input(id=f"set-{s.key}", compact=True, tooltip=s.description, placeholder=hint)
+            # The focused setting's description: a tooltip shows only under the mouse, and over SSH most
+            # people use the keyboard.
+            yield Static("", id="setting-help")
             yield Static("", id="scan-problems")
             yield Static("Exclusions (delete removes)", classes="section")
             exclusions: DataTable[object] = DataTable(id="exclusions", cursor_type="row")
@@ -115,6 +120,13 @@ class SettingsScreen(ModeScreen):
                 compact=True,
                 classes="add",
             )
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        key = (event.widget.id or "").removeprefix("set-")
+        described = {s.key: s.description for s in SCAN_SETTINGS}
+        self.query_one("#setting-help", Static).update(
+            Text(f"{LABELS.get(key, key)}: {described[key]}") if key in described else ""
+        )
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
