@@ -367,6 +367,9 @@ class _Stream:
     slot_rate: float = 0.0
     slot_origin: float = 0.0
     last_slot: int | None = None
+    last_slot_time: float | None = None
+    slot_steps: int = 0  # intervals between consecutive decoded frames, and those a whole number of slots
+    slot_steps_regular: int = 0
     slot_collisions: int = 0
     first_slot_collision_at: float | None = None
     pcm_block: int = 0  # bytes per sample frame (all channels) of a PCM stream; 0 for other codecs
@@ -846,6 +849,27 @@ def _account(st: _Stream, frame: Any, at: float | None) -> None:
 _DISCONTINUITY_S = 10.0
 
 
+# A constant-frame-rate stream steps a whole number of frame slots from frame to frame, within this fraction
+# of a slot (timestamp rounding in the container's time base). Variable-frame-rate video (phones, screen
+# recorders) steps freely; its frames may share a slot of the guessed rate without any damage.
+_SLOT_JITTER = 0.1
+# Share of regular steps that makes a stream constant-rate, so that a frame landing on its neighbour's slot
+# is damaged timing rather than the stream's own rhythm.
+_CFR_SHARE = 0.9
+
+
+def _constant_rate(st: _Stream) -> bool:
+    """Whether the stream kept to its frame grid apart from a few frames that collide: each moved frame
+    spoils at most two steps (into it and out of it); any other irregular step means variable frame rate."""
+    irregular = st.slot_steps - st.slot_steps_regular
+    allowance = (1.0 - _CFR_SHARE) * st.slot_steps
+    return (
+        st.slot_steps > 0
+        and st.slot_collisions <= allowance
+        and irregular - 2 * st.slot_collisions <= allowance
+    )
+
+
 def _slot_rate(stream: Any) -> float:
     """The frame rate ffmpeg would encode this stream's frames at (``av_guess_frame_rate``), 0 if unknown."""
     rate = stream.guessed_rate or stream.base_rate or stream.average_rate
@@ -866,8 +890,13 @@ def _slot(st: _Stream, pts: int) -> None:
     """
     t = pts * st.time_base - st.slot_origin
     slot = math.floor(t * st.slot_rate + 0.5)
-    last = st.last_slot
-    st.last_slot = slot
+    last, last_t = st.last_slot, st.last_slot_time
+    st.last_slot, st.last_slot_time = slot, t
+    if last_t is not None and t > last_t:
+        steps = (t - last_t) * st.slot_rate
+        st.slot_steps += 1
+        if steps >= 0.9 and abs(steps - round(steps)) <= _SLOT_JITTER:
+            st.slot_steps_regular += 1
     if last is None or slot > last:
         return
     if (last - slot) / st.slot_rate > _DISCONTINUITY_S:
@@ -948,7 +977,8 @@ def _stream_findings(st: _Stream, options: CheckOptions) -> list[Finding]:
                 count=st.pts_backwards,
             )
         )
-    if st.slot_collisions and not st.pts_backwards:
+    timing_damaged = bool(st.slot_collisions) and _constant_rate(st)
+    if timing_damaged and not st.pts_backwards:
         out.append(
             Finding(
                 Severity.CORRUPT,
@@ -970,7 +1000,7 @@ def _stream_findings(st: _Stream, options: CheckOptions) -> list[Finding]:
                 count=st.pts_before_dts,
             )
         )
-    if st.pts_repeated and not st.slot_collisions:
+    if st.pts_repeated and not timing_damaged:
         out.append(
             Finding(
                 Severity.WARNING,
