@@ -16,7 +16,7 @@ from tests.tui import demo_data
 from tests.tui.conftest import run, wait_for
 
 
-def footer_problems(app: PixelProbeApp) -> list[str]:
+def footer_problems(app: PixelProbeApp, need: tuple[str, ...] = ("help", "quit")) -> list[str]:
     """What is wrong with the footer on show: keys cut off or hidden behind the palette, Help or Quit missing."""
     keys = list(app.screen.query(FooterKey))
     palette = [k for k in keys if k.has_class("-command-palette")]
@@ -29,7 +29,7 @@ def footer_problems(app: PixelProbeApp) -> list[str]:
         if key.region.right > edge or key.region.width < len(text.rstrip()):
             problems.append(f"{text.strip()!r} cut off")
     actions = {k.action for k in keys}
-    problems += [f"no {a}" for a in ("help", "quit") if a not in actions]
+    problems += [f"no {a}" for a in need if a not in actions]
     return problems
 
 
@@ -57,7 +57,30 @@ def test_every_footer_fits_80_columns_with_help_and_quit(demo_db: Database, mode
                 await pilot.press(
                     str(["results", "reports", "logs", "settings", "schedules"].index(mode) + 2)
                 )
+            # The footer is composed after the screen: wait for it, then it must be right.
+            await wait_for(pilot, lambda: footer_problems(app) == [], what="footer", timeout=5)
+
+    run(body())
+
+
+@pytest.mark.parametrize(("key", "back"), [("2", "focus_grid"), ("4", "focus_log")], ids=["results", "logs"])
+def test_in_the_search_field_the_footer_shows_the_way_back(demo_db: Database, key: str, back: str) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press(key)
             await pilot.pause(0.3)
-            assert footer_problems(app) == []
+
+            def actions() -> set[str]:
+                return {k.action for k in app.screen.query(FooterKey)}
+
+            assert back not in actions() and app.focused is not None and app.focused.id in ("grid", "log")
+            await pilot.press("slash")
+            await wait_for(pilot, lambda: back in actions(), what="esc in the footer")
+            assert "focus_search" not in actions()
+            assert footer_problems(app, need=("help",)) == []  # q types a q here; f1 still opens the help
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: back not in actions(), what="esc gone from the footer")
+            assert app.focused is not None and app.focused.id in ("grid", "log")
 
     run(body())

@@ -8,6 +8,7 @@ from functools import partial
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.timer import Timer
@@ -46,7 +47,7 @@ class LogsScreen(ModeScreen):
         Binding("l", "choose('level')", "Level", id="logs.level", tooltip="Show only this level and above"),
         Binding("s", "choose('scan')", "Scan", id="logs.scan", tooltip="Show only the entries of one scan"),
         Binding("slash", "focus_search", "Search", id="logs.search"),
-        Binding("escape", "focus_log", "Log", show=False, id="logs.focus_log"),
+        Binding("escape", "focus_log", "Back to log", id="logs.focus_log"),
         Binding(
             "ctrl+s",
             "save_settings",
@@ -88,6 +89,8 @@ class LogsScreen(ModeScreen):
             yield Input(id="excluded", compact=True, placeholder="sqlalchemy, alembic")
 
     def on_mount(self) -> None:
+        # The log has the arrows and PgUp/PgDn from the start (the first focusable was the level menu).
+        self.query_one(RichLog).focus()
         self.set_interval(self.pp.poll_interval * 2, self._poll)
         self.load("settings", ConfigService(self.pp.db).load)
 
@@ -192,6 +195,16 @@ class LogsScreen(ModeScreen):
         select = self.query_one(f"#{which}", Select)
         select.focus()
         select.action_show_overlay()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # In the search field the footer offers the way back instead of the key that led there.
+        if action in ("focus_log", "focus_search") and self.query(RichLog):
+            in_log, in_search = self.query_one(RichLog).has_focus, self.query_one("#search", Input).has_focus
+            return not in_log if action == "focus_log" else not in_search
+        return super().check_action(action, parameters)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self.refresh_bindings()  # check_action depends on the focus
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, ClassVar, TypeVar
 
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.timer import Timer
@@ -109,7 +110,7 @@ class ResultsScreen(ModeScreen):
         Binding("u", "unmark_good", "Unmark", id="results.unmark_good"),
         Binding("c", "copy_path", "Copy", id="results.copy_path"),
         Binding("slash", "focus_search", "Search", id="results.search"),
-        Binding("escape", "focus_grid", "Grid", show=False, id="results.focus_grid"),
+        Binding("escape", "focus_grid", "Back to list", id="results.focus_grid"),
         Binding("D", "rescan(True)", "Deep scan", show=False, id="results.deep_scan"),
         Binding("E", "export('csv')", "Export CSV", show=False, id="results.export_csv"),
         Binding("O", "reverse_sort", "Reverse sort", show=False, id="results.reverse_sort"),
@@ -206,6 +207,16 @@ class ResultsScreen(ModeScreen):
     def _apply_search(self, text: str) -> None:
         if text != self.grid.query_.path_text:
             self.grid.set_query(self.grid.query_.with_changes(path_text=text))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # In the search field the footer offers the way back instead of the key that led there.
+        if action in ("focus_grid", "focus_search") and self.query(ResultsGrid):
+            in_grid, in_search = self.grid.has_focus, self.query_one("#search", Input).has_focus
+            return not in_grid if action == "focus_grid" else not in_search
+        return super().check_action(action, parameters)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self.refresh_bindings()  # check_action depends on the focus
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()
