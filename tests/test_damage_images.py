@@ -347,3 +347,27 @@ def test_heic_with_foreign_bytes_inside_its_coded_data_is_corrupt(tmp_path: Path
     bad.write_bytes(data[:at] + data[start : start + 364] + data[at:])
     assert mm.ffmpeg_complaint(bad) is not None
     _assert_corrupted(bad)
+
+
+# ------------------------------------------------------------------------------------------------- GIF
+
+
+def test_gif_lzw_code_flip_pillow_decodes_through_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: im_gif_anim flip_1 seeds 1 and 2, gifsicle_o3 flip_1 seeds 0 and 1 (640x480 animations).
+    A flipped bit swaps an LZW code for another: FFmpeg's decoder finds a row the data cannot fill ("LZW
+    decode failed"), Pillow decodes on and shows shifted pixels without a word. Here one such bit in a
+    3-frame GIF of Pillow's own (the reference complaint is checked, so an encoder change shows)."""
+    frames = [
+        _picture(i, (160, 120)).convert("P", palette=Image.Palette.ADAPTIVE, colors=256) for i in range(3)
+    ]
+    good = tmp_path / "good.gif"
+    frames[0].save(good, save_all=True, append_images=frames[1:], duration=100)
+    _assert_not_corrupted(good)
+    data = bytearray(good.read_bytes())
+    data[34823 // 8] ^= 1 << (34823 % 8)
+    bad = tmp_path / "bad.gif"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is None
+    assert "LZW decode failed" in (mm.ffmpeg_complaint(bad) or "")
+    results = _assert_corrupted(bad)
+    assert "LZW decode failed" in _messages(results[0])
