@@ -371,3 +371,34 @@ def test_gif_lzw_code_flip_pillow_decodes_through_is_corrupt(tmp_path: Path) -> 
     assert "LZW decode failed" in (mm.ffmpeg_complaint(bad) or "")
     results = _assert_corrupted(bad)
     assert "LZW decode failed" in _messages(results[0])
+
+
+# ------------------------------------------------------------------------------------------------- PNM
+
+
+def test_pnm_second_image_not_where_the_first_ends_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: ppm_two_images, inserted_block, seed 3. Bytes inserted inside the first image's raster
+    push the second image's header further on: the walk saw only trailing data (a warning); FFmpeg, which
+    reads the images as frames, fails on what lies between."""
+    first, second = (tmp_path / "1.ppm", tmp_path / "2.ppm")
+    _picture(22, (64, 48)).save(first)
+    _picture(23, (64, 48)).save(second)
+    good = tmp_path / "two.ppm"
+    good.write_bytes(first.read_bytes() + second.read_bytes())
+    _assert_not_corrupted(good, (Verdict.HEALTHY, Verdict.WARNING))
+    data = first.read_bytes()
+    middle = len(data) // 2
+    bad = tmp_path / "bad.ppm"
+    bad.write_bytes(data[:middle] + random.Random(24).randbytes(700) + data[middle:] + second.read_bytes())
+    assert mm.ffmpeg_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "image #2 starts at byte" in _messages(results[0])
+
+
+def test_pnm_with_unrelated_trailing_bytes_is_not_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "a.ppm"
+    _picture(25, (40, 30)).save(path)
+    padded = tmp_path / "padded.ppm"
+    padded.write_bytes(path.read_bytes() + b"written by a scanner\n")
+    assert mm.ffmpeg_complaint(padded) is None
+    _assert_not_corrupted(padded, (Verdict.HEALTHY, Verdict.WARNING))

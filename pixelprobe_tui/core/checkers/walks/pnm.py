@@ -13,6 +13,8 @@ from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, 
 
 _HEADER_LIMIT = 4096
 _TOKEN = re.compile(rb"(?:\s|#[^\n]*\n?)*(\S+)")
+# A Netpbm header (magic, whitespace, a digit) further on, after data that is not one.
+_NEXT_IMAGE = re.compile(rb"P[1-7][ \t\r\n]+(?:#[^\n]*\n\s*)*\d")
 _PAM_FIELD = re.compile(rb"(?m)^\s*(WIDTH|HEIGHT|DEPTH|MAXVAL|TUPLTYPE|ENDHDR)\b[ \t]*([^\n]*)\n")
 
 
@@ -23,6 +25,16 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     while pos < r.size:
         head = r.read(pos, _HEADER_LIMIT)
         if index and not re.match(rb"P[1-7]\s", head):
+            later = _NEXT_IMAGE.search(head)
+            if later:
+                # Another image, but not where the previous one ends: bytes were inserted or lost in
+                # between (FFmpeg, reading the images as frames, fails on what lies between).
+                out.corrupt(
+                    "bad_header",
+                    f"image #{index + 1} starts at byte {pos + later.start()}, not where image #{index} "
+                    f"ends (byte {pos})",
+                )
+                return
             trailing(r, out, pos, "last image" if index > 1 else "image")
             return
         parsed = _header(head)
