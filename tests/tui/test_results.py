@@ -487,3 +487,31 @@ def test_export_of_one_file_says_one_result(
             assert len(written) == 1 and note.message.endswith(str(written[0]))
 
     run(body())
+
+
+def test_coming_back_to_the_results_shows_what_changed_meanwhile(demo_db: Database) -> None:
+    first = all_ids(demo_db, ResultsQuery())[0]
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            grid = await open_results(pilot, app)
+            assert grid.cursor_row.id == first and grid.cursor_row.status != "unreadable"  # type: ignore[union-attr]
+            await pilot.press("1")
+            await pilot.pause(0.2)
+            # A scan ran (here or elsewhere) while the Dashboard was on show, and ended.
+            await asyncio.to_thread(set_status, demo_db, first, "unreadable")
+            await pilot.press("2")
+            await wait_for(
+                pilot,
+                lambda: grid.cursor_row is not None and grid.cursor_row.status == "unreadable",
+                what="the changed row",
+                timeout=5,
+            )
+
+    run(body())
+
+
+def set_status(db: Database, result_id: int, status: str) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(ScanResult).where(ScanResult.id == result_id).values(scan_status=status))

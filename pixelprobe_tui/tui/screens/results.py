@@ -133,6 +133,7 @@ class ResultsScreen(ModeScreen):
         self._last_progress: tuple[str, int] | None = None
         self._rescan_deep = False
         self._initial_status: str | None = None  # a filter_status() that came before the screen was built
+        self._shown = False
 
     def compose_body(self) -> Iterable[Widget]:
         with Horizontal(id="filters"):
@@ -153,6 +154,13 @@ class ResultsScreen(ModeScreen):
     @property
     def grid(self) -> ResultsGrid:
         return self.query_one(ResultsGrid)
+
+    def on_screen_resume(self) -> None:
+        # Back from another screen or mode: files may have been scanned or marked meanwhile. (The first
+        # show loads by itself.)
+        if self._shown:
+            self.grid.reload()
+        self._shown = True
 
     def on_mount(self) -> None:
         self.grid.focus()
@@ -276,7 +284,7 @@ class ResultsScreen(ModeScreen):
     def on_results_grid_row_opened(self, event: ResultsGrid.RowOpened) -> None:
         from pixelprobe_tui.tui.screens.details import DetailsScreen
 
-        self.app.push_screen(DetailsScreen(event.row.id), callback=lambda _: self.grid.reload())
+        self.app.push_screen(DetailsScreen(event.row.id))  # back here, on_screen_resume reloads the rows
 
     def _selection_or_warn(self) -> GridSelection | None:
         selection = self.grid.selection()
