@@ -16,7 +16,12 @@ Decisions, each made on evidence (see the tests and ``bench/``):
   On randomly damaged JPEGs, libjpeg alone caught 92 % of what Pillow or the ffmpeg CLI caught; with the
   second opinion, all of it. Only those damage-specific FFmpeg errors count; a JPEG flavour FFmpeg
   cannot decode (arithmetic coding) is ignored. HEIF gets the same treatment from FFmpeg's hevc decoder
-  (libde265, behind pillow-heif, decodes through out-of-range QP deltas in damaged slices).
+  (libde265, behind pillow-heif, decodes through out-of-range QP deltas in damaged slices), and GIF from
+  FFmpeg's gif decoder (Pillow decodes through a flipped LZW code that leaves a row short; FFmpeg reports
+  "LZW decode failed").
+- A libjpeg warning that is benign alone ("Invalid SOS parameters" in a sequential file) no longer ends
+  the strict decode: the fields libjpeg ignores are set to their standard values and the scan is judged
+  strictly (a block dropped inside a scan header both garbles them and cuts the scan short).
 - **The strict JPEG decode is scaled to 1/8 and grey.** libjpeg only finds damage while entropy-decoding
   and reading markers; every coefficient of every component is still Huffman/arithmetic-decoded at 1/8
   scale, only the IDCT, upsampling and colour conversion shrink. On 680 randomly damaged JPEGs
@@ -32,7 +37,9 @@ Decisions, each made on evidence (see the tests and ``bench/``):
   ``CheckOptions.max_image_pixels``, checked on the header size of each frame before anything is
   decoded: over the limit is a warning with the pixel count, never a decode.
 - **Metadata damage is a warning**: EXIF that does not parse, an ICC profile LittleCMS rejects, a
-  malformed MPO index.
+  malformed MPO index (an MPO image that is not in the file at all is corruption). FFmpeg reports some
+  EXIF damage at error level ("invalid TIFF header in EXIF data"); the pixels are intact, so it stays
+  a warning here.
 - Formats Pillow reads but cannot decode in some variant (12-bit JPEG, exotic TIFF layouts) are
   *unsupported*, not corrupt: a false alarm costs more than a miss.
 """
