@@ -150,6 +150,7 @@ class PixelProbeApp(App[None]):
         self._scan_worker: Worker[object] | None = None
         self._scan_service: ScanService | None = None
         self.last_scan_update: ScanUpdate | None = None
+        self._quitting = False  # the scan started here is being stopped, then the app exits
         self.theme = DARK_THEME
         self.sub_title = db.display_url
 
@@ -209,7 +210,45 @@ class PixelProbeApp(App[None]):
                 timeout=10,
             )
 
+    async def action_quit(self) -> None:
+        """Quit; while a scan started here runs, ask first, then stop it and quit when it has stopped (the
+        process would otherwise wait, on a blank screen, for the whole scan to end)."""
+        if not self.scan_running_here:
+            self.exit()
+            return
+        if self._quitting:
+            return
+        from pixelprobe_tui.tui.widgets.confirm import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.scan_running_here:
+                self._quitting = True
+                self.notify("Stopping the scan, then quitting…", timeout=30)
+                self._stop_scan_for_quit()
+            elif yes:
+                self.exit()
+
+        self.push_screen(
+            ConfirmDialog(
+                "Quit",
+                "A scan is running in this window. Stop it and quit? The files checked so far keep their "
+                "verdicts.",
+                confirm_label="Stop and quit",
+            ),
+            callback=answered,
+        )
+
+    def _stop_scan_for_quit(self) -> None:
+        # Asked again until the scan ends: a scan still starting up may clear a request that came too early.
+        if not self.scan_running_here:
+            self.exit()
+            return
+        self.cancel_scan(None)
+        self.set_timer(0.5, self._stop_scan_for_quit)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if self._quitting and event.worker.group == "scan" and event.worker.is_finished:
+            self.exit()
         if event.worker.group == "scan" and event.state == WorkerState.ERROR:
             error = event.worker.error
             self.notify(

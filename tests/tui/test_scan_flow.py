@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -97,3 +98,44 @@ def test_parse_paths(tmp_path: Path) -> None:
     assert paths == (str(tmp_path),) and problems == []
     paths, problems = parse_paths("")
     assert paths == () and problems
+
+
+def test_quit_during_a_scan_asks_then_stops_the_scan_and_quits(
+    empty_db: Database, tmp_path: Path, media_factory
+) -> None:  # type: ignore[no-untyped-def]
+    from pixelprobe_tui.tui.widgets.confirm import ConfirmDialog
+
+    root = tmp_path / "library"
+    _copy(media_factory("png", size=(64, 48)), root / "pic.png")
+    db_file = tmp_path / "empty.db"
+    # Another process writing holds the database: the scan waits to record its start, so it is still
+    # running, whatever the machine's speed, when q comes.
+    holder = sqlite3.connect(db_file, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.start_scan([str(root)], deep=False, force=True)
+            await pilot.pause(0.3)
+            await pilot.press("q")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
+            await pilot.press("n")  # no: the scan goes on
+            await pilot.pause(0.2)
+            assert app.scan_running_here and app.return_code is None
+            await pilot.press("q")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question again")
+            await pilot.press("y")
+            await pilot.pause(0.3)
+            assert app.return_code is None  # not before the scan has stopped
+            holder.execute("COMMIT")
+            await wait_for(pilot, lambda: app.return_code is not None, timeout=60, what="exit")
+
+    try:
+        run(body())
+    finally:
+        holder.close()
+    with empty_db.engine.connect() as conn:
+        statuses = conn.execute(sa.select(ScanReport.status)).scalars().all()
+        checked = conn.execute(sa.select(sa.func.count()).select_from(ScanResult)).scalar_one()
+    assert "completed" not in statuses and checked == 0, (statuses, checked)  # stopped, not run to its end
