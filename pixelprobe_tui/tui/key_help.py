@@ -31,7 +31,7 @@ DESCRIPTIONS: dict[str, str] = {
     "mode.schedules": "Go to the Schedules: timed scans, orphan cleanup, file-change checks.",
     "app.help": "Show this list of keys.",
     "app.toggle_theme": "Switch between the dark and the light theme.",
-    "app.quit": "Quit PixelProbe.",
+    "app.quit": "Quit PixelProbe (while a scan started here runs, asks first and stops it).",
     # Dashboard
     "dashboard.start_scan": "Start a scan: choose the directories, deep scan and force, then Start.",
     "dashboard.cancel_scan": "Cancel the running scan (also one running in another process).",
