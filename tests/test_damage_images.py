@@ -130,6 +130,36 @@ def test_multipage_tiff_of_mixed_modes_is_healthy(tmp_path: Path) -> None:
     _assert_not_corrupted(path)
 
 
+def test_compressed_tiff_without_strip_byte_counts_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: tiff_packbits, flip, seed 15. StripByteCounts' tag number flipped (279 -> 57623): libtiff
+    guesses the strip size and decodes on, FFmpeg cannot delimit the PackBits data and fails."""
+    path = tmp_path / "a.tiff"
+    _picture(26).save(path, compression="packbits")
+    data = bytearray(path.read_bytes())
+    _, entries = _tiff_entries(bytes(data))
+    at = next(at for at, tag, _, _ in entries if tag == 279)
+    data[at + 1] ^= 0xE0  # 279 -> 57623
+    bad = tmp_path / "bad.tiff"
+    bad.write_bytes(data)
+    assert mm.ffmpeg_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "without strip byte counts" in _messages(results[0])
+
+
+def test_uncompressed_tiff_without_strip_byte_counts_is_not_corrupt(tmp_path: Path) -> None:
+    """Old writers left StripByteCounts out of uncompressed files; libtiff computes it from the size."""
+    path = tmp_path / "a.tiff"
+    _picture(27).save(path)
+    data = bytearray(path.read_bytes())
+    _, entries = _tiff_entries(bytes(data))
+    at = next(at for at, tag, _, _ in entries if tag == 279)
+    data[at + 1] ^= 0xE0
+    odd = tmp_path / "odd.tiff"
+    odd.write_bytes(data)
+    assert mm.pillow_complaint(odd) is None
+    _assert_not_corrupted(odd, (Verdict.HEALTHY, Verdict.WARNING))
+
+
 # ------------------------------------------------------------------------------------------------ JPEG
 
 
@@ -334,6 +364,20 @@ def test_avif_pixel_information_with_impossible_channel_count_is_corrupt(tmp_pat
     assert mm.pillow_complaint(bad) is not None
     results = _assert_corrupted(bad)
     assert "215 channels" in _messages(results[0])
+
+
+def test_heif_item_list_with_a_damaged_item_box_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: heic_alpha (64x48), flip, seed 7. The second 'infe' box's type and the chroma format in
+    the first 'hvcC' are hit: libheif refuses with "Unsupported color conversion" (read as a variant)."""
+    data = bytearray(_heif_file(tmp_path, "heic_alpha"))
+    second = data.index(b"infe", data.index(b"infe") + 4)
+    data[second] ^= 0xB6  # 'infe' -> '\xdfnfe'
+    data[data.index(b"hvcC") + 20] = 0xC0  # chroma_format_idc 1 -> 0
+    bad = tmp_path / "bad.heic"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "item list counts 2 items" in _messages(results[0])
 
 
 def test_heic_with_foreign_bytes_inside_its_coded_data_is_corrupt(tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ from typing import Any
 import PIL
 from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
+from pixelprobe_tui.core.checkers.walks.base import fourcc
 from pixelprobe_tui.core.media import IMAGE_EXTENSIONS, RAW_EXTENSIONS
 from pixelprobe_tui.core.verdict import CheckOptions, CheckResult, Finding, Severity, make_result
 
@@ -354,9 +355,9 @@ def _check_image(run: _Run, data: bytes | None, versions: dict[str, str]) -> Non
     except Exception as exc:  # a plugin that raises something other than "not mine" while opening
         if sniffed == "jpeg" and data is not None and _simplejpeg() is not None:
             _jpeg_without_pillow(run, data, versions, _text(exc))
-        elif sniffed in ("avif", "heif") and data is not None and (pixi := _damaged_pixi(data)):
+        elif sniffed in ("avif", "heif") and data is not None and (why := _heif_header_damage(data)):
             # libavif calls a nonsense channel count "Not implemented": damage, not a new feature.
-            run.add(Severity.CORRUPT, "bad_header", TOOL_PILLOW, f"cannot open: {_text(exc)} ({pixi})")
+            run.add(Severity.CORRUPT, "bad_header", TOOL_PILLOW, f"cannot open: {_text(exc)} ({why})")
         else:
             _decode_failure(run, exc, TOOL_PILLOW, "cannot open")
         return
@@ -395,6 +396,8 @@ def _check_opened(
             note = "JPEG too big to read at once: decoded by Pillow, which ignores libjpeg's warnings"
             run.add(Severity.INFO, "lenient_decode", TOOL_PILLOW, note)
         _decode_frames(run, im, tool)
+        if fmt in _HEIF_PLUGINS and data is not None:
+            _variant_or_damage(run, data)
         if fmt == "HEIF" and data is not None and not _corrupt(run):
             _hevc_opinion(run, data)
         elif fmt == "GIF" and data is not None and not _corrupt(run):
@@ -1178,7 +1181,7 @@ def _unidentified(run: _Run, data: bytes | None, sniffed: str | None, versions: 
             run.add(
                 Severity.CORRUPT, "bad_header", TOOL_PILLOW, f"tiff header damaged: {implausible} ({reason})"
             )
-        elif _names_a_variant(reason) and not (plugin in _HEIF_PLUGINS and _damaged_pixi(data)):
+        elif _names_a_variant(reason) and not (plugin in _HEIF_PLUGINS and _heif_header_damage(data)):
             run.add(Severity.UNSUPPORTED, "unsupported_variant", TOOL_PILLOW, f"{sniffed} variant: {reason}")
         else:
             run.add(Severity.CORRUPT, "bad_header", TOOL_PILLOW, f"{sniffed} header unreadable: {reason}")
@@ -1248,6 +1251,59 @@ def _implausible_tiff_tags(data: bytes) -> str | None:
 
 
 _HEIF_PLUGINS = ("AVIF", "HEIF")
+
+
+def _variant_or_damage(run: _Run, data: bytes) -> None:
+    """A HEIF/AVIF decode refused as "unsupported" whose header contradicts itself is damage."""
+    refused = [f for f in run.findings if f.severity is Severity.UNSUPPORTED]
+    if not refused or not (why := _heif_header_damage(data)):
+        return
+    for finding in refused:
+        run.findings.remove(finding)
+        run.add(
+            Severity.CORRUPT, "decode_error", finding.tool, f"{finding.message} ({why})", finding.at_seconds
+        )
+
+
+def _heif_boxes(data: bytes, start: int, end: int) -> Iterator[tuple[int, bytes, int]]:
+    """(offset, type, size) of the boxes in ``data[start:end]``; stops at a size that does not fit."""
+    pos = start
+    while pos + 8 <= end:
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        if size == 1 and pos + 16 <= end:
+            size = int.from_bytes(data[pos + 8 : pos + 16], "big")
+        elif size == 0:
+            size = end - pos
+        if size < 8 or pos + size > end:
+            return
+        yield pos, kind, size
+        pos += size
+
+
+def _heif_header_damage(data: bytes) -> str | None:
+    """Why the HEIF/AVIF header cannot be a writer's (a box that contradicts itself), or None.
+
+    Checked: the 'pixi' boxes, and the item list ('iinf' in 'meta'): as many 'infe' boxes as it counts
+    and nothing else. A flipped byte there makes libheif and libavif call the file "unsupported".
+    """
+    if pixi := _damaged_pixi(data):
+        return pixi
+    for pos, kind, size in _heif_boxes(data, 0, len(data)):
+        if kind != b"meta":
+            continue
+        for ipos, ikind, isize in _heif_boxes(data, pos + 12, pos + size):
+            if ikind != b"iinf" or isize < 14:
+                continue
+            wide = data[ipos + 8] != 0  # version 0: 16-bit entry count, else 32-bit
+            count = int.from_bytes(data[ipos + 12 : ipos + (16 if wide else 14)], "big")
+            first = ipos + (16 if wide else 14)
+            children = [k for _, k, _ in _heif_boxes(data, first, ipos + isize)]
+            if children.count(b"infe") != count or len(children) != count:
+                names = ", ".join(f"'{fourcc(k)}'" for k in children)
+                return f"its item list counts {count} items but holds {names}"
+        return None
+    return None
 
 
 def _damaged_pixi(data: bytes) -> str | None:

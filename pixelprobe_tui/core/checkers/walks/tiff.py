@@ -37,7 +37,7 @@ STRIP_OFFSETS, STRIP_COUNTS, TILE_OFFSETS, TILE_COUNTS = 273, 279, 324, 325
 JPEG_IF, JPEG_IF_LEN = 513, 514
 SUB_IFDS, EXIF_IFD = 330, 34665
 _WIDTH, _LENGTH = 256, 257
-_BITS, _PHOTOMETRIC, _SAMPLES = 258, 262, 277
+_BITS, _COMPRESSION, _PHOTOMETRIC, _SAMPLES = 258, 259, 262, 277
 _COLOUR = {2, 5, 6, 8, 9, 10}  # RGB, separated (CMYK), YCbCr, CIELab, ICCLab, ITULab
 _THREE_CHANNELS = {2, 6}  # RGB and YCbCr need three samples (CIELab may be one: L only)
 # Image tags whose value 0 no TIFF writer produces (a zeroed IFD block, not a variant).
@@ -123,6 +123,15 @@ def _implausible_entry(t: _Tiff, tags: dict[int, bytes]) -> str | None:
         values = t.values(tags[tag]) if tag in tags else None  # [] for types we do not read
         if values and 0 in values:
             return f"{name} is 0"
+    compression = (t.values(tags[_COMPRESSION]) or [1])[0] if _COMPRESSION in tags else 1
+    for offsets, counts, what in (
+        (STRIP_OFFSETS, STRIP_COUNTS, "strip"),
+        (TILE_OFFSETS, TILE_COUNTS, "tile"),
+    ):
+        if offsets in tags and counts not in tags and compression not in (1, 6):  # 6: old-style JPEG
+            # libtiff guesses uncompressed sizes and decodes on; compressed data cannot be delimited
+            # without them (FFmpeg fails). Writers always store them; a flipped tag number loses them.
+            return f"{what} offsets without {what} byte counts for compressed data"
     if STRIP_OFFSETS in tags or TILE_OFFSETS in tags:
         return _inconsistent_samples(t, tags)
     return None
