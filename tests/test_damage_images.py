@@ -160,6 +160,36 @@ def test_uncompressed_tiff_without_strip_byte_counts_is_not_corrupt(tmp_path: Pa
     _assert_not_corrupted(odd, (Verdict.HEALTHY, Verdict.WARNING))
 
 
+def test_tiff_that_lost_its_compression_tag_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: tiff_1x1, flip_1, seeds 9 and 11. Compression's tag number flipped (259 -> 771): the
+    5 LZW bytes are read as 3 bytes of raw pixels (libtiff decodes garbage, FFmpeg fails)."""
+    path = tmp_path / "a.tiff"
+    _picture(28, (1, 1)).save(path, compression="tiff_lzw")
+    data = bytearray(path.read_bytes())
+    _, entries = _tiff_entries(bytes(data))
+    at = next(at for at, tag, _, _ in entries if tag == 259)
+    data[at + 1] ^= 0x02  # 259 -> 771
+    bad = tmp_path / "bad.tiff"
+    bad.write_bytes(data)
+    assert mm.ffmpeg_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "no Compression tag" in _messages(results[0])
+
+
+def test_uncompressed_tiff_without_a_compression_tag_is_healthy(tmp_path: Path) -> None:
+    """The tag defaults to no compression: raw strips of the exact size are what such a writer wrote."""
+    path = tmp_path / "a.tiff"
+    _picture(29, (33, 17)).save(path)
+    data = bytearray(path.read_bytes())
+    _, entries = _tiff_entries(bytes(data))
+    at = next(at for at, tag, _, _ in entries if tag == 259)
+    data[at : at + 2] = struct.pack("<H", 65000)  # a private tag: Compression is gone
+    plain = tmp_path / "plain.tiff"
+    plain.write_bytes(data)
+    assert mm.pillow_complaint(plain) is None
+    _assert_not_corrupted(plain, (Verdict.HEALTHY, Verdict.WARNING))
+
+
 # ------------------------------------------------------------------------------------------------ JPEG
 
 
@@ -446,3 +476,25 @@ def test_pnm_with_unrelated_trailing_bytes_is_not_corrupt(tmp_path: Path) -> Non
     padded.write_bytes(path.read_bytes() + b"written by a scanner\n")
     assert mm.ffmpeg_complaint(padded) is None
     _assert_not_corrupted(padded, (Verdict.HEALTHY, Verdict.WARNING))
+
+
+def test_gif_frame_placed_off_the_screen_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: gif_1x1, flip_1, seed 9. A flipped bit moves the only frame to x=1 on a 1-pixel-wide
+    screen: Pillow shows nothing and says nothing, FFmpeg: "Invalid left position"."""
+    path = tmp_path / "a.gif"
+    _picture(30, (16, 16)).convert("P").save(path)
+    data = bytearray(path.read_bytes())
+    descriptor = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    while data[descriptor] == 0x21:  # extensions: label, then sub-blocks up to a zero length
+        descriptor += 2
+        while data[descriptor]:
+            descriptor += data[descriptor] + 1
+        descriptor += 1
+    assert data[descriptor] == 0x2C and data[descriptor + 1 : descriptor + 3] == b"\x00\x00"
+    data[descriptor + 1] = 16  # left = 16 on a 16-pixel-wide screen
+    bad = tmp_path / "bad.gif"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is None
+    assert "left position" in (mm.ffmpeg_complaint(bad) or "")
+    results = _assert_corrupted(bad)
+    assert "outside the 16x16 screen" in _messages(results[0])

@@ -30,6 +30,7 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     if len(lsd) < 7:
         out.corrupt("truncated", "the file ends inside the GIF header")
         return
+    screen_w, screen_h = int.from_bytes(lsd[0:2], "little"), int.from_bytes(lsd[2:4], "little")
     pos = 13
     if lsd[4] & 0x80:
         pos += 3 << ((lsd[4] & 7) + 1)
@@ -56,6 +57,23 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             desc = r.read(pos + 1, 9)
             if len(desc) < 9:
                 nxt = None
+            elif (
+                screen_w
+                and screen_h
+                and (
+                    int.from_bytes(desc[0:2], "little") >= screen_w
+                    or int.from_bytes(desc[2:4], "little") >= screen_h
+                )
+            ):
+                # A frame placed wholly off the screen shows nothing; no writer does it, a flipped bit in
+                # its position does (FFmpeg: "Invalid left position").
+                left, top = int.from_bytes(desc[0:2], "little"), int.from_bytes(desc[2:4], "little")
+                out.corrupt(
+                    "bad_header",
+                    f"image {images + 1} at byte {pos} starts at ({left}, {top}), outside the "
+                    f"{screen_w}x{screen_h} screen",
+                )
+                return
             else:
                 start = pos + 10
                 if desc[8] & 0x80:

@@ -133,7 +133,35 @@ def _implausible_entry(t: _Tiff, tags: dict[int, bytes]) -> str | None:
             # without them (FFmpeg fails). Writers always store them; a flipped tag number loses them.
             return f"{what} offsets without {what} byte counts for compressed data"
     if STRIP_OFFSETS in tags or TILE_OFFSETS in tags:
-        return _inconsistent_samples(t, tags)
+        return _inconsistent_samples(t, tags) or _unstated_compression(t, tags)
+    return None
+
+
+def _unstated_compression(t: _Tiff, tags: dict[int, bytes]) -> str | None:
+    """Strips that cannot be the uncompressed pixels the missing Compression tag implies, or None.
+
+    Without the tag the data is read as uncompressed; a writer that leaves it out writes exactly the
+    raw rows. Strips of another size mean the tag was lost (a flipped bit in its number) and the
+    compressed bytes are taken for pixels (libtiff decodes garbage, FFmpeg fails).
+    """
+    if _COMPRESSION in tags or STRIP_COUNTS not in tags or _WIDTH not in tags or _LENGTH not in tags:
+        return None
+    planar = (t.values(tags[284]) or [1])[0] if 284 in tags else 1
+    width, length = (t.values(tags[_WIDTH]) or [0])[0], (t.values(tags[_LENGTH]) or [0])[0]
+    bits = (t.values(tags[_BITS]) or [1]) if _BITS in tags else [1]
+    samples = (t.values(tags[_SAMPLES]) or [1])[0] if _SAMPLES in tags else 1
+    counts = t.values(tags[STRIP_COUNTS]) or []
+    if planar != 1 or not width or not length or not counts:
+        return None
+    row = (width * (bits[0] * samples if len(bits) == 1 else sum(bits)) + 7) // 8
+    per_strip = (t.values(tags[278]) or [length])[0] if 278 in tags else length
+    per_strip = min(max(per_strip, 1), length)
+    for i, count in enumerate(counts):
+        rows = min(per_strip, length - i * per_strip)
+        if rows > 0 and count != rows * row:
+            return (
+                f"no Compression tag, but strip {i} holds {count} bytes for {rows * row} bytes of raw pixels"
+            )
     return None
 
 
