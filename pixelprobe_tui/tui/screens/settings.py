@@ -98,7 +98,9 @@ class SettingsScreen(ModeScreen):
                     yield Input(id=f"set-{s.key}", compact=True, tooltip=s.description, placeholder=hint)
             # The focused setting's description: a tooltip shows only under the mouse, and over SSH most
             # people use the keyboard.
-            yield Static("", id="setting-help")
+            help_line = Static("", id="setting-help")
+            help_line.display = False
+            yield help_line
             yield Static("", id="scan-problems")
             yield Static("Exclusions (delete removes)", classes="section")
             exclusions: DataTable[object] = DataTable(id="exclusions", cursor_type="row")
@@ -124,9 +126,9 @@ class SettingsScreen(ModeScreen):
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         key = (event.widget.id or "").removeprefix("set-")
         described = {s.key: s.description for s in SCAN_SETTINGS}
-        self.query_one("#setting-help", Static).update(
-            Text(f"{LABELS.get(key, key)}: {described[key]}") if key in described else ""
-        )
+        help_line = self.query_one("#setting-help", Static)
+        help_line.display = key in described  # no blank line under the form when it says nothing
+        help_line.update(Text(f"{LABELS.get(key, key)}: {described[key]}") if key in described else "")
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
