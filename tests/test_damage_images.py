@@ -498,3 +498,26 @@ def test_gif_frame_placed_off_the_screen_is_corrupt(tmp_path: Path) -> None:
     assert "left position" in (mm.ffmpeg_complaint(bad) or "")
     results = _assert_corrupted(bad)
     assert "outside the 16x16 screen" in _messages(results[0])
+
+
+def test_tga_raw_packet_past_the_last_pixel_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: a 40x30 RLE TGA, dup_block seeds 6 and 8, inserted_block seed 8. The packet stream ends in a
+    raw packet longer than the pixels left: Pillow stops at the last pixel and passes, FFmpeg: "Packet
+    went out of bounds". Here the last packet's count is raised by 4."""
+    path = tmp_path / "a.tga"
+    _picture(31, (40, 30)).save(path, compression="tga_rle")
+    _assert_not_corrupted(path)
+    data = bytearray(path.read_bytes())
+    pos, filled, last = 18 + data[0], 0, 0
+    while filled < 40 * 30:  # walk the packets: one header byte, then one pixel (run) or n pixels (raw)
+        last, count = pos, (data[pos] & 0x7F) + 1
+        filled += count
+        pos += 1 + (3 if data[pos] & 0x80 else 3 * count)
+    assert not data[last] & 0x80 and data[last] < 0x7C  # a raw packet that can grow
+    data[last] += 4
+    bad = tmp_path / "bad.tga"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is None
+    assert "out of bounds" in (mm.ffmpeg_complaint(bad) or "")
+    results = _assert_corrupted(bad)
+    assert "Packet went out of bounds" in _messages(results[0])

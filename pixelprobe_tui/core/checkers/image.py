@@ -402,6 +402,8 @@ def _check_opened(
             _hevc_opinion(run, data)
         elif fmt == "GIF" and data is not None and not _corrupt(run):
             _gif_opinion(run, data)
+        elif fmt == "TGA" and data is not None and not _corrupt(run) and im.info.get("compression"):
+            _tga_opinion(run, data)
     # After the decode: Pillow's PNG getexif() loads the image to find an eXIf chunk after IDAT, and
     # on a file already proven corrupt, metadata complaints would only repeat the damage.
     if not _corrupt(run):
@@ -853,6 +855,24 @@ def _gif_opinion(run: _Run, data: bytes) -> None:
     if found:
         run.decisive = _decisive(TOOL_PYAV, _versions(), "gif")
         message = f"corrupt GIF image data (FFmpeg gif: {'; '.join(found[:3])})"
+        run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
+
+
+# FFmpeg's targa decoder: an RLE-file packet that runs past the end of the picture. Pillow stops filling
+# at the last pixel of a raw packet and reads on.
+_TGA_EVIDENCE = re.compile(r"Packet went out of bounds", re.IGNORECASE)
+
+
+def _tga_opinion(run: _Run, data: bytes) -> None:
+    """An RLE-compressed TGA through FFmpeg's targa decoder: packets past the picture's end are damage.
+
+    In a randomized sweep, 4 damaged RLE TGAs (blocks duplicated or inserted in the packet stream) ended
+    in a raw packet longer than the pixels left: Pillow passed them, FFmpeg did not.
+    """
+    found = _codec_opinion("targa", data, _TGA_EVIDENCE)
+    if found:
+        run.decisive = _decisive(TOOL_PYAV, _versions(), "targa")
+        message = f"corrupt TGA RLE data (FFmpeg targa: {'; '.join(found[:3])})"
         run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
 
 
