@@ -92,6 +92,16 @@ async def help_screen(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause(0.3)
 
 
+async def scan_dialog(pilot) -> None:  # type: ignore[no-untyped-def]
+    # Opened directly: "s" refuses while the demo's scan runs, and whether the dashboard knew of it yet when
+    # the key came was a matter of timing.
+    from pixelprobe_tui.tui.screens.scan_dialog import ScanDialog
+
+    await pilot.app.push_screen(ScanDialog())
+    await _until(pilot, lambda: isinstance(pilot.app.screen, ScanDialog))
+    await pilot.pause(0.5)
+
+
 SHOTS: dict[str, Callable[..., Awaitable[None]]] = {
     "dashboard": dashboard,
     "results": results,
@@ -103,7 +113,7 @@ SHOTS: dict[str, Callable[..., Awaitable[None]]] = {
     "settings": _press("5"),
     "schedules": _press("6"),
     "schedule-form": _press("6", "down", "e"),
-    "scan-dialog": _press("s"),
+    "scan-dialog": scan_dialog,
 }
 
 
