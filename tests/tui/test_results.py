@@ -515,3 +515,18 @@ def test_coming_back_to_the_results_shows_what_changed_meanwhile(demo_db: Databa
 def set_status(db: Database, result_id: int, status: str) -> None:
     with db.engine.begin() as conn:
         conn.execute(sa.update(ScanResult).where(ScanResult.id == result_id).values(scan_status=status))
+
+
+def test_an_empty_database_says_how_to_fill_it(empty_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("2")
+            grid = app.screen.query_one(ResultsGrid)
+            await wait_for(pilot, lambda: grid.count == 0, what="the count")
+            assert "s on the Dashboard" in line_text(grid, 0)
+            grid.set_query(ResultsQuery(path_text="nothing like this"))
+            await wait_for(pilot, lambda: grid.count == 0, what="the filtered count")
+            assert "No files match: path ~ 'nothing like this'" in line_text(grid, 0)
+
+    run(body())

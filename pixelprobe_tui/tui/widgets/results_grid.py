@@ -592,7 +592,7 @@ class ResultsGrid(ScrollView, can_focus=True):
         base = self.rich_style
         if self.count is not None and index >= self.count:
             if index == 0 and self.count == 0:
-                return self._message_line("No files match: " + self.query_text, width)
+                return self._message_line(self._empty_text(), width)
             return Strip.blank(width, base)
         if self.error is not None and index == self.scroll_offset.y:
             return self._message_line("Cannot read results: " + self.error, width)
@@ -608,6 +608,14 @@ class ResultsGrid(ScrollView, can_focus=True):
             style = self.get_component_rich_style("results-grid--placeholder")
             return Strip([Segment("  loading…".ljust(width), style)], width)
         return self._row_strip(row, index, width)
+
+    def _empty_text(self) -> str:
+        q = self.query_
+        if q == ResultsQuery().with_changes(
+            sort=q.sort, descending=q.descending
+        ):  # no filter: nothing at all
+            return "No files scanned yet: s on the Dashboard (key 1) starts a scan."
+        return "No files match: " + self.query_text
 
     def _message_line(self, text: str, width: int) -> Strip:
         style = self.get_component_rich_style("results-grid--placeholder")
