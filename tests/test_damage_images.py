@@ -521,3 +521,23 @@ def test_tga_raw_packet_past_the_last_pixel_is_corrupt(tmp_path: Path) -> None:
     assert "out of bounds" in (mm.ffmpeg_complaint(bad) or "")
     results = _assert_corrupted(bad)
     assert "Packet went out of bounds" in _messages(results[0])
+
+
+def test_tiff_page_with_an_impossible_bit_depth_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: a 6-page TIFF of mixed modes, flip, seed 7. The RGBA page's second BitsPerSample value
+    became 59400: Pillow names an "unknown pixel mode" for that page (read as a variant)."""
+    path = tmp_path / "a.tiff"
+    _picture(32).save(path, save_all=True, append_images=[_picture(33, (33, 17), "RGBA")])
+    data = bytearray(path.read_bytes())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    (n,) = struct.unpack("<H", data[ifd : ifd + 2])
+    second = struct.unpack("<I", data[ifd + 2 + 12 * n : ifd + 6 + 12 * n])[0]
+    (m,) = struct.unpack("<H", data[second : second + 2])
+    entries = [struct.unpack("<HHII", data[second + 2 + 12 * i : second + 14 + 12 * i]) for i in range(m)]
+    bits_at = next(value for tag, _, count, value in entries if tag == 258 and count == 4)
+    data[bits_at + 3] = 0xE8  # 8 -> 59400
+    bad = tmp_path / "bad.tiff"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "IFD1" in _messages(results[0]) and "BitsPerSample is 59400" in _messages(results[0])

@@ -10,6 +10,7 @@ TIFF defines, its values must lie inside the file, and the image needs its width
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, plural
@@ -133,7 +134,33 @@ def _implausible_entry(t: _Tiff, tags: dict[int, bytes]) -> str | None:
             # without them (FFmpeg fails). Writers always store them; a flipped tag number loses them.
             return f"{what} offsets without {what} byte counts for compressed data"
     if STRIP_OFFSETS in tags or TILE_OFFSETS in tags:
-        return _inconsistent_samples(t, tags) or _unstated_compression(t, tags)
+        return _implausible_value(t, tags) or _inconsistent_samples(t, tags) or _unstated_compression(t, tags)
+    return None
+
+
+# Values the TIFF 6 specification and its common extensions (DNG, LogLuv, CIELab) define for the tags that
+# lay out the pixels; anything else in an image directory is a damaged value (Pillow: "unknown pixel
+# mode", which reads like a variant).
+_PLAUSIBLE: dict[int, tuple[str, Callable[[int], bool]]] = {
+    258: ("BitsPerSample", lambda v: 1 <= v <= 32 or v == 64),
+    262: (
+        "PhotometricInterpretation",
+        lambda v: v in {0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 32803, 32844, 32845, 34892},
+    ),
+    266: ("FillOrder", lambda v: v in (1, 2)),
+    277: ("SamplesPerPixel", lambda v: 1 <= v <= 32),
+    284: ("PlanarConfiguration", lambda v: v in (1, 2)),
+    339: ("SampleFormat", lambda v: 1 <= v <= 6),
+}
+
+
+def _implausible_value(t: _Tiff, tags: dict[int, bytes]) -> str | None:
+    """The first layout tag of an image directory holding a value no TIFF writer uses, or None."""
+    for tag, (name, plausible) in _PLAUSIBLE.items():
+        values = t.values(tags[tag]) if tag in tags else None
+        bad = [v for v in values or [] if not plausible(v)]
+        if bad:
+            return f"{name} is {bad[0]}"
     return None
 
 
