@@ -541,3 +541,26 @@ def test_tiff_page_with_an_impossible_bit_depth_is_corrupt(tmp_path: Path) -> No
     assert mm.pillow_complaint(bad) is not None
     results = _assert_corrupted(bad)
     assert "IFD1" in _messages(results[0]) and "BitsPerSample is 59400" in _messages(results[0])
+
+
+# ------------------------------------------------------------------------------------------------ WebP
+
+
+def test_animated_webp_frame_without_image_chunk_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: webp_anim_mixed, flip_1 seed 8 and flip seed 6. A flipped bit renames a frame's 'VP8 '
+    chunk: libwebp repeats the previous picture and Pillow passes, FFmpeg: "image data not found"."""
+    path = tmp_path / "a.webp"
+    frames = [_picture(34 + i, (64, 48)) for i in range(3)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=50, allow_mixed=True, quality=50)
+    _assert_not_corrupted(path)
+    data = bytearray(path.read_bytes())
+    second = data.index(b"ANMF", data.index(b"ANMF") + 4)
+    image = second + 24
+    assert data[image : image + 3] == b"VP8"
+    data[image + 2] ^= 0x02  # 'VP8 ' -> 'VP: ', 'VP8L' -> 'VP:L'
+    bad = tmp_path / "bad.webp"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is None
+    assert "image data not found" in (mm.ffmpeg_complaint(bad) or "")
+    results = _assert_corrupted(bad)
+    assert "animation frame 2 holds no image data" in _messages(results[0])

@@ -404,6 +404,13 @@ def _check_opened(
             _gif_opinion(run, data)
         elif fmt == "TGA" and data is not None and not _corrupt(run) and im.info.get("compression"):
             _tga_opinion(run, data)
+        elif (
+            fmt == "WEBP"
+            and data is not None
+            and not _corrupt(run)
+            and (empty := _webp_frame_without_image(data))
+        ):
+            run.add(Severity.CORRUPT, "decode_error", TOOL_PILLOW, empty)
     # After the decode: Pillow's PNG getexif() loads the image to find an eXIf chunk after IDAT, and
     # on a file already proven corrupt, metadata complaints would only repeat the damage.
     if not _corrupt(run):
@@ -874,6 +881,31 @@ def _tga_opinion(run: _Run, data: bytes) -> None:
         run.decisive = _decisive(TOOL_PYAV, _versions(), "targa")
         message = f"corrupt TGA RLE data (FFmpeg targa: {'; '.join(found[:3])})"
         run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
+
+
+def _webp_frame_without_image(data: bytes) -> str | None:
+    """An animation frame ('ANMF') of a WebP that holds no image chunk ('VP8 ', 'VP8L'), or None.
+
+    libwebp shows the previous picture for such a frame and Pillow passes it; FFmpeg reports "image data
+    not found". It is what a flipped bit in a frame's chunk name leaves.
+    """
+    if data[12:16] != b"VP8X":
+        return None
+    pos, frame = 12, 0
+    while pos + 8 <= len(data):
+        kind, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        end = min(pos + 8 + size, len(data))
+        if kind == b"ANMF":
+            frame += 1
+            sub, kinds = pos + 24, []  # the frame header (position, size, duration, flags) is 16 bytes
+            while sub + 8 <= end:
+                kinds.append(data[sub : sub + 4])
+                sub += 8 + (n := int.from_bytes(data[sub + 4 : sub + 8], "little")) + (n & 1)
+            if b"VP8 " not in kinds and b"VP8L" not in kinds:
+                names = ", ".join(f"'{fourcc(k)}'" for k in kinds) or "nothing"
+                return f"animation frame {frame} holds no image data (only {names})"
+        pos += 8 + size + (size & 1)
+    return None
 
 
 def _codec_opinion(
