@@ -461,3 +461,31 @@ def test_every_footer_key_fits_in_80_columns(demo_db: Database, key: str) -> Non
             assert offered <= listed, offered - listed  # `?` lists every key the screen offers now
 
     run(body())
+
+
+def test_cleanup_reads_nothing_on_the_ui_thread(empty_db: Database, tmp_path: Path) -> None:
+    import threading
+
+    _library(tmp_path, empty_db)
+    ui_thread, on_ui_thread = threading.get_ident(), []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if threading.get_ident() == ui_thread:
+            on_ui_thread.append(statement)
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_schedules(pilot, app)
+            sa.event.listen(empty_db.engine, "before_cursor_execute", record)
+            try:
+                await pilot.press("c")  # the preview, then the cleanup itself
+                await wait_for(pilot, lambda: isinstance(app.screen, CleanupConfirm))
+                await pilot.press("y")
+                status = screen.query_one("#maint-status", Static)
+                await wait_for(pilot, lambda: "2 records deleted" in text_of(status.content), what="deleted")
+            finally:
+                sa.event.remove(empty_db.engine, "before_cursor_execute", record)
+
+    run(body())
+    assert on_ui_thread == []

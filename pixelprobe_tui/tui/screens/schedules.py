@@ -427,9 +427,13 @@ class SchedulesScreen(ModeScreen):
     def action_cleanup(self) -> None:
         if self._busy():
             return
+        self._start_job("cleanup preview", "cleanup_preview", lambda: self._cleanup("preview"))
+
+    def _cleanup(self, mode: str) -> CleanupSummary:
+        """Run a cleanup (in a worker: the service reads the settings when it is built)."""
         service = CleanupService(self.pp.db, progress=self._on_progress)
         self._job_service = service
-        self._start_job("cleanup preview", "cleanup_preview", lambda: service.run("preview"))
+        return service.run(mode)  # type: ignore[arg-type]
 
     def action_file_changes(self) -> None:
         if self._busy():
@@ -551,10 +555,8 @@ class SchedulesScreen(ModeScreen):
             if choice not in ("apply", "mark"):
                 self._set_status(Text("Cleanup cancelled: nothing changed.", style="dim"))
                 return
-            service = CleanupService(self.pp.db, progress=self._on_progress)
-            self._job_service = service
             label = "cleanup" if choice == "apply" else "cleanup (mark only)"
-            self._start_job(label, f"cleanup_{choice}", lambda: service.run(choice))  # type: ignore[arg-type]
+            self._start_job(label, f"cleanup_{choice}", lambda: self._cleanup(choice))  # type: ignore[arg-type]
 
         self.app.push_screen(CleanupConfirm(summary), callback=chosen)
 
