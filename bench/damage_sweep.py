@@ -28,6 +28,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import shutil
@@ -38,6 +39,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,15 +201,20 @@ def make_jobs(sources: list[Source], damages: list[str], seeds: list[int], workd
 
 
 def _caught(o: Outcome) -> bool:
-    return all(v == Verdict.CORRUPTED.value for v in o.verdicts.values())
+    return all(v in (Verdict.CORRUPTED.value, "crash") for v in o.verdicts.values())
 
 
 def report(outcomes: list[Outcome], modes: list[str]) -> int:
     valid = [o for o in outcomes if o.job.how is None]
     damaged = [o for o in outcomes if o.job.how is not None]
-    alarms = [o for o in valid if any(v in ("corrupted", "unreadable", "hang") for v in o.verdicts.values())]
+    alarms = [
+        o
+        for o in valid
+        if any(v in ("corrupted", "unreadable", "hang", "crash") for v in o.verdicts.values())
+    ]
     misses = [o for o in damaged if o.complaints and not _caught(o)]
     hangs = [o for o in outcomes if "hang" in o.verdicts.values()]
+    crashes = [o for o in outcomes if "crash" in o.verdicts.values() or "reference" in o.complaints]
     print(f"\nfiles: {len(valid)} originals, {len(damaged)} damaged; modes: {', '.join(modes)}")
     print(f"\nFALSE ALARMS ({len(alarms)})")
     for o in alarms:
@@ -219,6 +226,13 @@ def report(outcomes: list[Outcome], modes: list[str]) -> int:
         print(f"      reference: {tools}")
         for mode in modes:
             print(f"      {mode}: {o.findings.get(mode, [])[:3]}")
+    if crashes:
+        print(
+            f"\nCRASHES ({len(crashes)}: our checker or a reference tool died; a real scan's isolation "
+            "calls a checker crash corrupted)"
+        )
+        for o in crashes:
+            print(f"  {o.job.source.label} {o.job.how} seed={o.job.seed} ours={o.verdicts} {o.complaints}")
     if hangs:
         print(f"\nHANGS ({len(hangs)})")
         for o in hangs:
@@ -305,19 +319,98 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_all(jobs: list[Job], deep: bool, workers: int) -> list[Outcome]:
+    """Judge every job in a pool of *workers* processes (1: one at a time, still out of process).
+
+    At most *workers* jobs are in flight, so when a worker dies (a decoder or a reference library crashed
+    on the file) the suspects are known: each is judged again step by step, every step in a process of
+    its own (:func:`judge_isolated`), and the sweep goes on with a fresh pool.
+    """
     outcomes: list[Outcome] = []
-    if workers <= 1:
-        for i, job in enumerate(jobs, 1):
-            outcomes.append(judge(job, deep))
-            _progress(i, len(jobs))
-        return outcomes
-    with ProcessPoolExecutor(workers) as pool:
-        pending: set[Future[Outcome]] = {pool.submit(judge, job, deep) for job in jobs}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            outcomes.extend(f.result() for f in done)
-            _progress(len(outcomes), len(jobs))
+    queue = list(reversed(jobs))
+    while queue:
+        with ProcessPoolExecutor(max(1, workers)) as pool:
+            running: dict[Future[Outcome], Job] = {}
+            broken: list[Job] = []
+            while queue or running:
+                while queue and len(running) < max(1, workers):
+                    job = queue.pop()
+                    running[pool.submit(judge, job, deep)] = job
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    job = running.pop(fut)
+                    try:
+                        outcomes.append(fut.result())
+                    except BrokenProcessPool:
+                        broken.append(job)
+                if broken:
+                    broken.extend(running.values())
+                    break
+                _progress(len(outcomes), len(jobs))
+        for job in broken:
+            outcomes.append(judge_isolated(job, deep))
     return outcomes
+
+
+def _in_child(fn: Callable[..., object], *args: object) -> tuple[bool, object]:
+    """Run ``fn(*args)`` in a forked process: (True, its result) or (False, the exit code it died with)."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+
+    def run() -> None:
+        child.send(fn(*args))
+
+    proc = ctx.Process(target=run)
+    proc.start()
+    child.close()
+    try:
+        result = parent.recv() if parent.poll(CHECK_TIMEOUT_S * 3) else None
+        proc.join(5)
+        if proc.exitcode == 0 and result is not None:
+            return True, result
+        return False, proc.exitcode
+    except EOFError:
+        proc.join(5)
+        return False, proc.exitcode
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
+def _complaints(job: Job) -> dict[str, str]:
+    out = {}
+    for tool, complaint in reference_tools(job.source).items():
+        if tool not in job.skip_tools and (said := complaint(job.path)) is not None:
+            out[tool] = said
+    return out
+
+
+def judge_isolated(job: Job, deep: bool) -> Outcome:
+    """Like :func:`judge`, each step in its own process: a step that crashes is named in the outcome.
+
+    A reference tool that crashes has flagged the file; our checker crashing counts as ``crash`` (the
+    isolation layer makes that a corrupted verdict in a real scan) and is listed for a look.
+    """
+    out = Outcome(job)
+    ok, said = _in_child(_complaints, job)
+    if ok:
+        out.complaints = dict(said)  # type: ignore[call-overload]
+    else:
+        out.complaints = {"reference": f"a reference tool crashed (exit {said})"}
+    modes = [("quick", False)] + ([("deep", True)] if deep else [])
+    for mode, is_deep in modes:
+        ok, result = _in_child(_our_verdict, job, is_deep)
+        if ok:
+            out.verdicts[mode], out.findings[mode] = result  # type: ignore[misc]
+        else:
+            out.verdicts[mode] = "crash"
+            out.findings[mode] = [f"checker process died (exit {result})"]
+    return out
+
+
+def _our_verdict(job: Job, deep: bool) -> tuple[str, list[str]]:
+    result = check(str(job.path), CheckOptions(deep=deep))
+    return result.verdict.value, [f.describe() for f in result.findings if f.severity is not Severity.INFO]
 
 
 def _progress(done: int, total: int) -> None:

@@ -1,4 +1,5 @@
-"""The damage sweep's realistic damage kinds (samples.SWEEP_DAMAGES): each does what its name says."""
+"""The damage sweep's realistic damage kinds (the newer samples.DAMAGES and samples.SWEEP_DAMAGES): each does
+what its name says."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def test_flip_1_flips_one_bit_after_the_first_percent(seed: int) -> None:
     assert at >= len(DATA) // 100 and bin(xor).count("1") == 1
 
 
-@pytest.mark.parametrize("how", samples.SWEEP_DAMAGES)
+@pytest.mark.parametrize("how", [*samples.DAMAGES[6:], *samples.SWEEP_DAMAGES])
 def test_sweep_damage_is_seeded_changes_the_data_and_handles_tiny_inputs(how: str) -> None:
     a = _hurt(how, 3)
     assert a == _hurt(how, 3)
@@ -84,8 +85,11 @@ def test_sweep_damage_is_seeded_changes_the_data_and_handles_tiny_inputs(how: st
         samples.damage(tiny, how, random.Random(0))  # must not raise
 
 
-def test_sweep_damages_are_not_benchmark_damages_yet() -> None:
-    """The benchmark corpus keeps its own kinds; the sweep's are applied by the same function."""
-    assert not set(samples.SWEEP_DAMAGES) & set(samples.DAMAGES)
-    with pytest.raises(ValueError, match="zeroed_block"):
+def test_sweep_damages_extend_the_benchmark_damages() -> None:
+    """The realistic kinds the sweep found always caught are benchmark damages; the rest stay sweep-only."""
+    assert {"zeroed_block", "dropped_block", "inserted_block", "tail_cut", "early_cut", "dup_block"} <= set(
+        samples.DAMAGES
+    )
+    assert samples.SWEEP_DAMAGES == ("flip_1",)
+    with pytest.raises(ValueError, match="flip_1"):
         samples.damage(DATA, "melted", random.Random(0))

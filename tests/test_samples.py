@@ -285,9 +285,10 @@ def test_make_corpus(tmp_path: Path) -> None:
 
 
 def test_make_corpus_variants_spread_and_labels(tmp_path: Path) -> None:
+    n = len(samples.DAMAGES)
     items = samples.make_corpus(
         tmp_path,
-        per_kind=12,
+        per_kind=2 * n,
         damaged_fraction=0.5,
         seed=4,
         kinds=["wav"],
@@ -298,7 +299,7 @@ def test_make_corpus_variants_spread_and_labels(tmp_path: Path) -> None:
     assert len({it.path.read_bytes() for it in valid}) == 3
     assert all(it.detectable is None for it in valid)
     damaged = [it for it in items if it.damage]
-    # Cycling: six damaged files cover all six damages once.
+    # Cycling: n damaged files cover all n damages once.
     assert sorted(it.damage for it in damaged) == sorted(samples.DAMAGES)
     for it in damaged:
         expected = {"empty": True, "junk": True, "bit_flips": False, "overwritten_block": False}.get(
@@ -306,7 +307,7 @@ def test_make_corpus_variants_spread_and_labels(tmp_path: Path) -> None:
         )
         assert it.detectable is expected
     # Damaged files are spread over the list, not all first.
-    assert [it.damage is not None for it in items] != [True] * 6 + [False] * 6
+    assert [it.damage is not None for it in items] != [True] * n + [False] * n
 
 
 def test_make_corpus_rejects_bad_arguments(tmp_path: Path) -> None:
