@@ -76,11 +76,34 @@ def test_flip_1_flips_one_bit_after_the_first_percent(seed: int) -> None:
     assert at >= len(DATA) // 100 and bin(xor).count("1") == 1
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_zero_tail_zeroes_the_end_and_keeps_the_size(seed: int) -> None:
+    out = _hurt("zero_tail", seed)
+    kept = len(out.rstrip(b"\x00"))
+    assert len(out) == len(DATA) and out[:kept] == DATA[:kept]
+    assert 0.01 * len(DATA) - 1 <= len(DATA) - kept <= 0.5 * len(DATA) + 1
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_swap_blocks_reorders_bytes_without_losing_any(seed: int) -> None:
+    out = _hurt("swap_blocks", seed)
+    assert len(out) == len(DATA) and out != DATA and sorted(out) == sorted(DATA)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_boundary_cut_stops_just_before_a_unit_start(seed: int) -> None:
+    pages = b"".join(b"OggS" + random.Random(i).randbytes(3000) for i in range(100))
+    out = samples.damage(pages, "boundary_cut", random.Random(seed))
+    assert pages.startswith(out) and 0.2 * len(pages) <= len(out) <= 0.95 * len(pages)
+    # Just before a unit start: a page here, or a sync word the random payload happens to hold.
+    assert pages[len(out) : len(out) + 4] == b"OggS" or samples._BOUNDARIES.match(pages, len(out))
+
+
 @pytest.mark.parametrize("how", [*samples.DAMAGES[6:], *samples.SWEEP_DAMAGES])
 def test_sweep_damage_is_seeded_changes_the_data_and_handles_tiny_inputs(how: str) -> None:
     a = _hurt(how, 3)
     assert a == _hurt(how, 3)
-    assert a != DATA and a != _hurt(how, 4)
+    assert a != DATA and any(a != _hurt(how, seed) for seed in (4, 5, 6))
     for tiny in (b"", b"x", b"0123456789", bytes(100)):
         samples.damage(tiny, how, random.Random(0))  # must not raise
 
@@ -90,6 +113,6 @@ def test_sweep_damages_extend_the_benchmark_damages() -> None:
     assert {"zeroed_block", "dropped_block", "inserted_block", "tail_cut", "early_cut", "dup_block"} <= set(
         samples.DAMAGES
     )
-    assert samples.SWEEP_DAMAGES == ("flip_1",)
+    assert samples.SWEEP_DAMAGES == ("flip_1", "zero_tail", "swap_blocks", "boundary_cut")
     with pytest.raises(ValueError, match="flip_1"):
         samples.damage(DATA, "melted", random.Random(0))

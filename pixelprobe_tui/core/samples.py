@@ -13,6 +13,7 @@ import functools
 import math
 import os
 import random
+import re
 import struct
 import tempfile
 from array import array
@@ -597,10 +598,57 @@ _DAMAGE_FUNCS: dict[str, Callable[[bytes, random.Random], bytes]] = {
 }
 DAMAGES: tuple[str, ...] = tuple(_DAMAGE_FUNCS)
 
+
+def _zero_tail(data: bytes, rng: random.Random) -> bytes:
+    """The last 1%..50% zeroed, size kept (a preallocated copy that stopped writing)."""
+    n = len(data)
+    cut = n - max(1, int(n * rng.uniform(0.01, 0.5)))
+    return data[:cut] + bytes(n - cut)
+
+
+def _swap_blocks(data: bytes, rng: random.Random) -> bytes:
+    """Two blocks of 512..8192 bytes in the 10%..90% region swapped (writes landed out of order)."""
+    n = len(data)
+    block = min(rng.randint(512, 8192), n // 5)
+    if block <= 0:
+        return data[::-1]
+    a, b = sorted(rng.sample(range(n // 10, max(n // 10 + 2, n * 9 // 10 - block)), 2))
+    b = max(b, a + block)
+    if b + block > n:
+        return data[:a] + data[a + block :] + data[a : a + block]
+    return data[:a] + data[b : b + block] + data[a + block : b] + data[a : a + block] + data[b + block :]
+
+
+# Sync words and box/element ids that start a packet, page, frame or box in the A/V formats: a cut just
+# before one leaves a file that ends cleanly between two units (a download stopped on a packet boundary).
+_BOUNDARIES = re.compile(
+    rb"OggS|\xff[\xf8\xf9]|\x1f\x43\xb6\x75|\xa3[\x40-\x4f\x80-\x8f]|moof|mdat|"
+    rb"\xff[\xfa\xfb\xf2\xf3\xe2\xe3]|\xff\xf1|0[01](?:dc|wb|db)|\x00\x00\x01[\xba\xe0\xc0]|\x47[\x40\x00\x01\x41]"
+)
+
+
+def _boundary_cut(data: bytes, rng: random.Random) -> bytes:
+    """Cut just before the first packet/page/frame/box start after a random point of the 20%..95% region
+    (at the point itself when no such start follows it)."""
+    n = len(data)
+    lo, hi = n // 5, n * 95 // 100
+    at = rng.randint(lo, max(lo, hi))
+    found = _BOUNDARIES.search(data, at, hi)
+    if found is None:
+        return data[:at]
+    at = found.start()
+    if data[at : at + 4] in (b"moof", b"mdat"):
+        at = max(0, at - 4)  # the box starts at its size field
+    return data[:at]
+
+
 # Damage the randomized sweep applies that the benchmark corpus does not (yet): a single flipped bit in an
 # AVIF's AV1 sequence header is seen by FFmpeg, not by our image checker (see the sweep's report).
 _SWEEP_DAMAGE_FUNCS: dict[str, Callable[[bytes, random.Random], bytes]] = {
     "flip_1": _flip_1,
+    "zero_tail": _zero_tail,
+    "swap_blocks": _swap_blocks,
+    "boundary_cut": _boundary_cut,
 }
 SWEEP_DAMAGES: tuple[str, ...] = tuple(_SWEEP_DAMAGE_FUNCS)
 
@@ -621,8 +669,9 @@ def damage(data: bytes, how: str, rng: random.Random) -> bytes:
     - ``early_cut``: only the first 64..2048 bytes kept;
     - ``dup_block``: a block of 512..8192 bytes written twice in a row (a resumed download).
 
-    The sweep's further kinds (:data:`SWEEP_DAMAGES`: ``flip_1``, one bit flipped after the first 1%)
-    are accepted too.
+    The sweep's further kinds (:data:`SWEEP_DAMAGES`) are accepted too: ``flip_1`` (one bit flipped after
+    the first 1%), ``zero_tail`` (the last 1..50% zeroed), ``swap_blocks`` (two blocks swapped),
+    ``boundary_cut`` (cut just before a packet, page, frame or box start).
     """
     func = _DAMAGE_FUNCS.get(how) or _SWEEP_DAMAGE_FUNCS.get(how)
     if func is None:
