@@ -31,6 +31,7 @@ class HelpScreen(ModalScreen[None]):
         border: round $accent; background: $surface; padding: 0 1;
     }
     HelpScreen .help-section { text-style: bold; color: $text-accent; margin-top: 1; }
+    HelpScreen .help-section.first { margin-top: 0; }
     """
 
     def __init__(
@@ -50,9 +51,9 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll() as scroll:
             scroll.border_title = "Keys"
             scroll.border_subtitle = "Esc closes · ↑↓ PgUp PgDn scroll"
-            for title, rows in self.sections:
+            for i, (title, rows) in enumerate(self.sections):
                 heading = f"{title} (this screen)" if title == self.here else title
-                yield Static(Text(heading), classes="help-section")
+                yield Static(Text(heading), classes="help-section" + (" first" if i == 0 else ""))
                 yield Static(section_table(rows))
             # Text, not markup: the hint names a [keymap] table.
             yield Static(
