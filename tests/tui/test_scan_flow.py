@@ -139,3 +139,17 @@ def test_quit_during_a_scan_asks_then_stops_the_scan_and_quits(
         statuses = conn.execute(sa.select(ScanReport.status)).scalars().all()
         checked = conn.execute(sa.select(sa.func.count()).select_from(ScanResult)).scalar_one()
     assert "completed" not in statuses and checked == 0, (statuses, checked)  # stopped, not run to its end
+
+
+def test_the_scan_dialog_says_its_keys(empty_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: isinstance(app.screen, ScanDialog))
+            subtitle = str(app.screen.query_one("Vertical").border_subtitle)
+            assert "ctrl+s starts" in subtitle and "Esc cancels" in subtitle
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, ScanDialog), what="closed by Esc")
+
+    run(body())

@@ -61,6 +61,8 @@ class ScanDialog(ModalScreen[ScanRequest | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Start a scan"
+            # A modal screen has no footer: its keys are said here (Enter in the path field starts too).
+            box.border_subtitle = "Enter or ctrl+s starts · Esc cancels"
             yield Label(f"Directories or files (separate several with {os.pathsep!r}):")
             yield Input(id="paths", placeholder="/srv/media", suggester=PathSuggester())
             yield Static("→ accepts a completion.", id="hint")
