@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from textual.geometry import Region
 
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import LogEntry, ScanReport
@@ -174,5 +175,29 @@ def test_a_long_message_wraps_whole_at_80_columns(empty_db: Database) -> None:
             text = " ".join(line.rstrip() for line in shown(screen))
             assert "stalled: /srv/nas/old" in text.replace("  ", " ")  # its end too, on a line below
             assert all(len(line.rstrip()) <= 80 for line in shown(screen))
+
+    run(body())
+
+
+def test_the_log_shows_how_many_entries_and_whether_it_follows(empty_db: Database) -> None:
+    add_logs(empty_db)
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("4")
+            screen = app.screen
+            assert isinstance(screen, LogsScreen)
+            await wait_for(pilot, lambda: screen.shown == 5, what="all entries")
+            log = screen.query_one("#log")
+
+            def top_line() -> str:  # the log's top border, where its title is
+                return "".join(
+                    strip.text for strip in log.render_lines(Region(0, 0, log.outer_size.width, 1))
+                )
+
+            assert "5 entries · following" in top_line()
+            await pilot.press("f")
+            await wait_for(pilot, lambda: "paused (f follows)" in top_line(), what="paused")
 
     run(body())

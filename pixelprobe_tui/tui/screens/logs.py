@@ -64,7 +64,8 @@ class LogsScreen(ModeScreen):
     LogsScreen .bar Input { width: 1fr; }
     LogsScreen .bar Label { padding: 0 1; color: $text-muted; }
     LogsScreen .bar #retention { width: 8; }
-    LogsScreen RichLog { height: 1fr; background: $surface; }
+    /* The top border carries the title: how many entries, and whether new ones are followed. */
+    LogsScreen RichLog { height: 1fr; background: $surface; border-top: solid $primary 50%; }
     """
 
     def __init__(self) -> None:
@@ -152,8 +153,8 @@ class LogsScreen(ModeScreen):
 
     def _title(self) -> None:
         log = self.query_one(RichLog)
-        log.border_title = (
-            f"{min(self.shown, SHOWN_ENTRIES):,} entries{' · following' if self.follow else ''}"
+        log.border_title = f"{min(self.shown, SHOWN_ENTRIES):,} entries · " + (
+            "following new ones (f pauses)" if self.follow else "paused (f follows)"
         )
 
     def loaded_scans(self, reports: list[ReportRow]) -> None:
