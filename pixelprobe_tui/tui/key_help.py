@@ -98,6 +98,7 @@ DESCRIPTIONS: dict[str, str] = {
     "settings.save": "Save the changed settings (each is checked first; a bad value is named).",
     "settings.delete": "Delete the exclusion or ignored-error pattern under the cursor.",
     "settings.toggle_pattern": "Turn the ignored-error pattern under the cursor on or off.",
+    "settings.leave_field": "Leave the field being edited, so that 1-6 switch screens and q quits again.",
     "settings.refresh": "Read the settings and rules again from the database.",
     # Schedules
     "schedules.new": "Add a schedule: a name, what to run, when (cron or 'every 6h'), which paths.",

@@ -133,3 +133,51 @@ def test_the_focused_setting_says_what_it_means(demo_db: Database) -> None:
             assert "Memory cap" in text_of(screen.query_one("#setting-help").render(), width=78)
 
     run(body())
+
+
+def test_rule_keys_show_only_where_they_act(demo_db: Database) -> None:
+    from textual.widgets._footer import FooterKey
+
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("5")
+            screen = app.screen
+            assert isinstance(screen, SettingsScreen)
+
+            def footer() -> set[str]:
+                return {k.action for k in screen.query(FooterKey)}
+
+            screen.query_one("#set-workers").focus()  # space types a space here, delete deletes a character
+            # (The footer is built again after each focus change: wait for the whole of it.)
+            await wait_for(
+                pilot, lambda: "save" in footer() and not {"toggle_pattern", "delete_row"} & footer()
+            )
+            screen.query_one("#patterns").focus()
+            await wait_for(pilot, lambda: {"toggle_pattern", "delete_row"} <= footer(), what="rule keys")
+            screen.query_one("#exclusions").focus()
+            await wait_for(
+                pilot,
+                lambda: "delete_row" in footer() and "toggle_pattern" not in footer(),
+                what="delete only",
+            )
+
+    run(body())
+
+
+def test_esc_leaves_a_field_so_the_mode_keys_work_again(demo_db: Database) -> None:
+    async def body() -> None:
+        app = PixelProbeApp(demo_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("5")
+            screen = app.screen
+            assert isinstance(screen, SettingsScreen)
+            workers = screen.query_one("#set-workers")
+            await wait_for(pilot, lambda: workers.value != "", what="form")  # type: ignore[attr-defined]
+            workers.focus()
+            await pilot.press("end", "2")  # in the field a digit is typed, not a screen switch
+            assert app.current_mode == "settings" and workers.value.endswith("2")  # type: ignore[attr-defined]
+            await pilot.press("escape", "2")
+            await wait_for(pilot, lambda: app.current_mode == "results", what="the Results")
+
+    run(body())

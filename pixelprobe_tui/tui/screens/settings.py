@@ -68,6 +68,7 @@ class SettingsScreen(ModeScreen):
         Binding("ctrl+s", "save", "Save", id="settings.save"),
         Binding("delete", "delete_row", "Delete rule", id="settings.delete"),
         Binding("space", "toggle_pattern", "Rule on/off", id="settings.toggle_pattern"),
+        Binding("escape", "leave_field", "Leave field", id="settings.leave_field"),
         Binding("f5,ctrl+r", "refresh", "Refresh", show=False, id="settings.refresh"),
     ]
     DEFAULT_CSS = """
@@ -123,7 +124,23 @@ class SettingsScreen(ModeScreen):
                 classes="add",
             )
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Delete and space act on the rule table that has the focus: elsewhere the footer leaves them out.
+        focused = self.focused
+        table = focused.id if isinstance(focused, DataTable) else None
+        if action == "delete_row":
+            return table in ("exclusions", "patterns")
+        if action == "toggle_pattern":
+            return table == "patterns"
+        if action == "leave_field":  # in a field, 1-6 and q type; Esc gives them back
+            return isinstance(focused, Input)
+        return super().check_action(action, parameters)
+
+    def action_leave_field(self) -> None:
+        self.set_focus(None)
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self.refresh_bindings()
         key = (event.widget.id or "").removeprefix("set-")
         described = {s.key: s.description for s in SCAN_SETTINGS}
         help_line = self.query_one("#setting-help", Static)
