@@ -63,6 +63,16 @@ def _tiff_entries(data: bytes) -> tuple[int, list[tuple[int, int, int, int]]]:
     return ifd, entries
 
 
+def _matrix_file(tmp_path: Path, case: str) -> bytes:
+    """The bytes of a tests/media_matrix case (skips where its encoder is missing)."""
+    path = tmp_path / f"{case}.{mm.BY_NAME[case].ext}"
+    try:
+        mm.BY_NAME[case].build(path)
+    except (mm.Unavailable, RuntimeError) as exc:
+        pytest.skip(f"{case} cannot be encoded here: {exc}")
+    return path.read_bytes()
+
+
 # ------------------------------------------------------------------------------------------------- BMP
 
 
@@ -87,6 +97,19 @@ def test_bmp_palette_up_to_the_depth_is_healthy(tmp_path: Path) -> None:
     assert struct.unpack("<H", data[28:30])[0] == 8
     assert struct.unpack("<I", data[46:50])[0] <= 256
     _assert_not_corrupted(path)
+
+
+def test_bmp_rle_codes_running_past_the_declared_size_are_corrupt(tmp_path: Path) -> None:
+    """Sweep: im_bmp3_rle8, dup_block, seed 14. 2162 bytes of codes copied near the end push the
+    end-of-bitmap past the header's image size: the walk stopped there and saw nothing wrong, FFmpeg
+    reads on ("Next line is beyond picture bounds")."""
+    data = _matrix_file(tmp_path, "im_bmp3_rle8")
+    at = len(data) - 165
+    bad = tmp_path / "bad.bmp"
+    bad.write_bytes(data[:at] + data[1819 : 1819 + 2162] + data[at:])
+    assert "beyond picture bounds" in (mm.ffmpeg_complaint(bad) or "")
+    results = _assert_corrupted(bad)
+    assert "past the last of the 64 rows" in _messages(results[0])
 
 
 # ------------------------------------------------------------------------------------------------ TIFF
@@ -351,20 +374,11 @@ def test_tiff_with_one_bits_per_sample_value_for_rgb_is_healthy(tmp_path: Path) 
 # ----------------------------------------------------------------------------------------- HEIF / AVIF
 
 
-def _heif_file(tmp_path: Path, case: str) -> bytes:
-    path = tmp_path / f"{case}.{mm.BY_NAME[case].ext}"
-    try:
-        mm.BY_NAME[case].build(path)
-    except (mm.Unavailable, RuntimeError) as exc:
-        pytest.skip(f"{case} cannot be encoded here: {exc}")
-    return path.read_bytes()
-
-
 @pytest.mark.parametrize("version", [137, 224])
 def test_heif_box_version_no_writer_uses_is_corrupt(tmp_path: Path, version: int) -> None:
     """Sweep: heic_33x17 flip seed 0, heic_alpha flip seed 3. libheif: "Unsupported feature:
     Unsupported data version: pitm box data version 224 is not implemented yet" (read as a variant)."""
-    data = bytearray(_heif_file(tmp_path, "heic_alpha"))
+    data = bytearray(_matrix_file(tmp_path, "heic_alpha"))
     data[data.index(b"pitm") + 4] = version
     bad = tmp_path / "bad.heic"
     bad.write_bytes(data)
@@ -376,7 +390,7 @@ def test_heif_box_version_no_writer_uses_is_corrupt(tmp_path: Path, version: int
 def test_heif_primary_item_that_does_not_exist_is_corrupt(tmp_path: Path) -> None:
     """Sweep: heic_alpha, flip_1, seed 7. libheif: "Invalid input: Non-existing item ID referenced:
     'pitm' box references an unsupported or non-existing image" (the word 'unsupported' misled us)."""
-    data = bytearray(_heif_file(tmp_path, "heic_alpha"))
+    data = bytearray(_matrix_file(tmp_path, "heic_alpha"))
     at = data.index(b"pitm") + 8
     data[at : at + 2] = b"\x77\x77"
     bad = tmp_path / "bad.heic"
@@ -387,7 +401,7 @@ def test_heif_primary_item_that_does_not_exist_is_corrupt(tmp_path: Path) -> Non
 
 def test_avif_pixel_information_with_impossible_channel_count_is_corrupt(tmp_path: Path) -> None:
     """Sweep: avif_pillow flip 0, avif_33x17 overwrite 3. libavif: "Not implemented" (read as a variant)."""
-    data = bytearray(_heif_file(tmp_path, "avif_pillow"))
+    data = bytearray(_matrix_file(tmp_path, "avif_pillow"))
     data[data.index(b"pixi") + 8] = 215
     bad = tmp_path / "bad.avif"
     bad.write_bytes(data)
@@ -399,7 +413,7 @@ def test_avif_pixel_information_with_impossible_channel_count_is_corrupt(tmp_pat
 def test_heif_item_list_with_a_damaged_item_box_is_corrupt(tmp_path: Path) -> None:
     """Sweep: heic_alpha (64x48), flip, seed 7. The second 'infe' box's type and the chroma format in
     the first 'hvcC' are hit: libheif refuses with "Unsupported color conversion" (read as a variant)."""
-    data = bytearray(_heif_file(tmp_path, "heic_alpha"))
+    data = bytearray(_matrix_file(tmp_path, "heic_alpha"))
     second = data.index(b"infe", data.index(b"infe") + 4)
     data[second] ^= 0xB6  # 'infe' -> '\xdfnfe'
     data[data.index(b"hvcC") + 20] = 0xC0  # chroma_format_idc 1 -> 0
@@ -410,11 +424,37 @@ def test_heif_item_list_with_a_damaged_item_box_is_corrupt(tmp_path: Path) -> No
     assert "item list counts 2 items" in _messages(results[0])
 
 
+def test_heif_item_property_type_one_bit_off_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: heic_alpha, flip_1, seed 15. 'auxC' read as 'auxc': libheif refuses an "unsupported
+    essential item property" (read as a variant)."""
+    data = bytearray(_matrix_file(tmp_path, "heic_alpha"))
+    data[data.index(b"auxC") + 3] ^= 0x20
+    bad = tmp_path / "bad.heic"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "'auxc' is 'auxC' with one bit flipped" in _messages(results[0])
+
+
+def test_heic_slice_header_without_its_alignment_bit_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: heic_33x17, overwrite, seed 16 (the sweep's own draw): random bytes over the start of the
+    coded image. libde265 decodes on, FFmpeg's hevc decoder reports "alignment_bit_equal_to_one=0"."""
+    data = bytearray(_matrix_file(tmp_path, "heic_33x17"))
+    rng = random.Random("heic_33x17/overwrite/16")
+    block = rng.randint(16, min(4096, max(16, len(data) // 4)))
+    start = rng.randint(0, len(data) - block)
+    data[start : start + block] = rng.randbytes(block)
+    bad = tmp_path / "bad.heic"
+    bad.write_bytes(data)
+    assert mm.ffmpeg_complaint(bad) is not None
+    _assert_corrupted(bad)
+
+
 def test_heic_with_foreign_bytes_inside_its_coded_data_is_corrupt(tmp_path: Path) -> None:
     """Sweep: heic_gray, dup_block, seeds 1 and 7. 364 bytes of the header copied into the coded image
     near its end: libde265 decodes on, FFmpeg's hevc decoder reads a slice header naming a PPS that does
     not exist ("PPS id out of range"); the structure walk saw only trailing bytes (a warning)."""
-    data = _heif_file(tmp_path, "heic_gray")
+    data = _matrix_file(tmp_path, "heic_gray")
     mdat = data.index(b"mdat") - 4
     start, at = mdat - 43, len(data) - 66
     bad = tmp_path / "bad.heic"
@@ -464,6 +504,20 @@ def test_pnm_second_image_not_where_the_first_ends_is_corrupt(tmp_path: Path) ->
     middle = len(data) // 2
     bad = tmp_path / "bad.ppm"
     bad.write_bytes(data[:middle] + random.Random(24).randbytes(700) + data[middle:] + second.read_bytes())
+    assert mm.ffmpeg_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "image #2 starts at byte" in _messages(results[0])
+
+
+def test_pnm_second_image_far_beyond_the_first_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: ppm_two_images, dup_block, seed 12. 6145 bytes duplicated inside the first image put the
+    second image's header 6145 bytes past where the first ends (the walk looked only 4 KiB ahead)."""
+    first, second = (tmp_path / "1.ppm", tmp_path / "2.ppm")
+    _picture(36, (96, 64)).save(first)
+    _picture(37, (96, 64)).save(second)
+    data = first.read_bytes()
+    bad = tmp_path / "bad.ppm"
+    bad.write_bytes(data[:9000] + data[100:6245] + data[9000:] + second.read_bytes())
     assert mm.ffmpeg_complaint(bad) is not None
     results = _assert_corrupted(bad)
     assert "image #2 starts at byte" in _messages(results[0])

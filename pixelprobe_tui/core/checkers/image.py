@@ -180,7 +180,8 @@ _MJPEG_EVIDENCE = re.compile(
 # FFmpeg hevc errors that only damaged slice data produces; libde265 (behind pillow-heif) decodes on.
 _HEVC_EVIDENCE = re.compile(
     r"cu_qp_delta|CABAC_MAX_BIN|Error parsing NAL unit|Invalid NAL unit size|Overread|end_of_sub_stream"
-    r"|slice_segment_address|Two slices reporting being the first|PPS id out of range|SPS id out of range",
+    r"|slice_segment_address|Two slices reporting being the first|PPS id out of range|SPS id out of range"
+    r"|alignment_bit_equal_to_one",
     re.IGNORECASE,
 )
 _PACKBITS_EVIDENCE = re.compile(r"(run|copy) went out of bounds", re.IGNORECASE)
@@ -1233,10 +1234,14 @@ def _unidentified(run: _Run, data: bytes | None, sniffed: str | None, versions: 
             run.add(
                 Severity.CORRUPT, "bad_header", TOOL_PILLOW, f"tiff header damaged: {implausible} ({reason})"
             )
-        elif _names_a_variant(reason) and not (plugin in _HEIF_PLUGINS and _heif_header_damage(data)):
-            run.add(Severity.UNSUPPORTED, "unsupported_variant", TOOL_PILLOW, f"{sniffed} variant: {reason}")
-        else:
+        elif not _names_a_variant(reason):
             run.add(Severity.CORRUPT, "bad_header", TOOL_PILLOW, f"{sniffed} header unreadable: {reason}")
+        elif plugin in _HEIF_PLUGINS and (why := _heif_header_damage(data)):
+            run.add(
+                Severity.CORRUPT, "bad_header", TOOL_PILLOW, f"{sniffed} header damaged: {reason} ({why})"
+            )
+        else:
+            run.add(Severity.UNSUPPORTED, "unsupported_variant", TOOL_PILLOW, f"{sniffed} variant: {reason}")
         return
     if sniffed is not None:
         run.add(Severity.UNSUPPORTED, "unsupported", TOOL_PILLOW, f"no image decoder for {sniffed} content")
@@ -1345,6 +1350,8 @@ def _heif_header_damage(data: bytes) -> str | None:
         if kind != b"meta":
             continue
         for ipos, ikind, isize in _heif_boxes(data, pos + 12, pos + size):
+            if ikind == b"iprp" and (flipped := _flipped_property(data, ipos, isize)):
+                return flipped
             if ikind != b"iinf" or isize < 14:
                 continue
             wide = data[ipos + 8] != 0  # version 0: 16-bit entry count, else 32-bit
@@ -1355,6 +1362,30 @@ def _heif_header_damage(data: bytes) -> str | None:
                 names = ", ".join(f"'{fourcc(k)}'" for k in children)
                 return f"its item list counts {count} items but holds {names}"
         return None
+    return None
+
+
+# Item property boxes of HEIF and AVIF (ISO/IEC 23008-12, MIAF, AVIF, ISO/IEC 23001-17).
+_HEIF_PROPERTIES = frozenset(
+    b"ispe pixi colr hvcC av1C auxC irot imir clap pasp rloc lsel a1op a1lx clli mdcv cclv amve udes "
+    b"vvcC lhvC jpgC j2kH uncC cmpd cmpC icef fpac oinf tols altt cdsc".split()
+)
+
+
+def _flipped_property(data: bytes, iprp: int, size: int) -> str | None:
+    """An item property box whose type is one bit away from a known one ('auxC' read as 'auxc'), or None.
+
+    libheif refuses an unknown property marked essential as an "unsupported essential item property".
+    """
+    for cpos, ckind, csize in _heif_boxes(data, iprp + 8, iprp + size):
+        if ckind != b"ipco":
+            continue
+        for _, kind, _ in _heif_boxes(data, cpos + 8, cpos + csize):
+            if kind in _HEIF_PROPERTIES:
+                continue
+            for known in _HEIF_PROPERTIES:
+                if sum(bin(a ^ b).count("1") for a, b in zip(kind, known, strict=True)) == 1:
+                    return f"its item property '{fourcc(kind)}' is '{fourcc(known)}' with one bit flipped"
     return None
 
 

@@ -14,6 +14,8 @@ _UNCOMPRESSED = {0, 3, 6}  # BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS
 # Windows' CMYK variants (11-13). Anything else is a damaged header.
 _COMPRESSIONS = frozenset({0, 1, 2, 3, 4, 5, 6, 11, 12, 13})
 _RLE_LIMIT = 64 << 20  # RLE code walks above this size are left to the decoder
+# What the RLE walk returns for codes that fill the picture but stop without an end-of-bitmap code.
+_NO_END = "no end-of-bitmap code"
 
 
 def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
@@ -69,7 +71,11 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     if compression in (1, 2) and bpp in (8, 4) and height > 0:
         end = data_off + image_size if image_size else size
         problem = _rle_problem(r, data_off, min(end, size), width, height, bpp)
-        if problem:
+        if problem is _NO_END and end < size:
+            # No end-of-bitmap code within the declared size: decoders read on past it (a block inserted
+            # or duplicated in the codes moved the end further), so do we.
+            problem = _rle_problem(r, data_off, size, width, height, bpp)
+        if problem and problem is not _NO_END:
             out.corrupt("bad_rle", problem)
             return
     if declared > size:
@@ -80,7 +86,8 @@ def _rle_problem(r: Reader, start: int, end: int, width: int, height: int, bpp: 
     """Walk RLE8/RLE4 codes (no pixels decoded): runs below the last row or an image that stops early.
 
     Decoders draw what fits and drop the rest, so a duplicated or shifted block of codes shows only as
-    rows that do not exist, or as rows that never come.
+    rows that do not exist, or as rows that never come. Codes that fill the picture but stop before an
+    end-of-bitmap code give ``_NO_END``.
     """
     if end - start > _RLE_LIMIT:
         return None
@@ -116,4 +123,4 @@ def _rle_problem(r: Reader, start: int, end: int, width: int, height: int, bpp: 
                 return f"an RLE delta at byte {start + i - 4} moves outside the {width}x{height} picture"
     if y < height - 1:
         return f"the RLE data ends after {y} of {height} rows without an end-of-bitmap code (truncated)"
-    return None
+    return _NO_END

@@ -12,6 +12,7 @@ import re
 from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, plural, trailing
 
 _HEADER_LIMIT = 4096
+_SEARCH_LIMIT = 1 << 20  # how far past an image's end another image's header is looked for
 _TOKEN = re.compile(rb"(?:\s|#[^\n]*\n?)*(\S+)")
 # A Netpbm header (magic, whitespace, a digit) further on, after data that is not one.
 _NEXT_IMAGE = re.compile(rb"P[1-7][ \t\r\n]+(?:#[^\n]*\n\s*)*\d")
@@ -25,7 +26,7 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     while pos < r.size:
         head = r.read(pos, _HEADER_LIMIT)
         if index and not re.match(rb"P[1-7]\s", head):
-            later = _NEXT_IMAGE.search(head)
+            later = _NEXT_IMAGE.search(r.read(pos, _SEARCH_LIMIT))
             if later:
                 # Another image, but not where the previous one ends: bytes were inserted or lost in
                 # between (FFmpeg, reading the images as frames, fails on what lies between).
