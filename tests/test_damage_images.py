@@ -450,6 +450,21 @@ def test_heic_slice_header_without_its_alignment_bit_is_corrupt(tmp_path: Path) 
     _assert_corrupted(bad)
 
 
+def test_heif_property_map_counting_more_entries_than_it_holds_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: heic_two_images, flip, seed 14. The 'ipma' entry count went from 2 to 21: libheif reads the
+    two entries and decodes, FFmpeg cannot read the header ("error reading header")."""
+    data = bytearray(_matrix_file(tmp_path, "heic_two_images"))
+    ipma = data.index(b"ipma")
+    assert data[ipma + 8 : ipma + 12] == b"\x00\x00\x00\x02"
+    data[ipma + 11] = 21
+    bad = tmp_path / "bad.heic"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is None
+    assert mm.ffmpeg_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "counts 21 entries" in _messages(results[0])
+
+
 def test_heic_with_foreign_bytes_inside_its_coded_data_is_corrupt(tmp_path: Path) -> None:
     """Sweep: heic_gray, dup_block, seeds 1 and 7. 364 bytes of the header copied into the coded image
     near its end: libde265 decodes on, FFmpeg's hevc decoder reads a slice header naming a PPS that does

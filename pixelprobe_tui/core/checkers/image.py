@@ -1311,9 +1311,13 @@ _HEIF_PLUGINS = ("AVIF", "HEIF")
 
 
 def _variant_or_damage(run: _Run, data: bytes) -> None:
-    """A HEIF/AVIF decode refused as "unsupported" whose header contradicts itself is damage."""
+    """A HEIF/AVIF header that contradicts itself is damage, whether the decoder refused the file as
+    "unsupported" or read past the contradiction (FFmpeg's demuxer does not)."""
+    if _corrupt(run) or not (why := _heif_header_damage(data)):
+        return
     refused = [f for f in run.findings if f.severity is Severity.UNSUPPORTED]
-    if not refused or not (why := _heif_header_damage(data)):
+    if not refused:
+        run.add(Severity.CORRUPT, "bad_header", TOOL_PILLOW, f"header damaged: {why}")
         return
     for finding in refused:
         run.findings.remove(finding)
@@ -1350,7 +1354,9 @@ def _heif_header_damage(data: bytes) -> str | None:
         if kind != b"meta":
             continue
         for ipos, ikind, isize in _heif_boxes(data, pos + 12, pos + size):
-            if ikind == b"iprp" and (flipped := _flipped_property(data, ipos, isize)):
+            if ikind == b"iprp" and (
+                flipped := _flipped_property(data, ipos, isize) or _bad_ipma(data, ipos, isize)
+            ):
                 return flipped
             if ikind != b"iinf" or isize < 14:
                 continue
@@ -1370,6 +1376,24 @@ _HEIF_PROPERTIES = frozenset(
     b"ispe pixi colr hvcC av1C auxC irot imir clap pasp rloc lsel a1op a1lx clli mdcv cclv amve udes "
     b"vvcC lhvC jpgC j2kH uncC cmpd cmpC icef fpac oinf tols altt cdsc".split()
 )
+
+
+def _bad_ipma(data: bytes, iprp: int, size: int) -> str | None:
+    """An item-to-property map ('ipma') whose entries do not fill it exactly, or None."""
+    for pos, kind, box in _heif_boxes(data, iprp + 8, iprp + size):
+        if kind != b"ipma" or box < 16:
+            continue
+        version, flags = data[pos + 8], data[pos + 11]
+        count = int.from_bytes(data[pos + 12 : pos + 16], "big")
+        at, end = pos + 16, pos + box
+        for _ in range(min(count, box)):  # each entry takes at least 3 bytes: stop early when lost
+            at += 4 if version else 2
+            if at >= end:
+                break
+            at += 1 + data[at] * (2 if flags & 1 else 1)
+        if at != end or count > box:
+            return f"its item-to-property map counts {count} entries that do not fill its {box} bytes"
+    return None
 
 
 def _flipped_property(data: bytes, iprp: int, size: int) -> str | None:
