@@ -201,3 +201,19 @@ def test_the_log_shows_how_many_entries_and_whether_it_follows(empty_db: Databas
             await wait_for(pilot, lambda: "paused (f follows)" in top_line(), what="paused")
 
     run(body())
+
+
+def test_the_scan_filter_key_does_not_read_like_starting_a_scan(empty_db: Database) -> None:
+    from textual.widgets._footer import FooterKey
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("4")
+            await wait_for(
+                pilot, lambda: any(k.key == "s" for k in app.screen.query(FooterKey)), what="footer"
+            )
+            (key,) = [k for k in app.screen.query(FooterKey) if k.key == "s"]
+            assert key.description == "By scan"  # "s Scan" starts a scan on the Dashboard
+
+    run(body())

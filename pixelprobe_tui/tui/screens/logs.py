@@ -45,7 +45,9 @@ class LogsScreen(ModeScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "toggle_follow", "Follow", id="logs.follow"),
         Binding("l", "choose('level')", "Level", id="logs.level", tooltip="Show only this level and above"),
-        Binding("s", "choose('scan')", "Scan", id="logs.scan", tooltip="Show only the entries of one scan"),
+        Binding(
+            "s", "choose('scan')", "By scan", id="logs.scan", tooltip="Show only the entries of one scan"
+        ),
         Binding("slash", "focus_search", "Search", id="logs.search"),
         Binding("escape", "focus_log", "Back to log", id="logs.focus_log"),
         Binding(
