@@ -18,7 +18,11 @@ Decisions, each made on evidence (see the tests and ``bench/``):
   cannot decode (arithmetic coding) is ignored. HEIF gets the same treatment from FFmpeg's hevc decoder
   (libde265, behind pillow-heif, decodes through out-of-range QP deltas in damaged slices), and GIF from
   FFmpeg's gif decoder (Pillow decodes through a flipped LZW code that leaves a row short; FFmpeg reports
-  "LZW decode failed").
+  "LZW decode failed"), and RLE TGA from FFmpeg's targa decoder (a raw packet past the last pixel).
+- **A decoder's "unsupported" is checked against the header** before it is believed: libheif and libavif
+  call a damaged box "unsupported" or "not implemented" (a box version no writer uses, a 'pixi' box that
+  contradicts itself, an item list or property map that does not add up, a property type one bit from
+  a known one). Those, and a property map FFmpeg cannot read even where libheif decodes, are damage.
 - A libjpeg warning that is benign alone ("Invalid SOS parameters" in a sequential file) no longer ends
   the strict decode: the fields libjpeg ignores are set to their standard values and the scan is judged
   strictly (a block dropped inside a scan header both garbles them and cuts the scan short).
