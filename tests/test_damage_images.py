@@ -7,6 +7,7 @@ Run: ``python -m pytest tests/test_damage_images.py -q``.
 
 from __future__ import annotations
 
+import io
 import random
 import struct
 from pathlib import Path
@@ -229,6 +230,32 @@ def test_block_dropped_inside_the_scan_header_is_corrupt(tmp_path: Path) -> None
     parameters" (benign alone) and the lenient retry hid that the scan is cut short (FFmpeg: "overread")."""
     data, sos = _grey_jpeg(tmp_path)
     se = sos + 2 + 2 + 1 + 2 + 1  # marker, length, Ns, one component, Ss
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(data[:se] + data[se + (len(data) - se) // 2 :])
+    assert mm.ffmpeg_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "premature end" in _messages(results[0]).lower()
+
+
+def test_scan_cut_behind_odd_sos_fields_is_corrupt_with_a_progressive_thumbnail(tmp_path: Path) -> None:
+    """The same damage in a baseline JPEG whose EXIF thumbnail is progressive: the thumbnail's SOF2 must
+    not be taken for the image's frame (the re-decode is for sequential frames only)."""
+    thumb = io.BytesIO()
+    _picture(38, (80, 60)).save(thumb, "JPEG", progressive=True)
+    small = thumb.getvalue()
+    ifd1 = 8 + 2 + 12 + 4
+    at = ifd1 + 2 + 3 * 12 + 4
+    tiff = b"II*\x00" + struct.pack("<IH", 8, 1) + struct.pack("<HHI4sI", 0x010F, 2, 4, b"Cam\x00", ifd1)
+    tiff += (
+        struct.pack("<H", 3) + struct.pack("<HHII", 0x0103, 3, 1, 6) + struct.pack("<HHII", 0x0201, 4, 1, at)
+    )
+    tiff += struct.pack("<HHII", 0x0202, 4, 1, len(small)) + struct.pack("<I", 0) + small
+    path = tmp_path / "a.jpg"
+    _picture(39, (96, 64), "L").save(path, quality=90, exif=b"Exif\x00\x00" + tiff)
+    _assert_not_corrupted(path)
+    data = path.read_bytes()
+    sos = data.rindex(b"\xff\xda")  # the image's scan comes after the thumbnail's
+    se = sos + 2 + 2 + 1 + 2 + 1
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(data[:se] + data[se + (len(data) - se) // 2 :])
     assert mm.ffmpeg_complaint(bad) is not None

@@ -742,6 +742,21 @@ def _walk_header(data: bytes) -> tuple[int, bytes | None]:
 _PROGRESSIVE_SOF = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
 
 
+def _frame_marker(data: bytes, end: int) -> int | None:
+    """The SOFn marker of the frame header before ``end``, stepping over whole segments (so a thumbnail
+    inside an APP segment is never taken for the image's own frame); None if there is none."""
+    pos = 2
+    while pos + 4 <= end and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return marker
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return None
+
+
 def _canonical_sos(data: bytes) -> bytes | None:
     """The sequential JPEG with every scan header's Ss, Se, Ah/Al set to 0, 63, 0; None if none differ.
 
@@ -750,7 +765,7 @@ def _canonical_sos(data: bytes) -> bytes | None:
     data an FF byte is always followed by 00 or a restart marker.
     """
     first, _ = _walk_header(data)
-    if first < 0 or any(data.find(bytes([0xFF, m]), 2, first) >= 0 for m in _PROGRESSIVE_SOF):
+    if first < 0 or _frame_marker(data, first) in _PROGRESSIVE_SOF:
         return None
     out = bytearray(data)
     changed = False
