@@ -530,3 +530,41 @@ def test_an_empty_database_says_how_to_fill_it(empty_db: Database) -> None:
             assert "No files match: path ~ 'nothing like this'" in line_text(grid, 0)
 
     run(body())
+
+
+CJK_PATH = "/srv/photos/写真_夏休み_2024年_家族旅行_北海道_最終版_その二.png"
+
+
+def test_wide_characters_are_fitted_by_cells() -> None:
+    from rich.cells import cell_len
+
+    from pixelprobe_tui.tui.widgets.results_grid import fit_path, fit_text
+
+    for width in (1, 2, 9, 10, 28, 80):
+        path, text = fit_path(CJK_PATH, width), fit_text(CJK_PATH, width)
+        assert cell_len(path) == width and cell_len(text) == width
+    assert fit_path(CJK_PATH, 12).endswith("その二.png") and fit_path(CJK_PATH, 12).startswith("…")
+    assert fit_text(CJK_PATH, 16) == "/srv/photos/写… "  # 真 would overrun: one blank cell
+
+
+def test_a_path_in_wide_characters_keeps_its_file_name_at_80_columns(empty_db: Database) -> None:
+    from rich.cells import cell_len
+
+    from pixelprobe_tui.core.discovery import path_to_db
+
+    with empty_db.engine.begin() as conn:
+        conn.execute(
+            sa.insert(ScanResult),
+            [{"file_path": path_to_db(CJK_PATH), "scan_status": "corrupted", "media_family": "image"}],
+        )
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            grid = await open_results(pilot, app)
+            await pilot.press("down")  # the cursor off the row: its plain text
+            line = line_text(grid, 0)
+            assert line.rstrip().endswith("その二.png")  # the file name, not the middle of the path
+            assert cell_len(line) == grid.line_width
+
+    run(body())

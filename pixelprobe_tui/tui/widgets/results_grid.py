@@ -25,6 +25,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.cells import cell_len, get_character_cell_size, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -152,21 +153,33 @@ def column_widths(line_width: int) -> tuple[int, int]:
 
 
 def fit_text(text: str, width: int) -> str:
-    """``text`` in exactly ``width`` cells; a long one keeps its start and ends with an ellipsis."""
+    """``text`` in exactly ``width`` terminal cells; a long one keeps its start and ends with an ellipsis.
+    Cells, not characters: a CJK character takes two."""
     if width <= 0:
         return ""
-    if len(text) <= width:
-        return text.ljust(width)
-    return text[: width - 1] + "…"
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    room, end = width - 1, 0
+    while end < len(text) and get_character_cell_size(text[end]) <= room:
+        room -= get_character_cell_size(text[end])
+        end += 1
+    return text[:end] + "…" + " " * room  # a wide character that no longer fits leaves one blank cell
 
 
 def fit_path(path: str, width: int) -> str:
-    """``path`` in ``width`` cells; a long one keeps its end (the file name), led by an ellipsis."""
+    """``path`` in exactly ``width`` terminal cells; a long one keeps its end (the file name), led by an
+    ellipsis. Cells, not characters: a CJK character takes two."""
     if width <= 0:
         return ""
-    if len(path) <= width:
-        return path.ljust(width)
-    return "…" + path[-(width - 1) :] if width > 1 else "…"
+    if cell_len(path) <= width:
+        return set_cell_size(path, width)
+    if width == 1:
+        return "…"
+    room, start = width - 1, len(path)
+    while start > 0 and get_character_cell_size(path[start - 1]) <= room:
+        start -= 1
+        room -= get_character_cell_size(path[start])
+    return "…" + " " * room + path[start:]  # a wide character that no longer fits leaves one blank cell
 
 
 class ResultsGrid(ScrollView, can_focus=True):
