@@ -12,10 +12,16 @@ Printed:
 - false alarms: an undamaged original we call CORRUPTED (or UNREADABLE);
 - per damage kind: files, detectable ones (a reference flags them), caught, recall.
 
-Damage kinds are those of ``samples.DAMAGES`` (at seeded positions) and ``samples.SWEEP_DAMAGES``
-(zeroed_block, dropped_block, inserted_block, tail_cut, early_cut, dup_block, flip_1). A damaged file is
-``samples.damage(original, how, random.Random(seed))``, so a miss replays from its seed alone;
-``--keep DIR`` also keeps the originals and every damaged file.
+Damage kinds are those of ``samples.DAMAGES`` (the benchmark's, at seeded positions, including the
+realistic zeroed_block, dropped_block, inserted_block, tail_cut, early_cut, dup_block) and
+``samples.SWEEP_DAMAGES`` (flip_1, zero_tail, swap_blocks, boundary_cut). A damaged file is
+``samples.damage(original, how, random.Random(seed))`` of a sample generated with seed 0 at ``--seconds``
+and ``--size``, so a miss replays from its seed alone; ``--keep DIR`` also keeps the originals and every
+damaged file (``DIR/damaged/<source>/<source>__<damage>__s<seed><ext>``).
+
+Checks run in long-lived worker processes, one file after another, as a scan's checker children do (so
+state one file leaves in a decoder library shows up here too). A worker that dies is replaced; the files
+it had in hand are judged again step by step, each step in a process of its own, and listed as CRASHES.
 
 Run from the repository root::
 
