@@ -232,6 +232,12 @@ def report(outcomes: list[Outcome], modes: list[str]) -> int:
         print(f"      reference: {tools}")
         for mode in modes:
             print(f"      {mode}: {o.findings.get(mode, [])[:3]}")
+        # A verdict that depends on what the worker checked before (a decoder that logs a message once
+        # per process) is a different bug from a check that misses the damage outright.
+        fresh = {mode: _in_child(_our_verdict, o.job, mode == "deep") for mode in modes}
+        said = {mode: r[1][0] if r[0] else "crash" for mode, r in fresh.items()}  # type: ignore[index]
+        if said != o.verdicts:
+            print(f"      in a fresh process: {said} (the verdict depends on earlier checks in the process)")
     if crashes:
         print(
             f"\nCRASHES ({len(crashes)}: our checker or a reference tool died; a real scan's isolation "
