@@ -113,6 +113,22 @@ def test_bmp_rle_codes_running_past_the_declared_size_are_corrupt(tmp_path: Path
     assert "past the last of the 64 rows" in _messages(results[0])
 
 
+def test_bmp_with_more_than_one_colour_plane_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: bmp_1x1, flip_1, seed 23. The planes field became 8193: Pillow ignores it, FFmpeg refuses
+    the file ("invalid BMP header")."""
+    path = tmp_path / "a.bmp"
+    _picture(40, (33, 17)).save(path)
+    data = bytearray(path.read_bytes())
+    assert data[26:28] == b"\x01\x00"
+    data[27] ^= 0x20
+    bad = tmp_path / "bad.bmp"
+    bad.write_bytes(data)
+    assert mm.pillow_complaint(bad) is None
+    assert "invalid BMP header" in (mm.ffmpeg_complaint(bad) or "")
+    results = _assert_corrupted(bad)
+    assert "8193 colour planes" in _messages(results[0])
+
+
 # ------------------------------------------------------------------------------------------------ TIFF
 
 
@@ -660,3 +676,25 @@ def test_animated_webp_frame_without_image_chunk_is_corrupt(tmp_path: Path) -> N
     assert "image data not found" in (mm.ffmpeg_complaint(bad) or "")
     results = _assert_corrupted(bad)
     assert "animation frame 2 holds no image data" in _messages(results[0])
+
+
+def test_gif_frame_with_an_impossible_lzw_code_size_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: gif_ffmpeg_animated, ff_block, seed 26. A block of 0xFF bytes over a frame header: the frame
+    claims 65535 x 65543 pixels (a size warning only) and an LZW code size of 255 (FFmpeg: "LZW init
+    failed")."""
+    path = tmp_path / "a.gif"
+    _picture(41, (16, 16)).convert("P").save(path)
+    data = bytearray(path.read_bytes())
+    descriptor = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    while data[descriptor] == 0x21:
+        descriptor += 2
+        while data[descriptor]:
+            descriptor += data[descriptor] + 1
+        descriptor += 1
+    assert data[descriptor] == 0x2C and not data[descriptor + 9] & 0x80  # no local colour table
+    data[descriptor + 10] = 0xFF
+    bad = tmp_path / "bad.gif"
+    bad.write_bytes(data)
+    assert mm.ffmpeg_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "LZW minimum code size 255" in _messages(results[0])

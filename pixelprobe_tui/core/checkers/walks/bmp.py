@@ -49,6 +49,11 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             # Pillow too once it passes 65536 entries. No writer does this; a damaged header does.
             out.corrupt("bad_header", f"{colors} palette colours declared for a {bpp}-bit image")
             return
+    planes = int.from_bytes(hdr[22:24] if dib == 12 else hdr[26:28], "little")
+    if planes != 1:
+        # Always 1; FFmpeg refuses anything else ("invalid BMP header"), Pillow ignores the field.
+        out.corrupt("bad_header", f"the bitmap header gives {planes} colour planes (always 1)")
+        return
     if compression not in _COMPRESSIONS:
         out.corrupt("bad_header", f"compression {compression} is not a BMP compression method")
         return

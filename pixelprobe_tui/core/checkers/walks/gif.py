@@ -78,6 +78,14 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
                 start = pos + 10
                 if desc[8] & 0x80:
                     start += 3 << ((desc[8] & 7) + 1)
+                code_size = r.read(start, 1)
+                if code_size and not 1 <= code_size[0] <= 11:
+                    # Codes are at most 12 bits: no decoder starts from a larger (or zero) size.
+                    out.corrupt(
+                        "bad_header",
+                        f"image {images + 1} at byte {pos}: LZW minimum code size {code_size[0]}",
+                    )
+                    return
                 nxt = _skip_sub_blocks(r, start + 1)  # after the LZW minimum code size byte
         elif intro == 0x00 and images:
             # A stray zero between blocks (some encoders write one); decoders skip it.
