@@ -83,3 +83,37 @@ def test_undamaged_video_has_no_frame_timing_finding(kind: str, tmp_path: Path) 
     samples.generate(kind, path, seconds=2.0, size=(160, 120), seed=0)
     for deep, verdict, findings in _verdicts(path):
         assert verdict is Verdict.HEALTHY, (deep, findings)
+
+
+def _flip_type(data: bytes, box: bytes, nth: int = 0) -> bytes:
+    """*data* with the 0x20 bit of the last letter of the *nth* *box* type flipped ('trak' -> 'traK')."""
+    at = -1
+    for _ in range(nth + 1):
+        at = data.index(box, at + 1)
+    buf = bytearray(data)
+    buf[at + 3] ^= 0x20
+    return bytes(buf)
+
+
+def test_mp4_track_box_with_a_damaged_type(tmp_path: Path) -> None:
+    """mp4_chapters bit_flips seed 20002 (matrix): a flip turned the video 'trak' into 'traK'. FFmpeg skips
+    the unknown box, the video is gone ("Output file does not contain any stream"); we saw only a
+    subtitle track and warned."""
+    original = samples.generate_bytes("mp4_h264", seconds=1.0, size=(96, 64), seed=0)
+    path = tmp_path / "trak.mp4"
+    path.write_bytes(_flip_type(original, b"trak"))
+    assert mm.ffmpeg_complaint(path) is not None
+    for deep, verdict, findings in _verdicts(path):
+        assert verdict is Verdict.CORRUPTED, (deep, findings)
+        assert any("'traK'" in f and "type is damaged" in f for f in findings), findings
+
+
+@pytest.mark.parametrize("box", [b"mdia", b"minf", b"stbl"])
+def test_mp4_structural_box_with_a_damaged_type_in_the_audio_track(box: bytes, tmp_path: Path) -> None:
+    """The same damage one level down, in the second (audio) track: that track's media is lost."""
+    original = samples.generate_bytes("mp4_h264_aac", seconds=1.0, size=(96, 64), seed=0)
+    path = tmp_path / f"{box.decode()}.mp4"
+    path.write_bytes(_flip_type(original, box, nth=1))
+    for deep, verdict, findings in _verdicts(path):
+        assert verdict is Verdict.CORRUPTED, (deep, findings)
+        assert any("type is damaged" in f for f in findings), findings

@@ -5,8 +5,9 @@ Top level: every box must end inside the file (a box running past the end is tru
 offset and sample size tables say exactly where each sample lives, so a cut inside ``mdat`` shows as
 samples beyond the end of the file even when ``mdat`` claims "to end of file". For HEIF the item
 locations (``iloc``) play the same role. The movie's structural boxes must tile their parents exactly (a
-flipped size bit makes a child swallow its siblings, and FFmpeg then finds no samples), and every audio or
-video track needs its five sample-table boxes.
+flipped size bit makes a child swallow its siblings, and FFmpeg then finds no samples), a box holding what
+a track, media, media information or sample table box holds must carry that type (a flipped bit in 'trak'
+hides the track from FFmpeg), and every audio or video track needs its five sample-table boxes.
 """
 
 from __future__ import annotations
@@ -195,6 +196,34 @@ def _nesting_problem(buf: bytes, start: int, end: int, name: str) -> str | None:
     return None
 
 
+# What each structural box of a track holds. A box of another type holding these is that box with a
+# damaged type (a flipped bit made 'trak' 'traK'): FFmpeg skips it as unknown and loses the track.
+_SIGNATURES = {
+    b"trak": {b"tkhd", b"mdia"},
+    b"mdia": {b"mdhd", b"hdlr"},
+    b"minf": {b"dinf", b"stbl"},
+    b"stbl": {b"stsd", b"stts"},
+}
+
+
+def _misnamed_box(buf: bytes, start: int, end: int, name: str) -> str | None:
+    """A box inside the movie's structural containers whose contents say it is another, known box."""
+    for typ, cs, ce in _children(buf, start, end):
+        if typ in _CONTAINERS:
+            found = _misnamed_box(buf, cs, ce, fourcc(typ))
+            if found:
+                return found
+            continue
+        inside = {t for t, _s, _e in _children(buf, cs, ce)}
+        for real, signature in _SIGNATURES.items():
+            if signature <= inside:
+                return (
+                    f"the '{fourcc(typ)}' box at byte {cs - 8} of '{name}' holds what a '{fourcc(real)}' "
+                    f"holds ({', '.join(sorted(fourcc(t) for t in signature))}): its type is damaged"
+                )
+    return None
+
+
 # Sample-table boxes every track holding media needs (fragmented files keep them, empty).
 _STBL_REQUIRED = ((b"stsd",), (b"stts",), (b"stsc",), (b"stsz", b"stz2"), (b"stco", b"co64"))
 
@@ -207,6 +236,9 @@ def _check_movie(r: Reader, out: Notes, moov: bytes) -> None:
     if nesting:
         out.corrupt("bad_box", f"broken movie index: {nesting}")
         return
+    misnamed = _misnamed_box(moov, 0, len(moov), "moov")
+    if misnamed:
+        out.corrupt("bad_box", f"broken movie index: {misnamed}")
     for n, (ts, te) in enumerate(_find(moov, 0, len(moov), [b"trak"]), start=1):
         handler = _handler(moov, ts, te)
         handlers.append(handler)
