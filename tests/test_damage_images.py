@@ -52,6 +52,18 @@ def _assert_not_corrupted(path: Path, allowed: tuple[Verdict, ...] = (Verdict.HE
         assert result.verdict in allowed, _messages(result)
 
 
+def _drop_tiff_tag(data: bytes, tag: int) -> bytes:
+    """A little-endian TIFF with one entry of IFD0 removed (the entries after it move up; the table's
+    last 12 bytes are left unused): the tag is lost while the rest stays in ascending order."""
+    ifd, entries = _tiff_entries(data)
+    at = next(at for at, t, _, _ in entries if t == tag)
+    end = ifd + 2 + 12 * len(entries) + 4
+    out = bytearray(data)
+    out[ifd : ifd + 2] = struct.pack("<H", len(entries) - 1)
+    out[at : end - 12] = data[at + 12 : end]
+    return bytes(out)
+
+
 def _tiff_entries(data: bytes) -> tuple[int, list[tuple[int, int, int, int]]]:
     """(offset of IFD0, [(entry offset, tag, type, count)]) of a little-endian TIFF."""
     ifd = struct.unpack("<I", data[4:8])[0]
@@ -171,17 +183,13 @@ def test_multipage_tiff_of_mixed_modes_is_healthy(tmp_path: Path) -> None:
 
 
 def test_compressed_tiff_without_strip_byte_counts_is_corrupt(tmp_path: Path) -> None:
-    """Sweep: tiff_packbits, flip, seed 15. StripByteCounts' tag number flipped (279 -> 57623): libtiff
-    guesses the strip size and decodes on, FFmpeg cannot delimit the PackBits data and fails."""
+    """Sweep: tiff_packbits, flip, seed 15. StripByteCounts' tag number flipped (279 -> 57623); FFmpeg
+    failed on the order the flip broke (see the ascending-order test). With the tag simply gone no
+    reference complains (libtiff guesses the strip size), but a required tag is lost all the same."""
     path = tmp_path / "a.tiff"
     _picture(26).save(path, compression="packbits")
-    data = bytearray(path.read_bytes())
-    _, entries = _tiff_entries(bytes(data))
-    at = next(at for at, tag, _, _ in entries if tag == 279)
-    data[at + 1] ^= 0xE0  # 279 -> 57623
     bad = tmp_path / "bad.tiff"
-    bad.write_bytes(data)
-    assert mm.ffmpeg_complaint(bad) is not None
+    bad.write_bytes(_drop_tiff_tag(path.read_bytes(), 279))
     results = _assert_corrupted(bad)
     assert "without strip byte counts" in _messages(results[0])
 
@@ -190,28 +198,20 @@ def test_uncompressed_tiff_without_strip_byte_counts_is_not_corrupt(tmp_path: Pa
     """Old writers left StripByteCounts out of uncompressed files; libtiff computes it from the size."""
     path = tmp_path / "a.tiff"
     _picture(27).save(path)
-    data = bytearray(path.read_bytes())
-    _, entries = _tiff_entries(bytes(data))
-    at = next(at for at, tag, _, _ in entries if tag == 279)
-    data[at + 1] ^= 0xE0
     odd = tmp_path / "odd.tiff"
-    odd.write_bytes(data)
+    odd.write_bytes(_drop_tiff_tag(path.read_bytes(), 279))
     assert mm.pillow_complaint(odd) is None
     _assert_not_corrupted(odd, (Verdict.HEALTHY, Verdict.WARNING))
 
 
 def test_tiff_that_lost_its_compression_tag_is_corrupt(tmp_path: Path) -> None:
-    """Sweep: tiff_1x1, flip_1, seeds 9 and 11. Compression's tag number flipped (259 -> 771): the
-    5 LZW bytes are read as 3 bytes of raw pixels (libtiff decodes garbage, FFmpeg fails)."""
+    """Sweep: tiff_1x1, flip_1, seeds 9 and 11. Compression's tag number flipped (259 -> 771, which
+    also breaks the order FFmpeg needs). With the tag simply gone, every decoder reads the 5 LZW bytes as
+    3 bytes of raw pixels without a word: garbage shown as a picture."""
     path = tmp_path / "a.tiff"
     _picture(28, (1, 1)).save(path, compression="tiff_lzw")
-    data = bytearray(path.read_bytes())
-    _, entries = _tiff_entries(bytes(data))
-    at = next(at for at, tag, _, _ in entries if tag == 259)
-    data[at + 1] ^= 0x02  # 259 -> 771
     bad = tmp_path / "bad.tiff"
-    bad.write_bytes(data)
-    assert mm.ffmpeg_complaint(bad) is not None
+    bad.write_bytes(_drop_tiff_tag(path.read_bytes(), 259))
     results = _assert_corrupted(bad)
     assert "no Compression tag" in _messages(results[0])
 
@@ -220,14 +220,26 @@ def test_uncompressed_tiff_without_a_compression_tag_is_healthy(tmp_path: Path) 
     """The tag defaults to no compression: raw strips of the exact size are what such a writer wrote."""
     path = tmp_path / "a.tiff"
     _picture(29, (33, 17)).save(path)
-    data = bytearray(path.read_bytes())
-    _, entries = _tiff_entries(bytes(data))
-    at = next(at for at, tag, _, _ in entries if tag == 259)
-    data[at : at + 2] = struct.pack("<H", 65000)  # a private tag: Compression is gone
     plain = tmp_path / "plain.tiff"
-    plain.write_bytes(data)
+    plain.write_bytes(_drop_tiff_tag(path.read_bytes(), 259))
     assert mm.pillow_complaint(plain) is None
     _assert_not_corrupted(plain, (Verdict.HEALTHY, Verdict.WARNING))
+
+
+def test_tiff_entries_out_of_ascending_order_are_corrupt(tmp_path: Path) -> None:
+    """Sweep: im_tiff_zip_predictor, flip_1, seeds 24 and 27. A flipped bit in a tag number (274 -> 2322,
+    284 -> 268) breaks the ascending order of the entries: libtiff warns and decodes, FFmpeg fails."""
+    path = tmp_path / "a.tiff"
+    _picture(42).save(path, compression="tiff_adobe_deflate")
+    data = bytearray(path.read_bytes())
+    _, entries = _tiff_entries(bytes(data))
+    at = next(at for at, tag, _, _ in entries if tag == 278)
+    data[at + 1] ^= 0x08  # 278 (RowsPerStrip) -> 2326
+    bad = tmp_path / "bad.tiff"
+    bad.write_bytes(data)
+    assert mm.ffmpeg_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "tag 2326 comes before tag 279" in _messages(results[0])
 
 
 # ------------------------------------------------------------------------------------------------ JPEG
@@ -375,26 +387,19 @@ def test_tiff_without_samples_per_pixel_for_three_bit_depths_is_corrupt(tmp_path
     BitsPerSample values for the default one sample. Pillow: "unknown pixel mode" (read as a variant)."""
     path = tmp_path / "a.tiff"
     _picture(15).save(path, compression="tiff_lzw")
-    data = bytearray(path.read_bytes())
-    _, entries = _tiff_entries(bytes(data))
-    at = next(at for at, tag, _, _ in entries if tag == 277)
-    data[at : at + 2] = struct.pack("<H", 366)
     bad = tmp_path / "bad.tiff"
-    bad.write_bytes(data)
+    bad.write_bytes(_drop_tiff_tag(path.read_bytes(), 277))
     assert mm.pillow_complaint(bad) is not None
-    _assert_corrupted(bad)
+    results = _assert_corrupted(bad)
+    assert "3 BitsPerSample values for 1 sample" in _messages(results[0])
 
 
 def test_tiff_colour_image_without_bits_per_sample_is_corrupt(tmp_path: Path) -> None:
     """Sweep: tiff_1x1, flip_1, seed 2. BitsPerSample's tag number flipped (258 -> 274)."""
     path = tmp_path / "a.tiff"
     _picture(16, (1, 1)).save(path, compression="tiff_adobe_deflate")
-    data = bytearray(path.read_bytes())
-    _, entries = _tiff_entries(bytes(data))
-    at = next(at for at, tag, _, _ in entries if tag == 258)
-    data[at + 1] ^= 0x01  # 258 -> 274
     bad = tmp_path / "bad.tiff"
-    bad.write_bytes(data)
+    bad.write_bytes(_drop_tiff_tag(path.read_bytes(), 258))
     assert mm.pillow_complaint(bad) is not None
     results = _assert_corrupted(bad)
     assert "no BitsPerSample" in _messages(results[0])

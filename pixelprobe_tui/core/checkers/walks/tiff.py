@@ -248,15 +248,23 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
         table = r.read(off + t.count_size, n * t.entry_size + t.off_size)
         tags: dict[int, bytes] = {}
         twice: int | None = None
+        unsorted = ""
+        previous = -1
         for i in range(n):
             e = table[i * t.entry_size : (i + 1) * t.entry_size]
             tag = t.uint(e[:2])
             if tag in tags and tag in _LAYOUT and twice is None:
                 twice = tag
+            if tag < previous and not unsorted:
+                unsorted = f"tag {previous} comes before tag {tag} (entries must ascend)"
+            previous = tag
             tags[tag] = e
         if strict and not name.startswith("EXIF"):
-            # A flipped bit in a tag number: one layout tag twice and, usually, its neighbour gone.
-            problem = f"layout tag {twice} appears twice" if twice else _implausible_entry(t, tags)
+            # A flipped bit in a tag number: one layout tag twice and, usually, its neighbour gone; or a
+            # tag out of the ascending order every writer keeps (FFmpeg then fails to decode).
+            problem = (
+                f"layout tag {twice} appears twice" if twice else unsorted or _implausible_entry(t, tags)
+            )
             if problem:
                 out.corrupt("bad_ifd", f"{name} at byte {off}: {problem}")
                 return
