@@ -513,6 +513,20 @@ def test_heif_property_map_counting_more_entries_than_it_holds_is_corrupt(tmp_pa
     assert "counts 21 entries" in _messages(results[0])
 
 
+def test_heif_property_map_naming_a_missing_property_is_corrupt(tmp_path: Path) -> None:
+    """Sweep: heic_two_images, flip, seed 27. An association in 'ipma' went from property 3 to 122
+    (essential): libheif decodes on, FFmpeg cannot read the header."""
+    data = bytearray(_matrix_file(tmp_path, "heic_two_images"))
+    ipma = data.index(b"ipma")
+    links = data[ipma + 14]  # version 0: 16-bit item ID, then the number of associations
+    data[ipma + 14 + links] = 0xFA
+    bad = tmp_path / "bad.heic"
+    bad.write_bytes(data)
+    assert mm.ffmpeg_complaint(bad) is not None
+    results = _assert_corrupted(bad)
+    assert "names property 122" in _messages(results[0])
+
+
 def test_heic_with_foreign_bytes_inside_its_coded_data_is_corrupt(tmp_path: Path) -> None:
     """Sweep: heic_gray, dup_block, seeds 1 and 7. 364 bytes of the header copied into the coded image
     near its end: libde265 decodes on, FFmpeg's hevc decoder reads a slice header naming a PPS that does

@@ -1398,18 +1398,29 @@ _HEIF_PROPERTIES = frozenset(
 
 
 def _bad_ipma(data: bytes, iprp: int, size: int) -> str | None:
-    """An item-to-property map ('ipma') whose entries do not fill it exactly, or None."""
-    for pos, kind, box in _heif_boxes(data, iprp + 8, iprp + size):
+    """An item-to-property map ('ipma') whose entries do not fill it exactly or name a property the
+    property container ('ipco') does not hold, or None."""
+    boxes = list(_heif_boxes(data, iprp + 8, iprp + size))
+    properties = sum(
+        1 for pos, kind, box in boxes if kind == b"ipco" for _ in _heif_boxes(data, pos + 8, pos + box)
+    )
+    for pos, kind, box in boxes:
         if kind != b"ipma" or box < 16:
             continue
-        version, flags = data[pos + 8], data[pos + 11]
+        version, wide = data[pos + 8], data[pos + 11] & 1
         count = int.from_bytes(data[pos + 12 : pos + 16], "big")
         at, end = pos + 16, pos + box
         for _ in range(min(count, box)):  # each entry takes at least 3 bytes: stop early when lost
             at += 4 if version else 2
             if at >= end:
                 break
-            at += 1 + data[at] * (2 if flags & 1 else 1)
+            links = data[at]
+            for i in range(links):
+                link = data[at + 1 + i * (1 + wide) : at + 2 + i * (1 + wide) + wide]
+                index = int.from_bytes(link, "big") & (0x7FFF if wide else 0x7F)
+                if index > properties and at + 2 + i * (1 + wide) + wide <= end:
+                    return f"its item-to-property map names property {index} of {properties}"
+            at += 1 + links * (1 + wide)
         if at != end or count > box:
             return f"its item-to-property map counts {count} entries that do not fill its {box} bytes"
     return None
