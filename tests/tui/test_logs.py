@@ -217,3 +217,31 @@ def test_the_scan_filter_key_does_not_read_like_starting_a_scan(empty_db: Databa
             assert key.description == "By scan"  # "s Scan" starts a scan on the Dashboard
 
     run(body())
+
+
+def test_the_log_is_laid_out_again_when_the_terminal_narrows(empty_db: Database) -> None:
+    message = "a message long enough to need two lines at 80 columns but only one at 120 columns, as we see"
+    with empty_db.session() as s:
+        s.add(LogEntry(level="INFO", logger_name="pixelprobe.scan", message=message, timestamp=T0))
+
+    async def body() -> None:
+        app = PixelProbeApp(empty_db, poll_interval=0.05)
+        async with app.run_test(size=(140, 24)) as pilot:
+            await pilot.press("4")
+            screen = app.screen
+            assert isinstance(screen, LogsScreen)
+            await wait_for(pilot, lambda: screen.shown == 1, what="the entry")
+            await pilot.pause(0.2)
+            assert len([line for line in shown(screen) if line.strip()]) == 1
+            await pilot.resize_terminal(80, 24)
+            await wait_for(
+                pilot,
+                lambda: (
+                    len([ln for ln in shown(screen) if ln.strip()]) == 2
+                    and all(len(ln.rstrip()) <= 80 for ln in shown(screen))
+                ),
+                what="the entry wrapped at the new width",
+                timeout=5,
+            )
+
+    run(body())

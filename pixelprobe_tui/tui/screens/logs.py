@@ -76,6 +76,8 @@ class LogsScreen(ModeScreen):
         self.last_id: int | None = None
         self.shown = 0
         self._search_timer: Timer | None = None
+        self._width = 0
+        self._resize_timer: Timer | None = None
 
     def compose_body(self) -> Iterable[Widget]:
         with Horizontal(classes="bar"):
@@ -90,6 +92,14 @@ class LogsScreen(ModeScreen):
             yield Input(id="retention", compact=True, type="integer")
             yield Label("Excluded loggers")
             yield Input(id="excluded", compact=True, placeholder="sqlalchemy, alembic")
+
+    def on_resize(self, event: events.Resize) -> None:
+        # The log's lines are laid out (wrapped) when written: after a change of width, write them again.
+        if self._width and event.size.width != self._width:
+            if self._resize_timer is not None:
+                self._resize_timer.stop()
+            self._resize_timer = self.set_timer(0.3, self.action_refresh)
+        self._width = event.size.width
 
     def on_mount(self) -> None:
         # The log has the arrows and PgUp/PgDn from the start (the first focusable was the level menu).
@@ -149,8 +159,10 @@ class LogsScreen(ModeScreen):
 
     def _append(self, rows: list[LogRow]) -> None:
         log = self.query_one(RichLog)
+        # Wrapped at the log's own width once it is known (otherwise RichLog measures against the console).
+        width = log.scrollable_content_region.width or None
         for row in rows:
-            log.write(log_line(row), scroll_end=self.follow)
+            log.write(log_line(row), width=width, scroll_end=self.follow)
         self.shown += len(rows)
 
     def _title(self) -> None:
