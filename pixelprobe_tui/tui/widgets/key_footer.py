@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual import events
 from textual.app import ComposeResult
 from textual.widgets import Footer
@@ -25,7 +26,7 @@ class KeyFooter(Footer):
         keys = [k for k in keys if not k.has_class("-command-palette")]
 
         def width(key: FooterKey) -> int:  # compact: "key description" and a margin of one
-            return len(key.key_display) + (len(key.description) + 1 if key.description else 0) + 1
+            return cell_len(key.key_display) + (cell_len(key.description) + 1 if key.description else 0) + 1
 
         room = self.app.size.width - sum(width(k) + 1 for k in palette)  # + its border
 
