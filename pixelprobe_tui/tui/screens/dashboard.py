@@ -120,8 +120,8 @@ class DashboardScreen(ModeScreen):
         Binding("x", "cancel_scan", "Cancel scan", id="dashboard.cancel_scan"),
         # Jump to the results filtered by a verdict (clicking a count in the Files panel does the same).
         Binding("p", "show_results('problems')", "Problems", id="dashboard.show_problems"),
-        Binding("c", "show_results('corrupted')", "Corrupt", id="dashboard.show_corrupted"),
-        Binding("w", "show_results('warning')", "Warn", id="dashboard.show_warning"),
+        Binding("c", "show_results('corrupted')", "Corrupted", id="dashboard.show_corrupted"),
+        Binding("w", "show_results('warning')", "Warnings", id="dashboard.show_warning"),
         # Off the footer, which has no room for it at 80 columns (Problems includes these files).
         Binding("u", "show_results('unreadable')", "Unreadable", show=False, id="dashboard.show_unreadable"),
         Binding("b", "show_results('bitrot')", "Bitrot", id="dashboard.show_bitrot"),
