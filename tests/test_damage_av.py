@@ -117,3 +117,15 @@ def test_mp4_structural_box_with_a_damaged_type_in_the_audio_track(box: bytes, t
     for deep, verdict, findings in _verdicts(path):
         assert verdict is Verdict.CORRUPTED, (deep, findings)
         assert any("type is damaged" in f for f in findings), findings
+
+
+def test_tiny_valid_ts_that_ffmpeg_probes_as_a_program_stream_is_healthy(tmp_path: Path) -> None:
+    """A valid 9-packet MPEG-TS (3 frames of 48x32 H.264) found by the sweep's false-alarm hunt: FFmpeg's
+    probe guesses 'mpeg' (program stream) with a low score and cannot open it; the sniffer saw its
+    packet syncs, so the check opens it as MPEG-TS."""
+    path = samples.generate("ts_h264", tmp_path / "tiny.ts", seconds=0.1, size=(48, 32), seed=3)
+    assert path.stat().st_size % 188 == 0 and path.stat().st_size <= 188 * 12
+    # The reference itself fails on this valid file (so it is no false alarm by the reference's count).
+    assert "could not find codec parameters" in (mm.ffmpeg_complaint(path) or "")
+    for deep, verdict, findings in _verdicts(path):
+        assert verdict is Verdict.HEALTHY, (deep, findings)

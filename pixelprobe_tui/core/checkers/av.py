@@ -98,7 +98,17 @@ _DELAY_PACKETS = 2
 # FFmpeg's format probe names what it guessed when its score is low; harmless when our sniff of the
 # content agrees (sniffed container -> FFmpeg demuxer name).
 _LOW_SCORE = re.compile(r"Format (\S+) detected only with low score of \d+, misdetection possible")
-_SNIFFED_DEMUXER = {"mp3": "mp3", "ac3": "ac3", "eac3": "eac3", "dts": "dts", "amr": "amr", "aac_adts": "aac"}
+# MPEG-TS too: FFmpeg's probe took a valid 9-packet TS (3 small H.264 frames) for an MPEG program stream
+# with a low score and failed to open it ("End of file"); the sniffer had seen its packet syncs.
+_SNIFFED_DEMUXER = {
+    "mp3": "mp3",
+    "ac3": "ac3",
+    "eac3": "eac3",
+    "dts": "dts",
+    "amr": "amr",
+    "aac_adts": "aac",
+    "mpegts": "mpegts",
+}
 
 # PCM containers describe their one stream completely in the header, so probing more than the header
 # only costs time (FFmpeg reads and parses up to 5 MB by default; WAV opens took twice as long as decoding).
