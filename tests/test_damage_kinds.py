@@ -77,6 +77,13 @@ def test_flip_1_flips_one_bit_after_the_first_percent(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_head_flip_flips_one_bit_in_the_first_4_kib(seed: int) -> None:
+    out = _hurt("head_flip", seed)
+    diff = [(i, a ^ b) for i, (a, b) in enumerate(zip(DATA, out, strict=True)) if a != b]
+    assert len(diff) == 1 and diff[0][0] < 4096 and bin(diff[0][1]).count("1") == 1
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_zero_tail_zeroes_the_end_and_keeps_the_size(seed: int) -> None:
     out = _hurt("zero_tail", seed)
     kept = len(out.rstrip(b"\x00"))
@@ -113,6 +120,6 @@ def test_sweep_damages_extend_the_benchmark_damages() -> None:
     assert {"zeroed_block", "dropped_block", "inserted_block", "tail_cut", "early_cut", "dup_block"} <= set(
         samples.DAMAGES
     )
-    assert samples.SWEEP_DAMAGES == ("flip_1", "zero_tail", "swap_blocks", "boundary_cut")
+    assert samples.SWEEP_DAMAGES == ("flip_1", "zero_tail", "swap_blocks", "boundary_cut", "head_flip")
     with pytest.raises(ValueError, match="flip_1"):
         samples.damage(DATA, "melted", random.Random(0))

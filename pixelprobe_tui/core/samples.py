@@ -619,6 +619,17 @@ def _swap_blocks(data: bytes, rng: random.Random) -> bytes:
     return data[:a] + data[b : b + block] + data[a + block : b] + data[a : a + block] + data[b + block :]
 
 
+def _head_flip(data: bytes, rng: random.Random) -> bytes:
+    """One bit flipped in the first 4 KiB (headers: a sample rate, a codec id, a box or element size)."""
+    n = len(data)
+    if n == 0:
+        return data
+    buf = bytearray(data)
+    at = rng.randrange(min(n, 4096))
+    buf[at] ^= 1 << rng.randrange(8)
+    return bytes(buf)
+
+
 # Sync words and box/element ids that start a packet, page, frame or box in the A/V formats: a cut just
 # before one leaves a file that ends cleanly between two units (a download stopped on a packet boundary).
 _BOUNDARIES = re.compile(
@@ -649,6 +660,7 @@ _SWEEP_DAMAGE_FUNCS: dict[str, Callable[[bytes, random.Random], bytes]] = {
     "zero_tail": _zero_tail,
     "swap_blocks": _swap_blocks,
     "boundary_cut": _boundary_cut,
+    "head_flip": _head_flip,
 }
 SWEEP_DAMAGES: tuple[str, ...] = tuple(_SWEEP_DAMAGE_FUNCS)
 
@@ -671,7 +683,8 @@ def damage(data: bytes, how: str, rng: random.Random) -> bytes:
 
     The sweep's further kinds (:data:`SWEEP_DAMAGES`) are accepted too: ``flip_1`` (one bit flipped after
     the first 1%), ``zero_tail`` (the last 1..50% zeroed), ``swap_blocks`` (two blocks swapped),
-    ``boundary_cut`` (cut just before a packet, page, frame or box start).
+    ``boundary_cut`` (cut just before a packet, page, frame or box start), ``head_flip`` (one bit flipped in
+    the first 4 KiB).
     """
     func = _DAMAGE_FUNCS.get(how) or _SWEEP_DAMAGE_FUNCS.get(how)
     if func is None:
