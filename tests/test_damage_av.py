@@ -129,3 +129,55 @@ def test_tiny_valid_ts_that_ffmpeg_probes_as_a_program_stream_is_healthy(tmp_pat
     assert "could not find codec parameters" in (mm.ffmpeg_complaint(path) or "")
     for deep, verdict, findings in _verdicts(path):
         assert verdict is Verdict.HEALTHY, (deep, findings)
+
+
+def _flac_t(path: Path) -> str | None:
+    tool = mm.reference_tools(mm.Case("x", "flac", "audio", lambda p: None)).get("flac -t")
+    if tool is None:
+        pytest.skip("the flac command-line tool is not installed")
+    return tool(path)
+
+
+def _vorbis_comment(data: bytes) -> tuple[int, int]:
+    """(payload offset, length) of the VORBIS_COMMENT block of a FLAC file."""
+    pos = 4
+    while True:
+        kind, length = data[pos] & 0x7F, int.from_bytes(data[pos + 1 : pos + 4], "big")
+        if kind == 4:
+            return pos + 4, length
+        if data[pos] & 0x80:
+            raise AssertionError("no VORBIS_COMMENT block")
+        pos += 4 + length
+
+
+@pytest.mark.parametrize("kind", ["flac", "flac_24bit"])
+def test_flac_vendor_string_longer_than_its_block(kind: str, tmp_path: Path) -> None:
+    """flac head_flip seed 40011: one bit of the VORBIS_COMMENT vendor length flipped (6 -> 2 MB). libFLAC
+    stops there (flac -t fails); FFmpeg drops the tags and plays the audio, so we only warned."""
+    path = _damaged(tmp_path, kind, "head_flip", 40011, 2.0, (160, 120))
+    original = samples.generate_bytes(kind, seconds=2.0, size=(160, 120), seed=0)
+    at = _first_difference(original, path.read_bytes())
+    block, _length = _vorbis_comment(original)
+    assert block <= at < block + 4  # the vendor length field
+    assert _flac_t(path) is not None
+    for deep, verdict, findings in _verdicts(path):
+        assert verdict is Verdict.CORRUPTED, (deep, findings)
+
+
+def test_flac_comment_lengths_flac_tolerates_stay_playable(tmp_path: Path) -> None:
+    """A comment entry that overruns its block, or bytes left after the last one: libFLAC reads on."""
+    original = samples.generate_bytes("flac", seconds=0.5, size=(16, 16), seed=0)
+    block, length = _vorbis_comment(original)
+    vendor = int.from_bytes(original[block : block + 4], "little")
+    head = original[block : block + 4 + vendor]
+    entry = b"TITLE=x"
+    for name, payload in [
+        ("overrun", head + (1).to_bytes(4, "little") + (len(entry) + 50).to_bytes(4, "little") + entry),
+        ("leftover", original[block : block + length] + b"abcdefgh"),
+    ]:
+        header = bytes([original[block - 4]]) + len(payload).to_bytes(3, "big")
+        path = tmp_path / f"{name}.flac"
+        path.write_bytes(original[: block - 4] + header + payload + original[block + length :])
+        assert _flac_t(path) is None, name
+        for deep, verdict, findings in _verdicts(path):
+            assert verdict is not Verdict.CORRUPTED, (name, deep, findings)

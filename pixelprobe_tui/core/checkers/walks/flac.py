@@ -123,6 +123,9 @@ def parse_frame_header(b: bytes, pos: int, info: StreamInfo) -> tuple[int, int, 
     return n, block, variable
 
 
+_VORBIS_COMMENT = 4
+
+
 def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     """Metadata walk, STREAMINFO sanity, first frame sync, last frame CRC and sample count."""
     size = r.size
@@ -151,6 +154,18 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             return
         if blk is not first and blk.type == STREAMINFO:
             out.warning("bad_block", "a second STREAMINFO block")
+        if blk.type == _VORBIS_COMMENT:
+            # libFLAC (flac -t) tolerates comment lengths that overrun the block, but not a vendor string
+            # longer than the block: it stops decoding there. FFmpeg only drops the tags.
+            head = r.read(blk.offset, 4)
+            vendor = int.from_bytes(head, "little") if len(head) == 4 else blk.length
+            if vendor > blk.length - 4:
+                out.corrupt(
+                    "bad_block",
+                    f"VORBIS_COMMENT block at byte {blk.offset - 4}: its vendor string claims {vendor} bytes, "
+                    f"the block holds {blk.length} (damaged tags stop a FLAC decoder)",
+                )
+                return
     info = parse_streaminfo(r.read(first.offset, 34))
     out.facts["streaminfo"] = info
     for problem in info.problems():
