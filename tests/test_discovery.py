@@ -296,10 +296,10 @@ def test_missing_root_is_reported_and_makes_the_run_incomplete(tmp_path: Path) -
     assert [os.path.basename(f.path) for f in w] == ["a.jpg"]
     assert kinds(seen) == [("missing_root", "gone"), ("missing_root", "dangling")]
     assert "broken symlink" in seen[1].message
-    assert w.report.incomplete and w.report.incomplete_reason == "2 roots missing"
+    assert w.report.incomplete and w.report.incomplete_reason == "2 scan paths not found"
     summary = json.loads(json.dumps(w.report.as_dict()))
     assert summary["issue_counts"] == {"missing_root": 2} and summary["files_found"] == 1
-    assert summary["incomplete_reason"] == "2 roots missing" and summary["finished"]
+    assert summary["incomplete_reason"] == "2 scan paths not found" and summary["finished"]
 
 
 def test_root_symlink_is_followed_even_without_follow_symlinks(tmp_path: Path) -> None:

@@ -165,7 +165,7 @@ class ProgressPrinter:
 
 # IssueKind value -> (one, many) nouns; loops and links back into walked directories count as one kind.
 _ISSUE_NOUNS: dict[str, tuple[str, str]] = {
-    "missing_root": ("missing root", "missing roots"),
+    "missing_root": ("scan path not found", "scan paths not found"),
     "unreadable_directory": ("unreadable directory", "unreadable directories"),
     "unreadable_entry": ("unreadable entry", "unreadable entries"),
     "special_file": ("special file", "special files"),

@@ -363,7 +363,7 @@ class WalkReport:
 
     @property
     def incomplete_reason(self) -> str | None:
-        """Why the run is incomplete, e.g. ``"3 directories unreadable, 1 root missing"``; ``None`` if not.
+        """Why the run is incomplete, e.g. ``"3 directories unreadable, 1 scan path not found"``; ``None`` if not.
 
         The engine records it as ``"run incomplete: <reason>"``.
         """
@@ -373,7 +373,8 @@ class WalkReport:
         if n := self.count(IssueKind.UNREADABLE_ENTRY):
             parts.append(_plural(n, "entry", "entries") + " could not be examined")
         if n := self.count(IssueKind.MISSING_ROOT):
-            parts.append(_plural(n, "root", "roots") + " missing")
+            # A root is whatever the run was asked to scan: a library folder or a chosen file.
+            parts.append(_plural(n, "scan path", "scan paths") + " not found")
         if n := self.count(IssueKind.STALLED_DIRECTORY):
             parts.append(_plural(n, "directory", "directories") + " stalled (storage not answering)")
         if n := self.count(IssueKind.UNAVAILABLE_ROOT):
