@@ -181,3 +181,16 @@ def test_flac_comment_lengths_flac_tolerates_stay_playable(tmp_path: Path) -> No
         assert _flac_t(path) is None, name
         for deep, verdict, findings in _verdicts(path):
             assert verdict is not Verdict.CORRUPTED, (name, deep, findings)
+
+
+def test_fragmented_mp4_track_fragment_box_with_a_damaged_type(tmp_path: Path) -> None:
+    """mp4_frag_plain head_flip seed 60001 (matrix): the first fragment's 'traf' became 'draf'. FFmpeg
+    skips it, finds no video packets and cannot open the video ("Cannot determine format of input ...
+    after EOF"); we only warned about the missing codec parameters."""
+    original = samples.generate_bytes("mp4_fragmented", seconds=1.0, size=(96, 64), seed=0)
+    path = tmp_path / "traf.mp4"
+    path.write_bytes(_flip_type(original, b"traf"))
+    assert mm.ffmpeg_complaint(path) is not None
+    for deep, verdict, findings in _verdicts(path):
+        assert verdict is Verdict.CORRUPTED, (deep, findings)
+        assert any("'traF'" in f and "movie fragment" in f for f in findings), findings

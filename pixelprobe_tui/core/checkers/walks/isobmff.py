@@ -6,8 +6,9 @@ offset and sample size tables say exactly where each sample lives, so a cut insi
 samples beyond the end of the file even when ``mdat`` claims "to end of file". For HEIF the item
 locations (``iloc``) play the same role. The movie's structural boxes must tile their parents exactly (a
 flipped size bit makes a child swallow its siblings, and FFmpeg then finds no samples), a box holding what
-a track, media, media information or sample table box holds must carry that type (a flipped bit in 'trak'
-hides the track from FFmpeg), and every audio or video track needs its five sample-table boxes.
+a track, media, media information or sample table box (or a fragment's track box) holds must carry that
+type (a flipped bit in 'trak' hides the track from FFmpeg), and every audio or video track needs its five
+sample-table boxes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from array import array
 from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, fourcc, plural, trailing
 
 _MOOV_LIMIT = 256 * 1024 * 1024  # above this the sample tables are not read (a pathological moov)
+_MOOF_LIMIT = 1024 * 1024  # fragment headers above this are not read (their track boxes are not checked)
 _CONTAINERS = {b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"edts", b"mvex"}
 _IMAGE_CONTAINERS = {"heif", "avif"}
 # Registered top-level boxes: one of these cut short is truncation; an unknown "box" running past the end
@@ -56,6 +58,7 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
     off = 0
     seen: dict[bytes, tuple[int, int, int]] = {}  # type -> (offset, header length, box size) of the first
     truncated = False
+    fragment_damaged = False
     while off < size:
         hdr = r.read(off, 16)
         if len(hdr) < 8:
@@ -103,6 +106,12 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             )
             truncated = True
             break
+        if typ == b"moof" and box_size <= _MOOF_LIMIT and not fragment_damaged:
+            # A fragment's track boxes (a few hundred bytes, next to the header just read).
+            problem = _misnamed_box(r.read(off + hlen, box_size - hlen), 0, box_size - hlen, "moof")
+            if problem:
+                out.corrupt("bad_box", f"broken movie fragment at byte {off}: {problem}")
+                fragment_damaged = True
         off = end
 
     container = ctx.sniff.container
@@ -203,6 +212,7 @@ _SIGNATURES = {
     b"mdia": {b"mdhd", b"hdlr"},
     b"minf": {b"dinf", b"stbl"},
     b"stbl": {b"stsd", b"stts"},
+    b"traf": {b"tfhd", b"trun"},
 }
 
 
@@ -216,7 +226,7 @@ def _misnamed_box(buf: bytes, start: int, end: int, name: str) -> str | None:
             continue
         inside = {t for t, _s, _e in _children(buf, cs, ce)}
         for real, signature in _SIGNATURES.items():
-            if signature <= inside:
+            if real != typ and signature <= inside:
                 return (
                     f"the '{fourcc(typ)}' box at byte {cs - 8} of '{name}' holds what a '{fourcc(real)}' "
                     f"holds ({', '.join(sorted(fourcc(t) for t in signature))}): its type is damaged"
