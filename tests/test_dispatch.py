@@ -432,3 +432,28 @@ def test_a_file_the_walk_proves_damaged_is_not_handed_to_libmediainfo(tmp_path, 
     assert any(f.tool.startswith("structure") for f in result.findings)
     info = result.media_info
     assert info is None or set(info) == {"decoded"}, "no libmediainfo summary for a proven-damaged file"
+
+
+@pytest.mark.parametrize("deep", [False, True], ids=["normal", "deep"])
+def test_an_image_the_decoder_proves_damaged_is_not_handed_to_libmediainfo(tmp_path, deep):
+    """Images are described after their decode, and not at all when it proved damage: libmediainfo spun for
+    34-134 s on damaged HEIF boxes that no structure walk sees but the image decoder does. Valid images
+    keep their description."""
+    from tests import media_matrix as mm
+
+    valid = tmp_path / "valid.heic"
+    try:
+        mm.BY_NAME["heic_alpha"].build(valid)
+    except (mm.Unavailable, RuntimeError) as exc:
+        pytest.skip(f"heic_alpha cannot be encoded here: {exc}")
+    described = checkers.check(str(valid), CheckOptions(deep=deep)).media_info
+    assert described is not None and described.get("general"), "a valid image keeps libmediainfo's summary"
+
+    data = bytearray(valid.read_bytes())
+    data[data.index(b"auxC") + 3] ^= 0x20  # 'auxc': an essential property libheif refuses
+    damaged = tmp_path / "damaged.heic"
+    damaged.write_bytes(data)
+    result = checkers.check(str(damaged), CheckOptions(deep=deep))
+    assert result.verdict == Verdict.CORRUPTED, [f.describe() for f in result.findings]
+    assert not any(f.tool.startswith("structure") for f in result.findings), "the image decoder proved it"
+    assert result.media_info is None or set(result.media_info) == {"decoded"}

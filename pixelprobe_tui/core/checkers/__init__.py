@@ -241,13 +241,10 @@ def _check(
     walk_proved_damage = proven is not None and proven.severity in (Severity.CORRUPT, Severity.UNREADABLE)
 
     info: dict[str, Any] | None = None
-    # Not on a file a cheap walk already proved damaged: damaged data is where libmediainfo can spin
-    # forever (H4-10: a 4.6 KB cut Matroska file, in one C call, by name and buffered alike), and the
-    # walk's findings say what is wrong with it. Valid files are never proved damaged, so they keep
-    # their description.
-    if not walk_proved_damage and (
-        options.want_media_info or (on_duration is not None and family in _AV_FAMILIES)
-    ):
+
+    def describe() -> None:
+        """libmediainfo's summary (bounded: damaged data is where it can spin forever)."""
+        nonlocal info
         from pixelprobe_tui.core.checkers import mediainfo
 
         info, finished = mediainfo.bounded_media_info(
@@ -266,6 +263,19 @@ def _check(
         if media_seconds and on_duration is not None:
             on_duration(media_seconds)
 
+    # Not on a file a cheap walk already proved damaged: damaged data is where libmediainfo can spin
+    # forever (H4-10: a 4.6 KB cut Matroska file, in one C call, by name and buffered alike), and the
+    # walk's findings say what is wrong with it. Valid files are never proved damaged, so they keep
+    # their description. A/V files are described before the decode (its timeout scales with their
+    # duration); images after it, and only when the decode found no damage (libmediainfo spun for
+    # minutes on HEIF boxes that only the image decoder proves damaged).
+    wants_info = not walk_proved_damage and (
+        options.want_media_info or (on_duration is not None and family in _AV_FAMILIES)
+    )
+    describe_after_decode = family == "image"
+    if wants_info and not describe_after_decode:
+        describe()
+
     # Quick mode: a cheap walk that already proves damage (or an unreadable file) makes decoding moot.
     skip_decode = not options.deep and walk_proved_damage
     decoder: CheckResult | None = None
@@ -277,6 +287,13 @@ def _check(
         decoder = _run(module, path, options, name, **extra)
         parts.append(decoder)
         family, container = _refine(family, container, decoder)
+
+    if (
+        wants_info
+        and describe_after_decode
+        and not (decoder is not None and decoder.verdict in (Verdict.CORRUPTED, Verdict.UNREADABLE))
+    ):
+        describe()
 
     content_hash = next((p.content_hash for p in parts if p.content_hash), None)
     if options.want_hash and content_hash is None:
