@@ -892,3 +892,21 @@ ARITHMETIC_JPEG_HEX = (
     "3232323232323232ffc90011080010001003012200021101031101ffcc000a0010100501101105ffda000c03010002110311"
     "003f00ff0088b673f61a00ac7297fbc4fe8f3b54ffd9"
 )
+
+
+def test_cursor_files_are_checked_like_icons(tmp_path):
+    """A .cur is an icon directory with type 2 (hotspots where an icon keeps planes and bits): scanned,
+    judged by the same walk and decoder, not left 'unsupported'."""
+    from pixelprobe_tui.core.checkers import check as check_file
+
+    buf = io.BytesIO()
+    Image.effect_noise((32, 32), 40).convert("RGBA").save(
+        buf, "ICO", sizes=[(16, 16), (32, 32)], bitmap_format="bmp"
+    )
+    data = bytearray(buf.getvalue())
+    data[2:4] = b"\x02\x00"
+    valid, cut = tmp_path / "pointer.cur", tmp_path / "cut.cur"
+    valid.write_bytes(bytes(data))
+    cut.write_bytes(bytes(data[: len(data) * 2 // 3]))
+    assert check_file(str(valid), CheckOptions()).verdict == Verdict.HEALTHY
+    assert check_file(str(cut), CheckOptions()).verdict == Verdict.CORRUPTED

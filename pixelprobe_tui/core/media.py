@@ -119,6 +119,7 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
         "hif",
         "avif",
         "ico",
+        "cur",
         "tga",
         "ppm",
         "pgm",
@@ -193,7 +194,7 @@ _expect("tif tiff", {"tiff"})
 _expect("webp", {"webp"})
 _expect("heic heif hif", {"heif"})
 _expect("avif", {"avif"})
-_expect("ico", {"ico"})
+_expect("ico cur", {"ico"})
 _expect("tga", {"tga"})
 _expect("ppm pgm pbm pnm", {"pnm"})
 _expect("cr2 nef nrw dng arw srf sr2 orf rw2 rwl pef srw 3fr erf kdc iiq mef mos", _TIFF_RAW)
