@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pixelprobe_tui.core import samples
+from pixelprobe_tui.core.checkers import av as av_checker
 from pixelprobe_tui.core.checkers import check
 from pixelprobe_tui.core.verdict import CheckOptions, Verdict
 from tests import media_matrix as mm
@@ -194,3 +195,30 @@ def test_fragmented_mp4_track_fragment_box_with_a_damaged_type(tmp_path: Path) -
     for deep, verdict, findings in _verdicts(path):
         assert verdict is Verdict.CORRUPTED, (deep, findings)
         assert any("'traF'" in f and "movie fragment" in f for f in findings), findings
+
+
+def test_fragmented_mp4_track_fragment_header_with_a_damaged_size(tmp_path: Path) -> None:
+    """mp4_frag_plain head_flip seed 61003 (matrix): a flipped bit made the first 'tfhd' 8 KB long, so
+    the fragment's boxes no longer fit; FFmpeg loses the video ("Cannot determine format ... after EOF")."""
+    original = samples.generate_bytes("mp4_fragmented", seconds=1.0, size=(96, 64), seed=0)
+    at = original.index(b"tfhd") - 4
+    data = bytearray(original)
+    data[at + 2] ^= 0x20
+    path = tmp_path / "tfhd.mp4"
+    path.write_bytes(bytes(data))
+    assert mm.ffmpeg_complaint(path) is not None
+    for deep, verdict, findings in _verdicts(path):
+        assert verdict is Verdict.CORRUPTED, (deep, findings)
+        assert any("'tfhd'" in f and "does not fit" in f for f in findings), findings
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_decoder_alone_calls_a_track_without_any_packet_corrupt(deep: bool, tmp_path: Path) -> None:
+    """pipe_mkv head_flip seed 61011 (matrix) lost every video packet; the A/V checker by itself (no
+    structure walk) must say so rather than warn about codec parameters it could not find."""
+    original = samples.generate_bytes("mp4_fragmented", seconds=1.0, size=(96, 64), seed=0)
+    path = tmp_path / "no_video_packets.mp4"
+    path.write_bytes(_flip_type(original, b"traf"))
+    result = av_checker.check(str(path), CheckOptions(deep=deep))
+    assert result.verdict is Verdict.CORRUPTED, [f.describe() for f in result.findings]
+    assert "no_packets" in {f.code for f in result.findings}

@@ -916,6 +916,14 @@ def _slot(st: _Stream, pts: int) -> None:
         st.first_slot_collision_at = pts * st.time_base - st.start
 
 
+def _format_unknown(st: _Stream) -> bool:
+    """Whether the decoder has no pixel format (video) or sample format (audio) for the stream."""
+    try:
+        return (st.ctx.pix_fmt if st.kind == "video" else st.ctx.format) is None
+    except (AttributeError, ValueError):
+        return False
+
+
 def _stream_findings(st: _Stream, options: CheckOptions) -> list[Finding]:
     out: list[Finding] = []
     cover = st.kind == "cover"
@@ -939,6 +947,18 @@ def _stream_findings(st: _Stream, options: CheckOptions) -> list[Finding]:
                 f"{st.label}: demuxer flagged {st.corrupt_packets} packet(s) as corrupt",
                 at_seconds=st.first_corrupt_packet_at,
                 count=st.corrupt_packets,
+            )
+        )
+    if not st.packets and not cover and _format_unknown(st):
+        # FFmpeg's probe found no data to learn the pixel or sample format from, and the demuxer then
+        # delivered no packet either: the track's data is lost (a damaged fragment or cluster header).
+        # The ffmpeg tool fails on such a file ("Cannot determine format of input ... after EOF").
+        out.append(
+            Finding(
+                Severity.CORRUPT,
+                "no_packets",
+                TOOL,
+                f"{st.label}: no packet of this {st.kind} track could be read (its data is lost)",
             )
         )
     if st.packets and not st.frames and not cover:

@@ -19,7 +19,7 @@ from pixelprobe_tui.core.checkers.walks.base import Notes, Reader, WalkContext, 
 
 _MOOV_LIMIT = 256 * 1024 * 1024  # above this the sample tables are not read (a pathological moov)
 _MOOF_LIMIT = 1024 * 1024  # fragment headers above this are not read (their track boxes are not checked)
-_CONTAINERS = {b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"edts", b"mvex"}
+_CONTAINERS = {b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"edts", b"mvex", b"traf"}
 _IMAGE_CONTAINERS = {"heif", "avif"}
 # Registered top-level boxes: one of these cut short is truncation; an unknown "box" running past the end
 # of an otherwise complete file is more likely foreign bytes appended to it.
@@ -108,7 +108,10 @@ def walk(r: Reader, out: Notes, ctx: WalkContext) -> None:
             break
         if typ == b"moof" and box_size <= _MOOF_LIMIT and not fragment_damaged:
             # A fragment's track boxes (a few hundred bytes, next to the header just read).
-            problem = _misnamed_box(r.read(off + hlen, box_size - hlen), 0, box_size - hlen, "moof")
+            moof = r.read(off + hlen, box_size - hlen)
+            problem = _nesting_problem(moof, 0, len(moof), "moof") or _misnamed_box(
+                moof, 0, len(moof), "moof"
+            )
             if problem:
                 out.corrupt("bad_box", f"broken movie fragment at byte {off}: {problem}")
                 fragment_damaged = True
