@@ -222,3 +222,25 @@ def test_decoder_alone_calls_a_track_without_any_packet_corrupt(deep: bool, tmp_
     result = av_checker.check(str(path), CheckOptions(deep=deep))
     assert result.verdict is Verdict.CORRUPTED, [f.describe() for f in result.findings]
     assert "no_packets" in {f.code for f in result.findings}
+
+
+def test_fragmented_mp4_sample_duration_damage_repeats_an_audio_time(tmp_path: Path) -> None:
+    """mp4_frag_plain / mp4_cmaf head_flip seed 61009 (matrix): a flip in the audio 'trun' of the first
+    fragment made one sample's duration 0 (1024 -> 0), so the next packet repeats its time; ffmpeg: "non
+    monotonically increasing dts". A time that repeats in MP4 is damage."""
+    original = samples.generate_bytes("mp4_fragmented", seconds=1.0, size=(96, 64), seed=0)
+    # The audio track's run in the first fragment: the second 'trun' of the file.
+    trun = original.index(b"trun", original.index(b"trun") + 4) - 4
+    flags = int.from_bytes(original[trun + 9 : trun + 12], "big")
+    assert flags & 0x100, "the run lists sample durations"
+    entries = trun + 16 + (4 if flags & 0x1 else 0) + (4 if flags & 0x4 else 0)
+    entry = 4 * bin(flags & 0xF00).count("1")
+    fifth = entries + 4 * entry  # the fifth sample's duration (the first field of an entry)
+    data = bytearray(original)
+    assert int.from_bytes(data[fifth : fifth + 4], "big") == 1024
+    data[fifth : fifth + 4] = bytes(4)
+    path = tmp_path / "trun.mp4"
+    path.write_bytes(bytes(data))
+    assert "non monotonically increasing dts" in (mm.ffmpeg_complaint(path) or "")
+    for deep, verdict, findings in _verdicts(path):
+        assert verdict is Verdict.CORRUPTED, (deep, findings)

@@ -649,6 +649,10 @@ def _decode(
     deep = options.deep
     fmt_name = container.format.name or ""
     check_dts = not _discontinuous(fmt_name) and not set(fmt_name.split(",")) & _TS_RESTART
+    # MP4/MOV decode times add up full-precision sample durations: two packets of a stream at the same
+    # time mean a zero duration in the sample or fragment run tables (damage; ffmpeg rejects the stream).
+    # Containers with coarse timestamps (Matroska and FLV milliseconds) may round two packets together.
+    exact = fmt_name.startswith("mov,")
     discontinuous = _discontinuous(fmt_name)
     origin = (container.start_time or 0) / 1_000_000
     for s in streams:
@@ -733,7 +737,11 @@ def _decode(
                 st.corrupt_packets += 1
         dts = packet.dts
         if dts is not None:
-            if st.last_dts is not None and dts < st.last_dts and check_dts:
+            if (
+                st.last_dts is not None
+                and check_dts
+                and (dts < st.last_dts or (dts == st.last_dts and exact))
+            ):
                 st.dts_backwards += 1
                 if st.first_dts_backwards_at is None:
                     st.first_dts_backwards_at = at
@@ -990,7 +998,7 @@ def _stream_findings(st: _Stream, options: CheckOptions) -> list[Finding]:
                 Severity.CORRUPT,
                 "dts_not_monotonic",
                 TOOL,
-                f"{st.label}: packet timestamps go backwards {st.dts_backwards} time(s) (damaged timing)",
+                f"{st.label}: packet timestamps go backwards or repeat {st.dts_backwards} time(s) (damaged timing)",
                 at_seconds=st.first_dts_backwards_at,
                 count=st.dts_backwards,
             )
