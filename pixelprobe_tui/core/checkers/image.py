@@ -819,32 +819,50 @@ def _hevc_opinion(run: _Run, data: bytes) -> None:
     out-of-range QP deltas in damaged slices. FFmpeg's demuxer sees every coded item (grid tiles,
     thumbnails); only messages from the hevc decoder itself count.
     """
+    found = _demuxed_opinion(data, _HEVC_EVIDENCE, codec="hevc")
+    if found:
+        _add_opinion(run, "hevc", "HEVC data", found)
+
+
+def _demuxed_opinion(
+    data: bytes, evidence: re.Pattern[str], *, fmt: str | None = None, codec: str | None = None
+) -> list[str]:
+    """Demux ``data`` (as ``fmt``, or as probed) and decode its video streams (only ``codec``'s, when
+    given) with FFmpeg: the error-level lines matching ``evidence`` (only that decoder's, when given).
+
+    A refusal (an exception without such lines) is no evidence.
+    """
     if av is None:
-        return
+        return []
     _av_logs_on()
     with av_logging.Capture(local=True) as logs:
         try:
-            with av.open(io.BytesIO(data), mode="r") as container:
-                streams = [s for s in container.streams.video if s.codec_context.name == "hevc"]
+            with av.open(io.BytesIO(data), mode="r", format=fmt) as container:
+                streams = [
+                    s for s in container.streams.video if codec is None or s.codec_context.name == codec
+                ]
                 for stream in streams:
                     stream.codec_context.thread_count = 1
-                for packet in container.demux(*streams):
+                for packet in container.demux(*streams) if streams else ():
                     packet.decode()
         except MemoryError:
             raise
-        except Exception:  # judged from the log below: a refusal without slice errors says nothing
+        except Exception:  # judged from the log below
             pass
-    evidence = list(
+    return list(
         dict.fromkeys(
             str(msg).strip()
             for lvl, name, msg in logs
-            if lvl <= av_logging.ERROR and name == "hevc" and _HEVC_EVIDENCE.search(str(msg))
+            if lvl <= av_logging.ERROR and (codec is None or name == codec) and evidence.search(str(msg))
         )
     )
-    if evidence:
-        run.decisive = _decisive(TOOL_PYAV, _versions(), "hevc")
-        message = f"corrupt HEVC data (FFmpeg hevc: {'; '.join(evidence[:3])})"
-        run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
+
+
+def _add_opinion(run: _Run, codec: str, what: str, found: list[str], label: str = "") -> None:
+    """Record FFmpeg's ``codec`` decoder's damage lines as the decisive finding."""
+    run.decisive = _decisive(TOOL_PYAV, _versions(), codec)
+    message = f"{label}corrupt {what} (FFmpeg {codec}: {'; '.join(found[:3])})"
+    run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
 
 
 # FFmpeg's gif decoder: a row of the frame the LZW data cannot fill.
@@ -860,29 +878,9 @@ def _gif_opinion(run: _Run, data: bytes) -> None:
     gifsicle and FFmpeg makes FFmpeg complain. Costs about one more GIF decode (+1 ms for 8 frames of
     160x120, +10 ms for 1500x1000).
     """
-    if av is None:
-        return
-    _av_logs_on()
-    with av_logging.Capture(local=True) as logs:
-        try:
-            with av.open(io.BytesIO(data), mode="r", format="gif") as container:
-                stream = container.streams.video[0]
-                stream.codec_context.thread_count = 1
-                for packet in container.demux(stream):
-                    packet.decode()
-        except MemoryError:
-            raise
-        except Exception:  # judged from the log below: a refusal alone says nothing
-            pass
-    found = list(
-        dict.fromkeys(
-            str(m).strip() for lvl, _, m in logs if lvl <= av_logging.ERROR and _GIF_EVIDENCE.search(str(m))
-        )
-    )
+    found = _demuxed_opinion(data, _GIF_EVIDENCE, fmt="gif")
     if found:
-        run.decisive = _decisive(TOOL_PYAV, _versions(), "gif")
-        message = f"corrupt GIF image data (FFmpeg gif: {'; '.join(found[:3])})"
-        run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
+        _add_opinion(run, "gif", "GIF image data", found)
 
 
 # FFmpeg's targa decoder: an RLE-file packet that runs past the end of the picture. Pillow stops filling
@@ -898,9 +896,7 @@ def _tga_opinion(run: _Run, data: bytes) -> None:
     """
     found = _codec_opinion("targa", data, _TGA_EVIDENCE)
     if found:
-        run.decisive = _decisive(TOOL_PYAV, _versions(), "targa")
-        message = f"corrupt TGA RLE data (FFmpeg targa: {'; '.join(found[:3])})"
-        run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
+        _add_opinion(run, "targa", "TGA RLE data", found)
 
 
 def _webp_frame_without_image(data: bytes) -> str | None:
@@ -967,9 +963,7 @@ def _mjpeg_opinion(run: _Run, buf: bytes | memoryview, label: str) -> bool:
     found = _codec_opinion("mjpeg", buf, _MJPEG_EVIDENCE, lowres="3")
     if not found:
         return True
-    run.decisive = _decisive(TOOL_PYAV, _versions())
-    message = f"{label}corrupt JPEG data (FFmpeg mjpeg: {'; '.join(found[:3])})"
-    run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
+    _add_opinion(run, "mjpeg", "JPEG data", found, label)
     return False
 
 
@@ -982,9 +976,7 @@ def _tiff_opinion(run: _Run, data: bytes, evidence: re.Pattern[str], what: str) 
     """
     found = _codec_opinion("tiff", data, evidence)
     if found:
-        run.decisive = _decisive(TOOL_PYAV, _versions(), "tiff")
-        message = f"frame 0: corrupt {what} data (FFmpeg tiff: {'; '.join(found[:3])})"
-        run.add(Severity.CORRUPT, "decode_error", TOOL_PYAV, message)
+        _add_opinion(run, "tiff", f"{what} data", found, "frame 0: ")
 
 
 _JPEG_PRECISION = re.compile(r"data precision (\d+)", re.IGNORECASE)
