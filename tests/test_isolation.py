@@ -407,3 +407,26 @@ def test_pool_queues_next_files_and_keeps_order_across_a_crash(media, tmp_path):
     assert verdicts[1] == verdicts[4] == Verdict.CORRUPTED
     assert all(v != Verdict.CORRUPTED for i, v in enumerate(verdicts) if i not in (1, 4))
     assert "decoder crashed" in results[1].findings[0].message
+
+
+def test_a_child_that_spent_a_once_per_process_message_is_replaced(tmp_path):
+    """FFmpeg's DNxHD decoder reports a damaged ACT flag only the first time in a process: a long-lived
+    child would call the same damage corrupted once and healthy ever after. It retires after the first."""
+    import random
+
+    from tests import media_matrix as mm
+
+    original = tmp_path / "dnxhr.mov"
+    try:
+        mm.BY_NAME["mov_dnxhr_lb"].build(original)
+    except (mm.Unavailable, RuntimeError) as exc:
+        pytest.skip(f"no DNxHR encoder here: {exc}")
+    damaged = samples.damage(original.read_bytes(), "flip_1", random.Random(4003))
+    copies = [tmp_path / f"copy{i}.mov" for i in range(3)]
+    for path in copies:
+        path.write_bytes(damaged)
+    assert "ACT flag set" in (mm.ffmpeg_complaint(copies[0]) or "")
+    with CheckerChild() as child:
+        results = [child.check(str(p), CheckOptions(want_media_info=False)) for p in copies]
+        assert child.spawn_count == len(copies)
+    assert [r.verdict for r in results] == [Verdict.CORRUPTED] * len(copies), [r.findings for r in results]

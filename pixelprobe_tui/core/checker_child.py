@@ -260,8 +260,9 @@ def serve(
             return 0
         if message.get("op") == "check":
             answer = _check_one(message, send, memory_mb, hooks)
-            if mediainfo.stuck():
-                # A libmediainfo call never returned and spins on in its thread: replace this process.
+            if mediainfo.stuck() or checkers.process_spent():
+                # A libmediainfo call never returned and spins on in its thread, or FFmpeg has spent a
+                # message it prints once per process: replace this process.
                 answer["retire"] = True
             send(answer)
         else:

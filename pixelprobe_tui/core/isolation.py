@@ -577,7 +577,7 @@ class CheckerChild:
                 self._files_done += 1
                 if (
                     message.get("memory_hit")
-                    or message.get("retire")  # the child has a thread stuck in a library call
+                    or message.get("retire")  # a thread stuck in a library call, or spent library state
                     or self._files_done >= cfg.recycle_after
                     or float(message.get("rss_mb") or 0) > cfg.recycle_rss_mb
                 ):

@@ -26,6 +26,7 @@ import importlib
 import os
 import resource
 import stat as stat_mod
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -198,6 +199,13 @@ def check(
     result = _check(path, options, on_size, on_duration)
     result = replace(result, duration_s=time.perf_counter() - started)
     return ignore.apply(result) if ignore else result
+
+
+def process_spent() -> bool:
+    """Whether a library in this process can no longer report some damage (FFmpeg prints a few messages
+    once per process): a long-lived checker process should be replaced after its current answer."""
+    av_checker = sys.modules.get(f"{__name__}.av")
+    return av_checker is not None and av_checker.once_messages_spent()
 
 
 def _check(

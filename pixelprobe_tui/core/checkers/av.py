@@ -1176,10 +1176,25 @@ def _drain_logs(
         _one_message(pending_level, pending_name, pending, evidence, st, at, phase)
 
 
+# Damage messages FFmpeg prints only once per process (a static "warned" flag in the decoder): after one
+# of them, this process can no longer see that damage in another file.
+_ONCE_PER_PROCESS = re.compile(r"ACT flag set, in violation of frame header")
+_once_spent = False
+
+
+def once_messages_spent() -> bool:
+    """Whether FFmpeg has printed a once-per-process damage message here: a checker process that goes on
+    checking files would miss that damage in every later file, so it should be replaced."""
+    return _once_spent
+
+
 def _one_message(
     level: int, name: str, text: str, evidence: _Evidence, st: _Stream | None, at: float | None, phase: str
 ) -> None:
+    global _once_spent
     text = " ".join(text.split())
+    if _ONCE_PER_PROCESS.search(text):
+        _once_spent = True
     if not text or text.startswith(_BOILERPLATE_LINE):
         return
     text = text.replace(_BOILERPLATE_TAIL, "").strip()
