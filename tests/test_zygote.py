@@ -297,20 +297,21 @@ def _maps(pid: int) -> str:
         return fh.read()
 
 
-def test_zygote_warms_up_in_a_quiet_moment_and_later_children_start_warm():
+def test_zygote_warms_up_before_its_first_fork_and_every_child_starts_warm():
     # Ready comes before the warm-up; the warm-up (here: numpy, which simplejpeg needs at the first JPEG)
-    # follows without any request, keeps the zygote single-threaded, and children forked later have it.
+    # follows at once, keeps the zygote single-threaded, and is done before the first fork request is
+    # served: even a child asked for right after ready is forked warm (cold children would each pay it).
     z = zygote.Zygote()
     z.start()
     try:
-        assert z.warm.wait(60)  # no fork request needed
-        assert "_multiarray_umath" in _maps(z.pid)
-        assert len(os.listdir(f"/proc/{z.pid}/task")) == 1
         err = os.open(os.devnull, os.O_WRONLY)
         try:
-            proc = z.fork(0, err)
+            proc = z.fork(0, err)  # at once, without waiting for the warm-up
         finally:
             os.close(err)
+        assert z.warm.is_set()  # "warm" is sent before the request is read
+        assert "_multiarray_umath" in _maps(z.pid)
+        assert len(os.listdir(f"/proc/{z.pid}/task")) == 1
         assert "_multiarray_umath" in _maps(proc.pid)  # nothing checked yet: inherited from the zygote
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.close()  # end of input: the child quits
