@@ -8,9 +8,13 @@ For each way of starting a child, in a fresh interpreter each round:
   and Pillow's plugins then; a forked child has them from the zygote);
 - respawn: a crash (segfault test hook) and the next check on a fresh child, as a scan worker sees it.
 
+``--phases`` adds where the zygote's own start-up goes, replayed step by step in a fresh interpreter set
+up as the zygote is (single-threaded numpy, collector off): the interpreter itself, each library import,
+our checker modules, the version probe, then each part of the warm-up. Wall and CPU milliseconds per step.
+
 Medians over ``--rounds`` rounds, with min-max. CPU seconds of the child are read from /proc.
 
-    python bench/checker_startup.py [--rounds N]
+    python bench/checker_startup.py [--rounds N] [--phases]
 """
 
 from __future__ import annotations
@@ -57,6 +61,64 @@ print(json.dumps(out))
 """
 
 
+PHASES = r"""
+import gc, json, time
+gc.disable()
+out = {}
+def step(name, fn):
+    w, c = time.perf_counter(), time.process_time()
+    fn()
+    out[name] = (time.perf_counter() - w, time.process_time() - c)
+step("zygote module (stdlib)", lambda: __import__("pixelprobe_tui.core.zygote"))
+step("PyAV (FFmpeg)", lambda: __import__("av"))
+step("Pillow", lambda: __import__("PIL.Image"))
+step("pillow-heif", lambda: __import__("pillow_heif"))
+step("pymediainfo", lambda: __import__("pymediainfo"))
+step("core.media", lambda: __import__("pixelprobe_tui.core.media"))
+from pixelprobe_tui.core import checkers
+for name in ("structure", "av", "flac", "image", "mediainfo"):
+    step(f"checkers.{name}", lambda name=name: checkers._load(name))
+step("tool_versions()", checkers.tool_versions)
+from PIL import Image
+step("warm: Image.init()", Image.init)
+step("warm: numpy + simplejpeg", lambda: __import__("simplejpeg"))
+from pixelprobe_tui.core import zygote
+step("warm: tiny checks", zygote._warm_up)
+step("gc.freeze()", gc.freeze)
+print(json.dumps(out))
+"""
+
+
+def phases(rounds: int) -> None:
+    """Where the zygote's start-up goes, step by step, in fresh interpreters."""
+    import os
+    import time
+
+    from pixelprobe_tui.core.zygote import _SINGLE_THREAD_ENV
+
+    env = {**os.environ, **_SINGLE_THREAD_ENV}
+    bare: list[float] = []
+    steps: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(rounds):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True, env=env)
+        bare.append(time.perf_counter() - t)
+        proc = subprocess.run([sys.executable, "-c", PHASES], capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            raise SystemExit(f"phase replay failed:\n{proc.stderr[-3000:]}")
+        for name, value in json.loads(proc.stdout.strip().splitlines()[-1]).items():
+            steps.setdefault(name, []).append(tuple(value))
+    print(f"zygote start-up by phase (median ms wall / CPU over {rounds} rounds):")
+    print(f"  {'interpreter (python -c pass)':<30} {statistics.median(bare) * 1000:6.1f}")
+    total_w = total_c = 0.0
+    for name, values in steps.items():
+        w = statistics.median(v[0] for v in values)
+        c = statistics.median(v[1] for v in values)
+        total_w, total_c = total_w + w, total_c + c
+        print(f"  {name:<30} {w * 1000:6.1f} / {c * 1000:5.1f}")
+    print(f"  {'sum of the steps':<30} {total_w * 1000:6.1f} / {total_c * 1000:5.1f}")
+
+
 def _spread(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:.0f} ms ({min(values) * 1000:.0f}-{max(values) * 1000:.0f})"
 
@@ -64,6 +126,7 @@ def _spread(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--phases", action="store_true", help="also break the zygote's start-up down")
     args = parser.parse_args()
     from pixelprobe_tui.core import samples
 
@@ -94,6 +157,8 @@ def main() -> None:
         f"{'zygote (once a process)':>23}: ready {_spread([x['zygote_ready'] for x in z])}, "
         f"warm {_spread([x['zygote_warm'] for x in z])}"
     )
+    if args.phases:
+        phases(args.rounds)
 
 
 if __name__ == "__main__":
