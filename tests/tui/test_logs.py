@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
 
 import sqlalchemy as sa
 from textual.geometry import Region
+from textual.pilot import Pilot
 
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.models import LogEntry, ScanReport
@@ -41,8 +45,27 @@ def add_logs(db: Database) -> None:
         s.add(ScanReport(scan_id=None, scan_type="full_scan", status="completed", start_time=T0))
 
 
+def add_entry(db: Database, message: str) -> None:
+    with db.session() as s:
+        s.add(LogEntry(level="INFO", logger_name="pixelprobe.scan", message=message, timestamp=T0))
+
+
 def shown(screen: LogsScreen) -> list[str]:
     return [strip.text for strip in screen.query_one("#log").lines]  # type: ignore[attr-defined]
+
+
+@contextlib.asynccontextmanager
+async def logs_screen(
+    db: Database, size: tuple[int, int], entries: int
+) -> AsyncIterator[tuple[Pilot[Any], LogsScreen]]:
+    """The app at ``size`` on the Logs screen, once it shows ``entries`` entries: (pilot, screen)."""
+    app = PixelProbeApp(db, poll_interval=0.05)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("4")
+        screen = app.screen
+        assert isinstance(screen, LogsScreen)
+        await wait_for(pilot, lambda: screen.shown == entries, what=f"{entries} entries")
+        yield pilot, screen
 
 
 def test_filters_and_follow(empty_db: Database) -> None:
@@ -160,17 +183,13 @@ def test_no_entries(empty_db: Database) -> None:
 
 
 def test_a_long_message_wraps_whole_at_80_columns(empty_db: Database) -> None:
-    message = "scan completed: 850 checked (662 healthy, 188 corrupted); 3 directories stalled: /srv/nas/old"
-    with empty_db.session() as s:
-        s.add(LogEntry(level="INFO", logger_name="pixelprobe.scan", message=message, timestamp=T0))
+    add_entry(
+        empty_db,
+        "scan completed: 850 checked (662 healthy, 188 corrupted); 3 directories stalled: /srv/nas/old",
+    )
 
     async def body() -> None:
-        app = PixelProbeApp(empty_db, poll_interval=0.05)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("4")
-            screen = app.screen
-            assert isinstance(screen, LogsScreen)
-            await wait_for(pilot, lambda: screen.shown == 1, what="the entry")
+        async with logs_screen(empty_db, (80, 24), entries=1) as (pilot, screen):
             await pilot.pause(0.2)
             text = " ".join(line.rstrip() for line in shown(screen))
             assert "stalled: /srv/nas/old" in text.replace("  ", " ")  # its end too, on a line below
@@ -183,12 +202,7 @@ def test_the_log_shows_how_many_entries_and_whether_it_follows(empty_db: Databas
     add_logs(empty_db)
 
     async def body() -> None:
-        app = PixelProbeApp(empty_db, poll_interval=0.05)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("4")
-            screen = app.screen
-            assert isinstance(screen, LogsScreen)
-            await wait_for(pilot, lambda: screen.shown == 5, what="all entries")
+        async with logs_screen(empty_db, (80, 24), entries=5) as (pilot, screen):
             log = screen.query_one("#log")
 
             def top_line() -> str:  # the log's top border, where its title is
@@ -220,17 +234,13 @@ def test_the_scan_filter_key_does_not_read_like_starting_a_scan(empty_db: Databa
 
 
 def test_the_log_is_laid_out_again_when_the_terminal_narrows(empty_db: Database) -> None:
-    message = "a message long enough to need two lines at 80 columns but only one at 120 columns, as we see"
-    with empty_db.session() as s:
-        s.add(LogEntry(level="INFO", logger_name="pixelprobe.scan", message=message, timestamp=T0))
+    add_entry(
+        empty_db,
+        "a message long enough to need two lines at 80 columns but only one at 120 columns, as we see",
+    )
 
     async def body() -> None:
-        app = PixelProbeApp(empty_db, poll_interval=0.05)
-        async with app.run_test(size=(140, 24)) as pilot:
-            await pilot.press("4")
-            screen = app.screen
-            assert isinstance(screen, LogsScreen)
-            await wait_for(pilot, lambda: screen.shown == 1, what="the entry")
+        async with logs_screen(empty_db, (140, 24), entries=1) as (pilot, screen):
             await pilot.pause(0.2)
             assert len([line for line in shown(screen) if line.strip()]) == 1
             await pilot.resize_terminal(80, 24)
