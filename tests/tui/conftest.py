@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from rich.console import Console
+from textual.pilot import Pilot
+from textual.screen import Screen
 
 from pixelprobe_tui.db.engine import Database
 from pixelprobe_tui.db.migrate import open_database
@@ -36,6 +39,25 @@ def empty_db(tmp_path: Path) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+
+
+S = TypeVar("S", bound=Screen[Any])
+
+
+@contextlib.asynccontextmanager
+async def on_screen(
+    db: Database, key: str, screen_type: type[S], size: tuple[int, int] = (80, 24)
+) -> AsyncIterator[tuple[Pilot[Any], S]]:
+    """The app at ``size``, switched by its mode key (``"4"`` Logs, ``"5"`` Settings, ...) to the screen
+    it must show: ``(pilot, screen)``; ``pilot.app`` is the app."""
+    from pixelprobe_tui.tui.app import PixelProbeApp
+
+    app = PixelProbeApp(db, poll_interval=0.05)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press(key)
+        screen = app.screen
+        assert isinstance(screen, screen_type)
+        yield pilot, screen
 
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:

@@ -17,7 +17,7 @@ from pixelprobe_tui.services import browse
 from pixelprobe_tui.services.config import ConfigService
 from pixelprobe_tui.tui.app import PixelProbeApp
 from pixelprobe_tui.tui.screens.logs import LogsScreen
-from tests.tui.conftest import run, wait_for
+from tests.tui.conftest import on_screen, run, wait_for
 
 T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 SCAN = "2b4f3c6e-0000-4000-8000-000000000001"
@@ -58,12 +58,8 @@ def shown(screen: LogsScreen) -> list[str]:
 async def logs_screen(
     db: Database, size: tuple[int, int], entries: int
 ) -> AsyncIterator[tuple[Pilot[Any], LogsScreen]]:
-    """The app at ``size`` on the Logs screen, once it shows ``entries`` entries: (pilot, screen)."""
-    app = PixelProbeApp(db, poll_interval=0.05)
-    async with app.run_test(size=size) as pilot:
-        await pilot.press("4")
-        screen = app.screen
-        assert isinstance(screen, LogsScreen)
+    """The Logs screen at ``size``, once it shows ``entries`` entries: (pilot, screen)."""
+    async with on_screen(db, "4", LogsScreen, size) as (pilot, screen):
         await wait_for(pilot, lambda: screen.shown == entries, what=f"{entries} entries")
         yield pilot, screen
 

@@ -13,9 +13,8 @@ from pixelprobe_tui.db.models import ScanResult
 from pixelprobe_tui.errors import ConfigError
 from pixelprobe_tui.services import browse
 from pixelprobe_tui.services.config import ConfigService
-from pixelprobe_tui.tui.app import PixelProbeApp
 from pixelprobe_tui.tui.screens.settings import SettingsScreen, parse_exclusion
-from tests.tui.conftest import run, text_of, wait_for
+from tests.tui.conftest import on_screen, run, text_of, wait_for
 
 
 def findings_with(db: Database, text: str) -> int:
@@ -31,11 +30,7 @@ def findings_with(db: Database, text: str) -> int:
 
 def test_scan_settings_are_validated_and_saved(demo_db: Database, tmp_path: Path) -> None:
     async def body() -> None:
-        app = PixelProbeApp(demo_db, poll_interval=0.05)
-        async with app.run_test(size=(100, 40)) as pilot:
-            await pilot.press("5")
-            screen = app.screen
-            assert isinstance(screen, SettingsScreen)
+        async with on_screen(demo_db, "5", SettingsScreen, (100, 40)) as (pilot, screen):
             workers = screen.query_one("#set-workers")
             await wait_for(pilot, lambda: workers.value != "", what="form")  # type: ignore[attr-defined]
             workers.value = "3"  # type: ignore[attr-defined]
@@ -58,11 +53,7 @@ def test_exclusions_and_patterns(demo_db: Database) -> None:
     assert expected > 0
 
     async def body() -> None:
-        app = PixelProbeApp(demo_db, poll_interval=0.05)
-        async with app.run_test(size=(100, 44)) as pilot:
-            await pilot.press("5")
-            screen = app.screen
-            assert isinstance(screen, SettingsScreen)
+        async with on_screen(demo_db, "5", SettingsScreen, (100, 44)) as (pilot, screen):
             screen.query_one("#new-exclusion").focus()
             await pilot.press(*"ext:.iso", "enter")
             await wait_for(
@@ -70,7 +61,7 @@ def test_exclusions_and_patterns(demo_db: Database) -> None:
             )
             screen.query_one("#new-exclusion").focus()
             await pilot.press(*"ext:.iso", "enter")  # a duplicate is refused
-            await wait_for(pilot, lambda: any("already" in str(n.message) for n in app._notifications))
+            await wait_for(pilot, lambda: any("already" in str(n.message) for n in pilot.app._notifications))
             screen.query_one("#new-pattern").focus()
             await pilot.press(*"premature end", "enter")
             await wait_for(pilot, lambda: len(screen.patterns) == 1, what="pattern")
@@ -119,11 +110,7 @@ def test_parse_exclusion(text: str, rule: tuple[str, str]) -> None:
 
 def test_the_focused_setting_says_what_it_means(demo_db: Database) -> None:
     async def body() -> None:
-        app = PixelProbeApp(demo_db, poll_interval=0.05)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("5")
-            screen = app.screen
-            assert isinstance(screen, SettingsScreen)
+        async with on_screen(demo_db, "5", SettingsScreen, (80, 24)) as (pilot, screen):
             screen.query_one("#set-check_timeout_per_media_s").focus()
             await pilot.pause()
             shown = text_of(screen.query_one("#setting-help").render(), width=78)
@@ -139,11 +126,7 @@ def test_rule_keys_show_only_where_they_act(demo_db: Database) -> None:
     from textual.widgets._footer import FooterKey
 
     async def body() -> None:
-        app = PixelProbeApp(demo_db, poll_interval=0.05)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("5")
-            screen = app.screen
-            assert isinstance(screen, SettingsScreen)
+        async with on_screen(demo_db, "5", SettingsScreen, (80, 24)) as (pilot, screen):
 
             def footer() -> set[str]:
                 return {k.action for k in screen.query(FooterKey)}
@@ -167,17 +150,13 @@ def test_rule_keys_show_only_where_they_act(demo_db: Database) -> None:
 
 def test_esc_leaves_a_field_so_the_mode_keys_work_again(demo_db: Database) -> None:
     async def body() -> None:
-        app = PixelProbeApp(demo_db, poll_interval=0.05)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("5")
-            screen = app.screen
-            assert isinstance(screen, SettingsScreen)
+        async with on_screen(demo_db, "5", SettingsScreen, (80, 24)) as (pilot, screen):
             workers = screen.query_one("#set-workers")
             await wait_for(pilot, lambda: workers.value != "", what="form")  # type: ignore[attr-defined]
             workers.focus()
             await pilot.press("end", "2")  # in the field a digit is typed, not a screen switch
-            assert app.current_mode == "settings" and workers.value.endswith("2")  # type: ignore[attr-defined]
+            assert pilot.app.current_mode == "settings" and workers.value.endswith("2")  # type: ignore[attr-defined]
             await pilot.press("escape", "2")
-            await wait_for(pilot, lambda: app.current_mode == "results", what="the Results")
+            await wait_for(pilot, lambda: pilot.app.current_mode == "results", what="the Results")
 
     run(body())
