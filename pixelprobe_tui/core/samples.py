@@ -569,15 +569,19 @@ def _dup_block(data: bytes, rng: random.Random) -> bytes:
     return data[: start + block] + data[start : start + block] + data[start + block :]
 
 
-def _flip_1(data: bytes, rng: random.Random) -> bytes:
-    """One bit flipped at a random position after the first 1%."""
-    n = len(data)
-    if n == 0:
+def _flip_bit(data: bytes, rng: random.Random, lo: int, hi: int) -> bytes:
+    """One bit flipped at a random position of ``data[lo:hi]`` (``data`` itself when that is empty)."""
+    if hi <= lo:
         return data
     buf = bytearray(data)
-    at = rng.randrange(n // 100, n)
+    at = rng.randrange(lo, hi)
     buf[at] ^= 1 << rng.randrange(8)
     return bytes(buf)
+
+
+def _flip_1(data: bytes, rng: random.Random) -> bytes:
+    """One bit flipped at a random position after the first 1%."""
+    return _flip_bit(data, rng, len(data) // 100, len(data))
 
 
 _DAMAGE_FUNCS: dict[str, Callable[[bytes, random.Random], bytes]] = {
@@ -621,13 +625,7 @@ def _swap_blocks(data: bytes, rng: random.Random) -> bytes:
 
 def _head_flip(data: bytes, rng: random.Random) -> bytes:
     """One bit flipped in the first 4 KiB (headers: a sample rate, a codec id, a box or element size)."""
-    n = len(data)
-    if n == 0:
-        return data
-    buf = bytearray(data)
-    at = rng.randrange(min(n, 4096))
-    buf[at] ^= 1 << rng.randrange(8)
-    return bytes(buf)
+    return _flip_bit(data, rng, 0, min(len(data), 4096))
 
 
 # Sync words and box/element ids that start a packet, page, frame or box in the A/V formats: a cut just
