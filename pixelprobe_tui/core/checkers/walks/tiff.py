@@ -124,7 +124,7 @@ def _implausible_entry(t: _Tiff, tags: dict[int, bytes]) -> str | None:
         values = t.values(tags[tag]) if tag in tags else None  # [] for types we do not read
         if values and 0 in values:
             return f"{name} is 0"
-    compression = (t.values(tags[_COMPRESSION]) or [1])[0] if _COMPRESSION in tags else 1
+    compression = _first(t, tags, _COMPRESSION, 1)
     for offsets, counts, what in (
         (STRIP_OFFSETS, STRIP_COUNTS, "strip"),
         (TILE_OFFSETS, TILE_COUNTS, "tile"),
@@ -154,6 +154,12 @@ _PLAUSIBLE: dict[int, tuple[str, Callable[[int], bool]]] = {
 }
 
 
+def _first(t: _Tiff, tags: dict[int, bytes], tag: int, default: int) -> int:
+    """The first value of ``tag`` in an image directory, or ``default`` when it is absent or empty."""
+    values = t.values(tags[tag]) if tag in tags else None
+    return values[0] if values else default
+
+
 def _implausible_value(t: _Tiff, tags: dict[int, bytes]) -> str | None:
     """The first layout tag of an image directory holding a value no TIFF writer uses, or None."""
     for tag, (name, plausible) in _PLAUSIBLE.items():
@@ -173,15 +179,15 @@ def _unstated_compression(t: _Tiff, tags: dict[int, bytes]) -> str | None:
     """
     if _COMPRESSION in tags or STRIP_COUNTS not in tags or _WIDTH not in tags or _LENGTH not in tags:
         return None
-    planar = (t.values(tags[284]) or [1])[0] if 284 in tags else 1
-    width, length = (t.values(tags[_WIDTH]) or [0])[0], (t.values(tags[_LENGTH]) or [0])[0]
+    planar = _first(t, tags, 284, 1)
+    width, length = _first(t, tags, _WIDTH, 0), _first(t, tags, _LENGTH, 0)
     bits = (t.values(tags[_BITS]) or [1]) if _BITS in tags else [1]
-    samples = (t.values(tags[_SAMPLES]) or [1])[0] if _SAMPLES in tags else 1
+    samples = _first(t, tags, _SAMPLES, 1)
     counts = t.values(tags[STRIP_COUNTS]) or []
     if planar != 1 or not width or not length or not counts:
         return None
     row = (width * (bits[0] * samples if len(bits) == 1 else sum(bits)) + 7) // 8
-    per_strip = (t.values(tags[278]) or [length])[0] if 278 in tags else length
+    per_strip = _first(t, tags, 278, length)
     per_strip = min(max(per_strip, 1), length)
     for i, count in enumerate(counts):
         rows = min(per_strip, length - i * per_strip)
@@ -197,8 +203,8 @@ def _inconsistent_samples(t: _Tiff, tags: dict[int, bytes]) -> str | None:
 
     Pillow then names an "unknown pixel mode" (a variant, it seems); no writer produces these.
     """
-    samples = (t.values(tags[_SAMPLES]) or [1])[0] if _SAMPLES in tags else 1
-    photometric = (t.values(tags[_PHOTOMETRIC]) or [0])[0] if _PHOTOMETRIC in tags else 0
+    samples = _first(t, tags, _SAMPLES, 1)
+    photometric = _first(t, tags, _PHOTOMETRIC, 0)
     if _BITS not in tags:
         # The default of 1 bit only makes sense for one sample per pixel.
         if samples > 1 or photometric in _COLOUR:
