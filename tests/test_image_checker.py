@@ -895,8 +895,10 @@ ARITHMETIC_JPEG_HEX = (
 
 
 def test_cursor_files_are_checked_like_icons(tmp_path):
-    """A .cur is an icon directory with type 2 (hotspots where an icon keeps planes and bits): scanned,
-    judged by the same walk and decoder, not left 'unsupported'."""
+    """A .cur is an icon directory with type 2 (hotspots where an icon keeps planes and bits): a scan finds
+    it, and it is judged by the icon walk and decoder. A cursor whose header is gone is corrupted (the name
+    promises an image), not 'unsupported'."""
+    from pixelprobe_tui.core import discovery
     from pixelprobe_tui.core.checkers import check as check_file
 
     buf = io.BytesIO()
@@ -905,8 +907,12 @@ def test_cursor_files_are_checked_like_icons(tmp_path):
     )
     data = bytearray(buf.getvalue())
     data[2:4] = b"\x02\x00"
-    valid, cut = tmp_path / "pointer.cur", tmp_path / "cut.cur"
+    valid, cut, headless = tmp_path / "pointer.cur", tmp_path / "cut.cur", tmp_path / "headless.cur"
     valid.write_bytes(bytes(data))
     cut.write_bytes(bytes(data[: len(data) * 2 // 3]))
+    headless.write_bytes(b"\x13\x37\xde\xad\xbe\xef" + bytes(data[6:]))
+    found = {Path(f.path).name: f.family for f in discovery.walk([str(tmp_path)])}
+    assert found == {"pointer.cur": "image", "cut.cur": "image", "headless.cur": "image"}
     assert check_file(str(valid), CheckOptions()).verdict == Verdict.HEALTHY
     assert check_file(str(cut), CheckOptions()).verdict == Verdict.CORRUPTED
+    assert check_file(str(headless), CheckOptions()).verdict == Verdict.CORRUPTED
